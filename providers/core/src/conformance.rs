@@ -1,0 +1,111 @@
+//! The conformance suite: what every backend must do, run by each backend's tests
+//! against a fresh, empty location.
+//!
+//! ```ignore
+//! rotor_provider::conformance::run(&my_provider).await;
+//! ```
+//!
+//! It panics with a message naming the broken rule.
+
+use crate::{Error, Key, KeySet, Provider, Version, WriteCondition};
+
+fn key(tag: &str) -> Key {
+    // 44 characters, like a base64-encoded 32-byte key, distinct per tag.
+    Key::new(format!("{tag:-<8}{}", "x".repeat(36)))
+}
+
+fn full_set() -> KeySet {
+    KeySet {
+        current: key("current"),
+        previous: Some(key("previous")),
+        pending: Some(key("pending")),
+        rotated_at: Some("2026-03-04T05:06:07Z".parse().unwrap()),
+        rotation_id: Some("20260304T050607Z-0a1b2c".into()),
+    }
+}
+
+/// Runs every rule in order on one provider whose location starts empty.
+pub async fn run(p: &dyn Provider) {
+    not_found(p).await;
+    update_of_missing_is_a_conflict(p).await;
+    create_then_read_back(p).await;
+    create_again_is_a_conflict(p).await;
+    conditional_write_and_stale_version(p).await;
+    empty_slots_disappear(p).await;
+    location_is_not_secret(p).await;
+}
+
+async fn not_found(p: &dyn Provider) {
+    let got = p.read().await.expect("read of an empty location must succeed");
+    assert!(got.is_none(), "{}: empty location read as {got:?}", p.location());
+}
+
+async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
+    let err = p
+        .write(&full_set(), WriteCondition::Update(Version("1".into())))
+        .await
+        .expect_err("update of a missing key set must fail");
+    assert!(err.is_conflict(), "{}: expected a conflict, got {err}", p.location());
+    assert!(p.read().await.unwrap().is_none(), "a failed update wrote something");
+}
+
+async fn create_then_read_back(p: &dyn Provider) {
+    let v = p.write(&full_set(), WriteCondition::Create).await.expect("create");
+    let got = p.read().await.unwrap().expect("created key set must be readable");
+    assert_eq!(got.set, full_set(), "{}: read back differs", p.location());
+    assert_eq!(got.version, v, "{}: read version differs from the written one", p.location());
+}
+
+async fn create_again_is_a_conflict(p: &dyn Provider) {
+    let before = p.read().await.unwrap().unwrap();
+    let err = p
+        .write(&KeySet::new(key("other")), WriteCondition::Create)
+        .await
+        .expect_err("create over an existing key set must fail");
+    assert!(err.is_conflict(), "expected a conflict, got {err}");
+    let after = p.read().await.unwrap().unwrap();
+    assert_eq!(after.set, before.set, "a refused create changed the key set");
+    assert_eq!(after.version, before.version);
+}
+
+async fn conditional_write_and_stale_version(p: &dyn Provider) {
+    let v1 = p.read().await.unwrap().unwrap().version;
+    let mut next = full_set();
+    next.current = key("newcur");
+    next.previous = Some(key("current"));
+    next.pending = None;
+    next.rotation_id = None;
+    let v2 = p
+        .write(&next, WriteCondition::Update(v1.clone()))
+        .await
+        .expect("update with the current version");
+    assert_ne!(v1, v2, "a write must change the version");
+    let got = p.read().await.unwrap().unwrap();
+    assert_eq!(got.set, next);
+    assert_eq!(got.version, v2);
+
+    let err = p
+        .write(&KeySet::new(key("loser")), WriteCondition::Update(v1))
+        .await
+        .expect_err("a stale version must be refused");
+    assert!(matches!(err, Error::Conflict { .. }), "expected a conflict, got {err}");
+    let after = p.read().await.unwrap().unwrap();
+    assert_eq!(after.set, next, "a refused write changed the key set");
+    assert_eq!(after.version, v2, "a refused write changed the version");
+}
+
+async fn empty_slots_disappear(p: &dyn Provider) {
+    let v = p.read().await.unwrap().unwrap().version;
+    let only = KeySet::new(key("alone"));
+    p.write(&only, WriteCondition::Update(v)).await.unwrap();
+    let got = p.read().await.unwrap().unwrap().set;
+    assert_eq!(got, only, "previous, pending, rotated_at and rotation_id must be gone");
+}
+
+async fn location_is_not_secret(p: &dyn Provider) {
+    let loc = p.location();
+    assert!(loc.starts_with(p.kind()), "location {loc:?} must start with the kind");
+    let shown = format!("{p:?} {loc}");
+    let set = p.read().await.unwrap().unwrap().set;
+    assert!(!shown.contains(set.current.expose()), "location or Debug shows the key");
+}

@@ -1,0 +1,77 @@
+//! The error every provider returns. Each backend keeps its own detailed errors and
+//! converts them into one of these, keeping the source.
+
+use std::error::Error as StdError;
+
+type Source = Box<dyn StdError + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The version read is no longer the stored one (or a key set appeared where none
+    /// was expected). Nothing was written.
+    #[error("write conflict at {location}: {detail}; nothing was written")]
+    Conflict { location: String, detail: String },
+
+    /// The store refused the credentials or the operation.
+    #[error("permission denied at {location}: {detail}")]
+    PermissionDenied {
+        location: String,
+        detail: String,
+        #[source]
+        source: Option<Source>,
+    },
+
+    /// The store could not be reached or answered with a server-side failure.
+    #[error("{location} is unreachable: {detail}")]
+    Unreachable {
+        location: String,
+        detail: String,
+        #[source]
+        source: Option<Source>,
+    },
+
+    /// The store holds something rotor cannot read as a key set.
+    #[error("{location} holds an invalid key set: {detail}")]
+    Invalid { location: String, detail: String },
+
+    /// The target is misconfigured (wrong mount type, missing parent, ...).
+    #[error("{location}: {detail}")]
+    Config { location: String, detail: String },
+
+    /// Anything else, with its source.
+    #[error("{location}: {detail}")]
+    Other {
+        location: String,
+        detail: String,
+        #[source]
+        source: Option<Source>,
+    },
+}
+
+impl Error {
+    pub fn conflict(location: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Conflict {
+            location: location.into(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn other(
+        location: impl Into<String>,
+        detail: impl Into<String>,
+        source: impl Into<Source>,
+    ) -> Self {
+        Error::Other {
+            location: location.into(),
+            detail: detail.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

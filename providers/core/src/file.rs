@@ -1,0 +1,403 @@
+//! The file backend: the embedded default, for local work and for services that read
+//! their keys from a mounted file.
+//!
+//! ```yaml
+//! targets:
+//!   file:
+//!     path: .rotor/payments.env     # relative to the working directory
+//!     format: env                   # or json
+//!     prefix: PAYMENTS_JWT          # env only; default: the secret name upper-cased
+//!     names: { current: JWT_SECRET_CURRENT, previous: JWT_SECRET_PREVIOUS }
+//! ```
+//!
+//! `json` is an object with the fields `current`, `previous`, `pending`, `rotated_at`,
+//! `rotation_id`; `env` is `PREFIX_CURRENT=...` lines. Other fields and lines in the file
+//! are kept as they are. Writes are atomic (temporary file in the same directory, fsync,
+//! rename, fsync of the directory) and leave the file with mode 0600. The version is the
+//! SHA-256 of the bytes read, so a file changed behind rotor's back is a conflict.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::keyset::{self, FieldNames, FieldOverrides, KeySet};
+use crate::{Error, Provider, Result, Version, Versioned, WriteCondition};
+
+/// How the file is laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Json,
+    Env,
+}
+
+/// The `file:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub format: Format,
+    /// Prefix of the env variable names (env format only).
+    pub prefix: Option<String>,
+    /// Per-field name overrides.
+    #[serde(default)]
+    pub names: FieldOverrides,
+}
+
+#[derive(Debug)]
+pub struct FileProvider {
+    path: PathBuf,
+    format: Format,
+    names: FieldNames,
+}
+
+impl FileProvider {
+    /// `secret` gives the default env prefix (`payments-jwt` → `PAYMENTS_JWT`).
+    pub fn new(config: &FileConfig, secret: &str) -> Self {
+        let base = match config.format {
+            Format::Json => FieldNames::default(),
+            Format::Env => {
+                let prefix = config.prefix.clone().unwrap_or_else(|| env_prefix(secret));
+                FieldNames {
+                    current: format!("{prefix}_CURRENT"),
+                    previous: format!("{prefix}_PREVIOUS"),
+                    pending: format!("{prefix}_PENDING"),
+                    rotated_at: format!("{prefix}_ROTATED_AT"),
+                    rotation_id: format!("{prefix}_ROTATION_ID"),
+                }
+            }
+        };
+        FileProvider {
+            path: config.path.clone(),
+            format: config.format,
+            names: config.names.apply(base),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_error(&self, what: &str, e: io::Error) -> Error {
+        let detail = format!("cannot {what} {}: {e}", self.path.display());
+        match e.kind() {
+            io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                location: self.location(),
+                detail,
+                source: Some(Box::new(e)),
+            },
+            _ => Error::other(self.location(), detail, e),
+        }
+    }
+
+    /// The raw bytes, or `None` when the file does not exist.
+    fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        match fs::read(&self.path) {
+            Ok(b) => Ok(Some(Zeroizing::new(b))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_error("read", e)),
+        }
+    }
+
+    fn parse(&self, bytes: &[u8]) -> Result<Option<KeySet>> {
+        let invalid = |detail: String| Error::Invalid {
+            location: self.location(),
+            detail,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".into()))?;
+        match self.format {
+            Format::Json => {
+                if text.trim().is_empty() {
+                    return Ok(None);
+                }
+                let doc: serde_json::Value = serde_json::from_str(text)
+                    // The position is safe to show; the message of a serde_json error
+                    // never quotes the input.
+                    .map_err(|e| invalid(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+                let obj = doc
+                    .as_object()
+                    .ok_or_else(|| invalid("not a JSON object".into()))?;
+                let mut bad = None;
+                let set = keyset::from_fields(&self.names, |name| match obj.get(name) {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(_) => {
+                        bad = Some(name.to_owned());
+                        None
+                    }
+                })
+                .map_err(invalid)?;
+                match bad {
+                    Some(name) => Err(invalid(format!("field `{name}` is not a string"))),
+                    None => Ok(set),
+                }
+            }
+            Format::Env => {
+                keyset::from_fields(&self.names, |name| env_get(text, name)).map_err(invalid)
+            }
+        }
+    }
+
+    fn render(&self, existing: Option<&[u8]>, set: &KeySet) -> Result<Zeroizing<String>> {
+        let existing = existing
+            .map(|b| std::str::from_utf8(b).unwrap_or_default())
+            .unwrap_or_default();
+        let fields = keyset::to_fields(&self.names, set);
+        match self.format {
+            Format::Json => {
+                let mut obj = match serde_json::from_str::<serde_json::Value>(existing) {
+                    Ok(serde_json::Value::Object(o)) => o,
+                    _ => serde_json::Map::new(),
+                };
+                for name in self.names.all() {
+                    obj.shift_remove(name);
+                }
+                for (name, value) in fields {
+                    obj.insert(name.to_owned(), serde_json::Value::String(value.into_owned()));
+                }
+                let mut out = serde_json::to_string_pretty(&serde_json::Value::Object(obj))
+                    .map_err(|e| Error::other(self.location(), "cannot encode JSON", e))?;
+                out.push('\n');
+                Ok(Zeroizing::new(out))
+            }
+            Format::Env => {
+                let mut out = Zeroizing::new(String::with_capacity(existing.len() + 512));
+                let mut written = vec![false; fields.len()];
+                for line in existing.lines() {
+                    match env_line_name(line) {
+                        Some(name) if self.names.all().contains(&name) => {
+                            if let Some(i) = fields.iter().position(|(n, _)| *n == name) {
+                                if !written[i] {
+                                    push_env(&mut out, name, &fields[i].1);
+                                    written[i] = true;
+                                }
+                            }
+                        }
+                        _ => {
+                            out.push_str(line);
+                            out.push('\n');
+                        }
+                    }
+                }
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if !written[i] {
+                        push_env(&mut out, name, value);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn write_atomically(&self, content: &[u8]) -> io::Result<()> {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+        // NamedTempFile creates the file with mode 0600 in the target's directory, so the
+        // rename below is atomic and the key is never readable by others.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".rotor-")
+            .tempfile_in(&dir)?;
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(0o600))?;
+        tmp.write_all(content)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        fs::File::open(&dir)?.sync_all()
+    }
+}
+
+fn version_of(bytes: &[u8]) -> Version {
+    Version(hex::encode(Sha256::digest(bytes)))
+}
+
+/// `payments-jwt` → `PAYMENTS_JWT`.
+pub fn env_prefix(secret: &str) -> String {
+    secret
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn env_line_name(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    if line.starts_with('#') {
+        return None;
+    }
+    let line = line.strip_prefix("export ").unwrap_or(line);
+    let (name, _) = line.split_once('=')?;
+    Some(name.trim())
+}
+
+fn env_get(text: &str, wanted: &str) -> Option<String> {
+    // The last assignment wins, as in a shell.
+    text.lines()
+        .filter(|l| env_line_name(l) == Some(wanted))
+        .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim()))
+        .map(|v| {
+            let unquoted = [('"', '"'), ('\'', '\'')].iter().find_map(|(a, b)| {
+                v.strip_prefix(*a)
+                    .and_then(|v| v.strip_suffix(*b))
+                    .filter(|_| v.len() >= 2)
+            });
+            unquoted.unwrap_or(v).to_owned()
+        })
+        .next_back()
+}
+
+fn push_env(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    out.push('\n');
+}
+
+#[async_trait::async_trait]
+impl Provider for FileProvider {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn location(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let Some(bytes) = self.read_bytes()? else {
+            return Ok(None);
+        };
+        Ok(self.parse(&bytes)?.map(|set| Versioned {
+            set,
+            version: version_of(&bytes),
+        }))
+    }
+
+    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+        // Callers hold rotor's lock, so no other rotor writes between this check and the
+        // rename; a process that is not rotor and edits the file in that instant is the
+        // one race left, and the next read sees its change as a conflict.
+        let existing = self.read_bytes()?;
+        match (&condition, &existing) {
+            (WriteCondition::Create, Some(bytes)) if self.parse(bytes)?.is_some() => {
+                return Err(Error::conflict(
+                    self.location(),
+                    "a key set already exists where none was expected",
+                ));
+            }
+            (WriteCondition::Update(_), None) => {
+                return Err(Error::conflict(self.location(), "the file was removed"));
+            }
+            (WriteCondition::Update(v), Some(bytes)) if version_of(bytes) != *v => {
+                return Err(Error::conflict(
+                    self.location(),
+                    "the file changed since it was read",
+                ));
+            }
+            _ => {}
+        }
+        let content = self.render(existing.as_deref().map(|b| b.as_slice()), set)?;
+        self.write_atomically(content.as_bytes())
+            .map_err(|e| self.io_error("write", e))?;
+        Ok(version_of(content.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Key;
+
+    fn provider(dir: &Path, format: Format, names: FieldOverrides) -> FileProvider {
+        let ext = if format == Format::Env { "env" } else { "json" };
+        FileProvider::new(
+            &FileConfig {
+                path: dir.join(format!("keys.{ext}")),
+                format,
+                prefix: None,
+                names,
+            },
+            "payments-jwt",
+        )
+    }
+
+    fn set() -> KeySet {
+        let mut s = KeySet::new(Key::new("c".repeat(44)));
+        s.previous = Some(Key::new("p".repeat(44)));
+        s.rotated_at = Some("2026-01-02T03:04:05Z".parse().unwrap());
+        s
+    }
+
+    #[tokio::test]
+    async fn env_keeps_other_lines_and_uses_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = provider(dir.path(), Format::Env, FieldOverrides::default());
+        fs::write(p.path(), "# app\nDATABASE_URL=postgres://x\nPAYMENTS_JWT_PENDING=old\n").unwrap();
+        let v = p.read().await.unwrap();
+        assert!(v.is_none());
+        p.write(&set(), WriteCondition::Create).await.unwrap();
+        let text = fs::read_to_string(p.path()).unwrap();
+        assert!(text.starts_with("# app\nDATABASE_URL=postgres://x\n"), "{text}");
+        assert!(text.contains(&format!("PAYMENTS_JWT_CURRENT={}\n", "c".repeat(44))));
+        assert!(text.contains("PAYMENTS_JWT_ROTATED_AT=2026-01-02T03:04:05Z\n"));
+        assert!(!text.contains("PENDING"), "{text}");
+        assert_eq!(p.read().await.unwrap().unwrap().set, set());
+    }
+
+    #[tokio::test]
+    async fn env_name_overrides_and_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = FieldOverrides {
+            current: Some("JWT_SECRET_CURRENT".into()),
+            previous: Some("JWT_SECRET_PREVIOUS".into()),
+            ..Default::default()
+        };
+        let p = provider(dir.path(), Format::Env, names);
+        let c = "k".repeat(40);
+        fs::write(p.path(), format!("export JWT_SECRET_CURRENT=\"{c}\"\n")).unwrap();
+        let got = p.read().await.unwrap().unwrap();
+        assert_eq!(got.set.current, Key::new(c));
+        p.write(&set(), WriteCondition::Update(got.version)).await.unwrap();
+        let text = fs::read_to_string(p.path()).unwrap();
+        assert!(text.contains("JWT_SECRET_PREVIOUS="), "{text}");
+        assert_eq!(text.matches("JWT_SECRET_CURRENT=").count(), 1, "{text}");
+    }
+
+    #[tokio::test]
+    async fn json_keeps_other_fields_and_mode_is_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = provider(dir.path(), Format::Json, FieldOverrides::default());
+        fs::write(p.path(), r#"{"issuer":"payments"}"#).unwrap();
+        fs::set_permissions(p.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        p.write(&set(), WriteCondition::Create).await.unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(p.path()).unwrap()).unwrap();
+        assert_eq!(doc["issuer"], "payments");
+        assert_eq!(doc["current"], "c".repeat(44));
+        let mode = fs::metadata(p.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_invalid_without_quoting_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = provider(dir.path(), Format::Json, FieldOverrides::default());
+        fs::write(p.path(), "{\"current\": \"s3cr3t-value-that-must-not-show").unwrap();
+        let err = p.read().await.unwrap_err().to_string();
+        assert!(err.contains("not JSON"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}

@@ -1,0 +1,71 @@
+//! The store contract of rotor.
+//!
+//! A [`Provider`] reads the [`KeySet`] of one secret with an opaque [`Version`], and writes
+//! a key set only if the version it was given is still the stored one (check-and-set), so
+//! two operators can never clobber each other: the loser gets [`Error::Conflict`] and the
+//! store is unchanged.
+//!
+//! This crate also holds the backends that always build — [`file`] (the embedded default)
+//! and [`memory`] — and, behind the `conformance` feature, the suite every backend runs.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod file;
+pub mod key;
+pub mod keyset;
+pub mod memory;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::{Error, Result};
+pub use key::{Fingerprint, Key};
+pub use keyset::{FieldNames, FieldOverrides, Fingerprints, KeySet};
+
+use std::fmt;
+
+/// An opaque store version: a hash of the content for files, a version number for Vault,
+/// a resourceVersion for Kubernetes. Only compared for equality.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Version(pub String);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A key set with the version it was read at.
+#[derive(Clone, Debug)]
+pub struct Versioned {
+    pub set: KeySet,
+    pub version: Version,
+}
+
+/// When a write may happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if the store holds no key set for this secret yet.
+    Create,
+    /// Only if the stored version is still this one.
+    Update(Version),
+}
+
+/// One store location holding one secret's key set.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync + fmt::Debug {
+    /// The backend's kind as runbooks name it (`file`, `vault`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Where the key set lives, for logs and errors (`file:/etc/app/keys.env`). Never secret.
+    fn location(&self) -> String;
+
+    /// Reads the key set, or `None` when the store holds none for this secret.
+    async fn read(&self) -> Result<Option<Versioned>>;
+
+    /// Writes `set` if `condition` holds, returning the new version; otherwise
+    /// [`Error::Conflict`] and the store is unchanged.
+    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version>;
+}

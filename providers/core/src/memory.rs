@@ -1,0 +1,56 @@
+//! An in-memory backend: for the engine's unit tests and as the reference the
+//! conformance suite is first run against.
+
+use std::sync::Mutex;
+
+use crate::{Error, KeySet, Provider, Result, Version, Versioned, WriteCondition};
+
+#[derive(Debug, Default)]
+pub struct MemoryProvider {
+    name: String,
+    state: Mutex<Option<(KeySet, u64)>>,
+}
+
+impl MemoryProvider {
+    pub fn new(name: impl Into<String>) -> Self {
+        MemoryProvider {
+            name: name.into(),
+            state: Mutex::default(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for MemoryProvider {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn location(&self) -> String {
+        format!("memory:{}", self.name)
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let state = self.state.lock().expect("memory provider poisoned");
+        Ok(state.as_ref().map(|(set, v)| Versioned {
+            set: set.clone(),
+            version: Version(v.to_string()),
+        }))
+    }
+
+    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+        let mut state = self.state.lock().expect("memory provider poisoned");
+        let next = match (&condition, state.as_ref()) {
+            (WriteCondition::Create, None) => 1,
+            (WriteCondition::Update(v), Some((_, cur))) if v.0 == cur.to_string() => cur + 1,
+            _ => {
+                return Err(Error::conflict(
+                    self.location(),
+                    format!("condition {condition:?} does not hold"),
+                ));
+            }
+        };
+        *state = Some((set.clone(), next));
+        Ok(Version(next.to_string()))
+    }
+}

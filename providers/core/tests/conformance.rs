@@ -1,0 +1,29 @@
+//! The conformance suite on the backends that always build.
+
+use rotor_provider::conformance;
+use rotor_provider::file::{FileConfig, FileProvider, Format};
+use rotor_provider::memory::MemoryProvider;
+
+#[tokio::test]
+async fn memory() {
+    conformance::run(&MemoryProvider::new("conformance")).await;
+}
+
+#[tokio::test]
+async fn file_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config: FileConfig =
+        serde_json::from_value(serde_json::json!({ "path": dir.path().join("k.json") })).unwrap();
+    assert_eq!(config.format, Format::Json);
+    conformance::run(&FileProvider::new(&config, "conformance")).await;
+}
+
+#[tokio::test]
+async fn file_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let config: FileConfig = serde_json::from_value(serde_json::json!({
+        "path": dir.path().join("nested/k.env"), "format": "env"
+    }))
+    .unwrap();
+    conformance::run(&FileProvider::new(&config, "conformance")).await;
+}
