@@ -1,1 +1,71 @@
+//! rotor rotates HMAC and JWT signing secrets without downtime.
+//!
+//! The binary is a thin shell over [`run`]; the pieces are one module per concept:
+//! [`runbook`] (what to rotate and how), [`engine`] (phases, journal, actions),
+//! [`keys`] (generation), [`audit`], [`lock`], [`state`], and one module per subcommand
+//! under [`command`]. The store contract and the file backend live in the
+//! `rotor-provider` crate, re-exported as [`provider`].
 
+pub mod audit;
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod failpoint;
+pub mod keys;
+pub mod lock;
+pub mod output;
+pub mod registry;
+pub mod runbook;
+pub mod state;
+
+pub use rotor_provider as provider;
+
+use clap::CommandFactory;
+
+use crate::audit::AuditLog;
+use crate::config::{Config, Mode};
+use crate::engine::Ctx;
+use crate::error::Result;
+use crate::lock::LockGuard;
+use crate::output::Output;
+
+/// Runs one command to completion.
+pub async fn run(config: Config) -> Result<()> {
+    let out = Output::new(config.output);
+    let state = &config.state;
+    let (name, dry_run) = match &config.mode {
+        Mode::Status(sel) => return command::status::status(&out, state, sel).await,
+        Mode::Plan(sel) => return command::status::plan(&out, state, sel).await,
+        Mode::AuditShow => return command::audit::show(&out, state),
+        Mode::AuditVerify => return command::audit::verify(&out, state),
+        Mode::Completions(shell) => {
+            let mut cmd = cli::Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "rotor", &mut std::io::stdout());
+            return Ok(());
+        }
+        Mode::Rotate(_, opts) => ("rotate", opts.dry_run),
+        Mode::Retire(_, _, dry) => ("retire-previous", *dry),
+        Mode::Rollback(_, dry) => ("rollback", *dry),
+        Mode::Resume(_) => ("resume", false),
+    };
+    // A dry run touches nothing: no lock, no state directory, no audit line.
+    let _lock = if dry_run { None } else { Some(LockGuard::acquire(state)?) };
+    let mut audit = if dry_run { AuditLog::detached() } else { AuditLog::open(state)? };
+    let mut ctx = Ctx {
+        state,
+        audit: &mut audit,
+        out: &out,
+        command: name,
+    };
+    let outcomes = match &config.mode {
+        Mode::Rotate(sel, opts) => command::rotate::run(&mut ctx, sel, opts).await?,
+        Mode::Retire(sel, confirm, dry) => command::retire::run(&mut ctx, sel, *confirm, *dry).await?,
+        Mode::Rollback(sel, dry) => command::rollback::run(&mut ctx, sel, *dry).await?,
+        Mode::Resume(secrets) => command::resume::run(&mut ctx, secrets).await?,
+        _ => unreachable!("read-only modes returned above"),
+    };
+    command::report(&out, name, &outcomes);
+    Ok(())
+}

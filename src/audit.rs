@@ -1,0 +1,262 @@
+//! The audit log: one JSON line per step, hash-chained.
+//!
+//! Each line is a JSON object whose last member is `"hash"`: the SHA-256 of the line's text
+//! before `,"hash":`. That text includes `"seq"` (1, 2, 3, ...) and `"prev"` (the previous
+//! line's hash), so `rotor audit verify` can tell an edited line (its hash no longer
+//! matches), a deleted one (a gap in `seq`) and a reordered one (`seq` going back or a
+//! `prev` that points elsewhere). Only fingerprints are recorded, never keys.
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use rotor_provider::Fingerprints;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::state::{StateDir, open_private};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What one line records besides the chain fields.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Entry {
+    pub time: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub ci: serde_json::Map<String, serde_json::Value>,
+    pub command: String,
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub step: String,
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Fingerprints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Fingerprints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    seq: u64,
+    #[serde(flatten)]
+    entry: &'a Entry,
+    prev: &'a str,
+}
+
+#[derive(Debug)]
+pub struct AuditLog {
+    /// `None`: a dry run, which records nothing.
+    path: Option<PathBuf>,
+    seq: u64,
+    head: String,
+    actor: String,
+    ci: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AuditLog {
+    /// Opens the log for appending, reading where the chain stands.
+    pub fn open(state: &StateDir) -> Result<AuditLog> {
+        state.ensure()?;
+        let path = state.audit_path();
+        let (seq, head) = match std::fs::File::open(&path) {
+            Ok(f) => {
+                let mut last = None;
+                for line in BufReader::new(f).lines() {
+                    let line = line.map_err(|e| Error::io("cannot read", &path, e))?;
+                    if !line.trim().is_empty() {
+                        last = Some(line);
+                    }
+                }
+                match last {
+                    None => (0, GENESIS.to_owned()),
+                    Some(l) => {
+                        let (body, hash) = split_hash(&l).ok_or_else(|| {
+                            Error::Other(format!(
+                                "{}: the last line is not a rotor audit line; run `rotor audit verify`",
+                                path.display()
+                            ))
+                        })?;
+                        let seq = serde_json::from_str::<serde_json::Value>(&format!("{body}}}"))
+                            .ok()
+                            .and_then(|v| v["seq"].as_u64())
+                            .unwrap_or(0);
+                        (seq, hash.to_owned())
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_owned()),
+            Err(e) => return Err(Error::io("cannot read", &path, e)),
+        };
+        Ok(AuditLog {
+            path: Some(path),
+            seq,
+            head,
+            actor: actor(),
+            ci: ci_vars(),
+        })
+    }
+
+    /// A log that records nothing, for dry runs (which never write, but share the code).
+    pub fn detached() -> AuditLog {
+        AuditLog {
+            path: None,
+            seq: 0,
+            head: GENESIS.into(),
+            actor: String::new(),
+            ci: serde_json::Map::new(),
+        }
+    }
+
+    /// Appends one line; `time`, `actor` and `ci` are filled in here.
+    pub fn append(&mut self, mut entry: Entry) -> Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        entry.time = jiff::Timestamp::now().to_string();
+        entry.actor = self.actor.clone();
+        entry.ci = self.ci.clone();
+        let seq = self.seq + 1;
+        let body = serde_json::to_string(&Line {
+            seq,
+            entry: &entry,
+            prev: &self.head,
+        })
+        .map_err(|e| Error::Other(format!("cannot encode an audit line: {e}")))?;
+        let body = body.strip_suffix('}').unwrap_or(&body);
+        let hash = hex::encode(Sha256::digest(body.as_bytes()));
+        let line = format!("{body},\"hash\":\"{hash}\"}}\n");
+        let mut f = open_private(path, OpenOptions::new().append(true).create(true))?;
+        f.write_all(line.as_bytes())
+            .and_then(|_| f.sync_data())
+            .map_err(|e| Error::io("cannot append to", path, e))?;
+        self.seq = seq;
+        self.head = hash;
+        Ok(())
+    }
+}
+
+/// Splits a line into the hashed text and its recorded hash.
+fn split_hash(line: &str) -> Option<(&str, &str)> {
+    let i = line.rfind(",\"hash\":\"")?;
+    let hash = line[i + 9..].strip_suffix("\"}")?;
+    Some((&line[..i], hash))
+}
+
+/// What `rotor audit verify` found.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    pub lines: u64,
+    pub head: String,
+    /// (line number, what is wrong) for the first break found.
+    pub broken: Option<(usize, String)>,
+}
+
+pub fn verify(path: &Path) -> Result<Verdict> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Verdict {
+                lines: 0,
+                head: GENESIS.into(),
+                broken: None,
+            });
+        }
+        Err(e) => return Err(Error::io("cannot read", path, e)),
+    };
+    let mut prev_hash = GENESIS.to_owned();
+    let mut prev_seq = 0u64;
+    let mut count = 0u64;
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| Error::io("cannot read", path, e))?;
+        let broken = |why: String| {
+            Ok(Verdict {
+                lines: count,
+                head: prev_hash.clone(),
+                broken: Some((n, why)),
+            })
+        };
+        let Some((body, hash)) = split_hash(&line) else {
+            return broken("not an audit line (no trailing hash)".into());
+        };
+        if hex::encode(Sha256::digest(body.as_bytes())) != hash {
+            return broken("edited: its content no longer matches its hash".into());
+        }
+        let v: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => return broken("not valid JSON".into()),
+        };
+        let (Some(seq), Some(prev)) = (v["seq"].as_u64(), v["prev"].as_str()) else {
+            return broken("missing seq or prev".into());
+        };
+        if seq <= prev_seq {
+            return broken(format!("reordered: seq {seq} comes after seq {prev_seq}"));
+        }
+        if seq != prev_seq + 1 {
+            return broken(format!(
+                "deleted: seq jumps from {prev_seq} to {seq} ({} line(s) missing before it)",
+                seq - prev_seq - 1
+            ));
+        }
+        if prev != prev_hash {
+            return broken("its prev hash does not match the line before it (edited or replaced)".into());
+        }
+        prev_hash = hash.to_owned();
+        prev_seq = seq;
+        count += 1;
+    }
+    Ok(Verdict {
+        lines: count,
+        head: prev_hash,
+        broken: None,
+    })
+}
+
+/// `user@host`.
+fn actor() -> String {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| format!("uid{}", nix::unistd::getuid()));
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{user}@{host}")
+}
+
+/// CI job variables, when present (GitHub Actions, GitLab, Jenkins, Buildkite, CircleCI).
+const CI_VARS: &[&str] = &[
+    "CI",
+    "GITHUB_REPOSITORY",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_ACTOR",
+    "GITHUB_WORKFLOW",
+    "CI_PROJECT_PATH",
+    "CI_PIPELINE_ID",
+    "CI_JOB_ID",
+    "GITLAB_USER_LOGIN",
+    "JENKINS_URL",
+    "BUILD_TAG",
+    "BUILDKITE_BUILD_ID",
+    "BUILDKITE_JOB_ID",
+    "CIRCLE_BUILD_NUM",
+    "CIRCLE_PROJECT_REPONAME",
+];
+
+fn ci_vars() -> serde_json::Map<String, serde_json::Value> {
+    CI_VARS
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v.into())))
+        .collect()
+}

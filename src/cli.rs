@@ -1,0 +1,164 @@
+//! The command line as clap sees it. Nothing here is used past `config.rs`, which turns
+//! these types into a validated configuration once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  runtime failure (store unreachable, I/O, a signal or check that failed)
+  2  usage or runbook error (nothing was touched)
+  3  refused by policy (too recent, grace not over, a rotation in flight)
+  4  the lock is held by another rotor
+  5  write conflict: someone else changed the key set (nothing was written)
+  6  monitor timed out (the message says which keys are live)";
+
+/// Rotate HMAC and JWT signing secrets without downtime.
+#[derive(Debug, Parser)]
+#[command(name = "rotor", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]
+    #[arg(long, global = true, env = "ROTOR_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Output format; json prints one document on stdout and progress on stderr
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More logging (-v info, -vv debug); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rotate: stage the new key, signal, monitor, promote, signal, monitor
+    Rotate(RotateArgs),
+    /// Drop the previous key once the grace period is over
+    RetirePrevious(RetireArgs),
+    /// Show fingerprints, ages, grace, due state, interrupted runs and the lock holder
+    Status(SelectArgs),
+    /// Print every step a rotation would take, touching nothing
+    Plan(SelectArgs),
+    /// Make the previous key current again (or drop a staged pending key)
+    Rollback(RollbackArgs),
+    /// Finish interrupted runs from their journal
+    Resume(ResumeArgs),
+    /// Show or verify the hash-chained audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which runbooks and targets a command works on.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// A runbook file (repeatable)
+    #[arg(long = "runbook", value_name = "FILE")]
+    pub runbooks: Vec<PathBuf>,
+
+    /// A directory of *.yaml runbooks, used when no --runbook is given
+    #[arg(long = "runbooks", value_name = "DIR", default_value = "runbooks")]
+    pub runbook_dir: PathBuf,
+
+    /// Only this secret (repeatable)
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+
+    /// Only targets of this kind (file, ...)
+    #[arg(long, value_name = "KIND")]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Emergency: bypass min_interval and a foreign pending key, write the new key alone
+    /// (every old token dies at once)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Do not ask for confirmation (needed for --force without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Only rotate secrets older than their max_age; exit 0 otherwise
+    #[arg(long)]
+    pub if_due: bool,
+
+    /// Print the steps, touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Use this key instead of generating one ("-" reads stdin)
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Retire before the grace period is over (asks for confirmation)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Print the steps, touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Accepted for symmetry; rollback asks nothing
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Print the steps, touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Only this secret's interrupted run (repeatable)
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+
+    /// Accepted for symmetry; resume asks nothing
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit log
+    Show,
+    /// Check the hash chain; names the first edited, deleted or reordered line
+    Verify,
+}

@@ -1,0 +1,71 @@
+//! `rotor audit show` and `rotor audit verify`.
+
+use std::io::BufRead;
+
+use serde_json::json;
+
+use crate::audit;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::state::StateDir;
+
+pub fn show(out: &Output, state: &StateDir) -> Result<()> {
+    let path = state.audit_path();
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            out.line("the audit log is empty");
+            out.document(&json!({ "command": "audit show", "entries": [] }));
+            return Ok(());
+        }
+        Err(e) => return Err(Error::io("cannot read", &path, e)),
+    };
+    let mut entries = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|e| Error::io("cannot read", &path, e))?;
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or(json!({ "unparsable": line }));
+        let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+        let mut text = format!(
+            "{:>4} {} {} {} {} {}",
+            v["seq"],
+            s("time"),
+            s("actor"),
+            s("command"),
+            s("secret"),
+            s("step")
+        );
+        if let Some(t) = v["target"].as_str() {
+            text.push_str(&format!(" {t}"));
+        }
+        text.push_str(&format!(": {}", s("outcome")));
+        if let Some(a) = v.get("after").filter(|a| !a.is_null()) {
+            text.push_str(&format!(" {a}"));
+        }
+        out.line(&text);
+        entries.push(v);
+    }
+    out.document(&json!({ "command": "audit show", "entries": entries }));
+    Ok(())
+}
+
+pub fn verify(out: &Output, state: &StateDir) -> Result<()> {
+    let path = state.audit_path();
+    let verdict = audit::verify(&path)?;
+    out.document(&json!({ "command": "audit verify", "path": path, "verdict": verdict }));
+    match verdict.broken {
+        None => {
+            out.line(&format!(
+                "{}: intact, {} lines, head {}",
+                path.display(),
+                verdict.lines,
+                verdict.head
+            ));
+            Ok(())
+        }
+        Some((line, why)) => Err(Error::Other(format!(
+            "{}: line {line}: {why} (the {} lines before it are intact)",
+            path.display(),
+            verdict.lines
+        ))),
+    }
+}

@@ -1,0 +1,237 @@
+//! One module per subcommand, and what the mutating ones share: taking the lock,
+//! starting a journal, running the plan and reporting the result.
+
+pub mod audit;
+pub mod resume;
+pub mod retire;
+pub mod rollback;
+pub mod rotate;
+pub mod status;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use rotor_provider::{Fingerprints, Key};
+use serde::Serialize;
+
+use crate::audit::Entry;
+use crate::engine::journal::Journal;
+use crate::engine::plan::{self, Inputs, Operation, Step};
+use crate::engine::{self, Ctx, KeyPool, Record, Target};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::output::Output;
+use crate::runbook::Runbook;
+
+/// What one secret's command came to.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub secret: String,
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Fingerprints>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Fingerprints>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Record>,
+}
+
+impl Outcome {
+    pub fn skipped(secret: &str, why: &str) -> Outcome {
+        Outcome {
+            secret: secret.to_owned(),
+            outcome: why.to_owned(),
+            operation: None,
+            rotation_id: None,
+            before: None,
+            after: None,
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// Prints each outcome's summary line and, in JSON mode, the document.
+pub fn report(out: &Output, command: &str, outcomes: &[Outcome]) {
+    for o in outcomes {
+        let after = o.after.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
+        out.heading(&format!("{}: {}{after}", o.secret, o.outcome));
+    }
+    out.document(&serde_json::json!({ "command": command, "secrets": outcomes }));
+}
+
+/// Plans `op`, records the journal, runs every step and removes the journal.
+pub async fn run_operation(
+    ctx: &mut Ctx<'_>,
+    rb: &Runbook,
+    mut targets: Vec<Target>,
+    op: Operation,
+    new_key: Option<Key>,
+    provider: Option<&str>,
+) -> Result<Outcome> {
+    let before = engine::agreed(&rb.secret, &targets)?;
+    let rotation_id = keys::rotation_id()?;
+    let new_fp = new_key.as_ref().map(Key::fingerprint);
+    let steps = plan::build(
+        op,
+        &Inputs {
+            before: before.as_ref(),
+            new_key: new_fp.as_ref(),
+            rotation_id: &rotation_id,
+        },
+    )
+    .map_err(|reason| Error::Refused {
+        secret: rb.secret.clone(),
+        reason,
+    })?;
+    let mut journal = Journal {
+        secret: rb.secret.clone(),
+        runbook: std::path::absolute(&rb.path).unwrap_or_else(|_| rb.path.clone()),
+        command: ctx.command.to_owned(),
+        operation: op,
+        rotation_id: rotation_id.clone(),
+        started_at: jiff::Timestamp::now().to_string(),
+        before: before.clone(),
+        new_key: new_fp,
+        provider: provider.map(str::to_owned),
+        steps,
+        next: 0,
+    };
+    journal.save(ctx.state)?;
+    ctx.audit.append(Entry {
+        command: ctx.command.to_owned(),
+        secret: rb.secret.clone(),
+        step: "start".into(),
+        outcome: format!("{op:?}").to_lowercase(),
+        rotation_id: Some(rotation_id.clone()),
+        before: before.clone(),
+        ..Entry::default()
+    })?;
+    let mut pool = KeyPool::from_targets(&targets);
+    if let Some(k) = new_key {
+        pool.add(k);
+    }
+    finish(ctx, rb, &mut targets, &pool, &mut journal).await
+}
+
+/// Runs the rest of a journal and closes it.
+pub async fn finish(
+    ctx: &mut Ctx<'_>,
+    rb: &Runbook,
+    targets: &mut [Target],
+    pool: &KeyPool,
+    journal: &mut Journal,
+) -> Result<Outcome> {
+    let records = engine::execute(ctx, rb, targets, pool, journal).await?;
+    Journal::remove(ctx.state, &journal.secret)?;
+    let after = engine::agreed(&rb.secret, targets)?;
+    ctx.audit.append(Entry {
+        command: ctx.command.to_owned(),
+        secret: rb.secret.clone(),
+        step: "done".into(),
+        outcome: "ok".into(),
+        rotation_id: Some(journal.rotation_id.clone()),
+        before: journal.before.clone(),
+        after: after.clone(),
+        ..Entry::default()
+    })?;
+    let outcome = match journal.operation {
+        Operation::Create => "created",
+        Operation::Rotate(_) => "rotated",
+        Operation::Force => "force-rotated",
+        Operation::Retire => "previous retired",
+        Operation::Rollback => "rolled back",
+    };
+    Ok(Outcome {
+        secret: rb.secret.clone(),
+        outcome: outcome.into(),
+        operation: Some(journal.operation),
+        rotation_id: Some(journal.rotation_id.clone()),
+        before: journal.before.clone(),
+        after,
+        steps: records,
+    })
+}
+
+/// Prints the steps `op` would take; touches nothing.
+pub fn print_plan(out: &Output, rb: &Runbook, targets: &[Target], op: Operation, steps: &[Step]) -> Outcome {
+    out.heading(&format!("{}: would {} ({})", rb.secret, format!("{op:?}").to_lowercase(), rb.path.display()));
+    for t in targets {
+        out.line(&format!("  now: {}", t.describe()));
+    }
+    let records = steps
+        .iter()
+        .map(|s| {
+            let what = match s.kind {
+                plan::StepKind::Write => format!("write {} to every target", s.want),
+                plan::StepKind::Verify => format!("read every target back, expect {}", s.want),
+                plan::StepKind::Signal if rb.signal.is_empty() => "no signal actions".into(),
+                plan::StepKind::Signal => rb.signal.iter().map(|a| a.describe()).collect::<Vec<_>>().join(", "),
+                plan::StepKind::Monitor if rb.monitor.checks.is_empty() => "no monitor checks".into(),
+                plan::StepKind::Monitor => format!(
+                    "wait up to {} for: {}",
+                    humantime::format_duration(rb.monitor.timeout),
+                    rb.monitor.checks.iter().map(|c| c.describe()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            out.line(&format!("  {:<16} {what}", s.name()));
+            Record {
+                step: s.name(),
+                target: None,
+                outcome: what,
+            }
+        })
+        .collect();
+    Outcome {
+        secret: rb.secret.clone(),
+        outcome: "planned (nothing touched)".into(),
+        operation: Some(op),
+        rotation_id: None,
+        before: engine::agreed(&rb.secret, targets).ok().flatten(),
+        after: steps.iter().rev().find(|s| s.kind == plan::StepKind::Write).map(|s| s.want.clone()),
+        steps: records,
+    }
+}
+
+/// Asks the operator to type the secret's name; refuses without a terminal unless `yes`.
+pub fn confirm(secret: &str, what: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::Usage(format!(
+            "{secret}: {what} needs confirmation; there is no terminal to ask on, so pass --yes"
+        )));
+    }
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(format!("{what}. Type the secret's name ({secret}) to go on"))
+        .allow_empty(true)
+        .interact_text()
+        .map_err(|e| Error::Usage(format!("no confirmation: {e}")))?;
+    if typed.trim() == secret {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!("{secret}: confirmation did not match; nothing was done")))
+    }
+}
+
+/// How long ago `t` was (zero if in the future).
+pub fn age(t: jiff::Timestamp) -> Duration {
+    let d = jiff::Timestamp::now().duration_since(t);
+    Duration::try_from(d).unwrap_or_default()
+}
+
+/// `89d 23h 59m 51s` style: days at most, zero parts left out.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let parts = [(s / 86400, "d"), (s / 3600 % 24, "h"), (s / 60 % 60, "m"), (s % 60, "s")];
+    let text: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect();
+    if text.is_empty() { "0s".into() } else { text.join(" ") }
+}

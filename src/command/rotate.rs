@@ -1,0 +1,152 @@
+//! `rotor rotate`: create, rotate (staged or dual) or, with `--force`, replace the key.
+
+use rotor_provider::Key;
+
+use crate::command::{self, Outcome, age, human};
+use crate::config::{RotateOptions, Selection};
+use crate::engine::journal::Journal;
+use crate::engine::plan::{self, Inputs, Operation};
+use crate::engine::{self, Ctx, Target};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::runbook::Runbook;
+use crate::state::StateDir;
+
+/// What rotate will do for one secret, decided from the store and the local journal.
+#[derive(Debug)]
+pub enum Decision {
+    Run(Operation),
+    Skip(String),
+}
+
+pub fn decide(
+    state: &StateDir,
+    rb: &Runbook,
+    targets: &[Target],
+    force: bool,
+    if_due: bool,
+) -> Result<Decision> {
+    let before = engine::agreed(&rb.secret, targets)?;
+    let refuse = |reason: String| {
+        Err(Error::Refused {
+            secret: rb.secret.clone(),
+            reason,
+        })
+    };
+    let Some(fps) = before else {
+        if !rb.create {
+            return Err(Error::Other(format!(
+                "{}: {}; the runbook {} does not say `create: true`, so nothing was created",
+                rb.secret,
+                engine::describe(targets),
+                rb.path.display()
+            )));
+        }
+        return Ok(Decision::Run(Operation::Create));
+    };
+    let rotated_at = targets
+        .iter()
+        .filter_map(|t| t.current.as_ref()?.set.rotated_at)
+        .max();
+    if if_due {
+        match (rb.max_age, rotated_at) {
+            (None, _) => return Ok(Decision::Skip("not due (the runbook sets no max_age)".into())),
+            (Some(max), Some(t)) if age(t) < max => {
+                return Ok(Decision::Skip(format!(
+                    "not due (age {}, max_age {})",
+                    human(age(t)),
+                    human(max)
+                )));
+            }
+            _ => {}
+        }
+    }
+    if force {
+        return Ok(Decision::Run(Operation::Force));
+    }
+    if let Some(j) = Journal::load_for(state, &rb.secret)? {
+        return refuse(format!(
+            "an interrupted run ({}) stopped before {}; run `rotor resume` to finish it, `rotor rollback`, or --force",
+            j.rotation_id,
+            j.next_step_name()
+        ));
+    }
+    if let Some(pending) = &fps.pending {
+        let id = targets
+            .iter()
+            .find_map(|t| t.current.as_ref()?.set.rotation_id.clone())
+            .unwrap_or_else(|| "with no id".into());
+        return refuse(format!(
+            "rotation {id} is in flight (pending key {pending}) and this host has no journal for it; \
+             finish it with `rotor resume` where it started, drop it with `rotor rollback`, or use --force"
+        ));
+    }
+    if let (Some(min), Some(t)) = (rb.min_interval, rotated_at) {
+        if age(t) < min {
+            return refuse(format!(
+                "the last rotation was {} ago, sooner than min_interval {}; use --force in an emergency",
+                human(age(t)),
+                human(min)
+            ));
+        }
+    }
+    Ok(Decision::Run(Operation::Rotate(rb.strategy)))
+}
+
+pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, opts: &RotateOptions) -> Result<Vec<Outcome>> {
+    let runbooks = sel.load()?;
+    if opts.key_file.is_some() && runbooks.len() != 1 {
+        return Err(Error::Usage("--key-file needs exactly one secret (use --secret)".into()));
+    }
+    let mut supplied: Option<Key> = match &opts.key_file {
+        Some(p) => Some(keys::read_key_file(p)?),
+        None => None,
+    };
+    let mut outcomes = Vec::new();
+    for rb in &runbooks {
+        let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+        let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
+            Decision::Skip(why) => {
+                ctx.out.line(&format!("{}: {why}", rb.secret));
+                outcomes.push(Outcome::skipped(&rb.secret, &why));
+                continue;
+            }
+            Decision::Run(op) => op,
+        };
+        let new_key = match supplied.take() {
+            Some(k) => k,
+            None => rb.generator.generate()?,
+        };
+        if opts.dry_run {
+            let before = engine::agreed(&rb.secret, &targets)?;
+            let fp = new_key.fingerprint();
+            let steps = plan::build(
+                op,
+                &Inputs {
+                    before: before.as_ref(),
+                    new_key: Some(&fp),
+                    rotation_id: "(new)",
+                },
+            )
+            .map_err(|reason| Error::Refused {
+                secret: rb.secret.clone(),
+                reason,
+            })?;
+            outcomes.push(command::print_plan(ctx.out, rb, &targets, op, &steps));
+            continue;
+        }
+        if op == Operation::Force {
+            command::confirm(
+                &rb.secret,
+                "Emergency rotation: the new key replaces every key at once and every token signed before dies",
+                opts.confirm.yes,
+            )?;
+            if Journal::load_for(ctx.state, &rb.secret)?.is_some() {
+                Journal::remove(ctx.state, &rb.secret)?;
+                ctx.out.line(&format!("{}: the interrupted run is abandoned (--force)", rb.secret));
+            }
+        }
+        outcomes.push(command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref()).await?);
+    }
+    Ok(outcomes)
+}

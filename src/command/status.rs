@@ -1,0 +1,141 @@
+//! `rotor status` and `rotor plan`: read-only views. Neither takes the lock nor writes.
+
+use rotor_provider::Fingerprint;
+use serde_json::json;
+
+use crate::command::{self, age, human, rotate};
+use crate::config::Selection;
+use crate::engine::journal::Journal;
+use crate::engine::plan::{self, Inputs};
+use crate::engine::{self, Target};
+use crate::error::{Error, Result};
+use crate::lock;
+use crate::output::Output;
+use crate::runbook::Runbook;
+use crate::state::StateDir;
+
+fn fp(f: &Option<Fingerprint>) -> String {
+    f.as_ref().map_or_else(|| "-".to_owned(), |f| f.to_string())
+}
+
+fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
+    let location = t.provider.location();
+    let Some(v) = &t.current else {
+        out.line(&format!("  {location}: no key set"));
+        return json!({ "target": location, "exists": false });
+    };
+    let set = &v.set;
+    let fps = set.fingerprints();
+    out.line(&format!("  {location}"));
+    out.line(&format!("    current     {}", fp(&fps.current)));
+    out.line(&format!("    previous    {}", fp(&fps.previous)));
+    out.line(&format!("    pending     {}", fp(&fps.pending)));
+    if let Some(id) = &set.rotation_id {
+        out.line(&format!("    rotation    {id} (in flight)"));
+    }
+    let age_d = set.rotated_at.map(age);
+    let grace_left = match (rb.grace, age_d) {
+        (Some(g), Some(a)) if fps.previous.is_some() => Some(g.saturating_sub(a)),
+        _ => None,
+    };
+    let due = match (rb.max_age, age_d) {
+        (Some(max), Some(a)) => Some(a >= max),
+        (Some(_), None) => Some(true),
+        (None, _) => None,
+    };
+    match (set.rotated_at, age_d) {
+        (Some(t), Some(a)) => out.line(&format!("    rotated_at  {t} (age {})", human(a))),
+        _ => out.line("    rotated_at  unknown"),
+    }
+    if let Some(left) = grace_left {
+        if left.is_zero() {
+            out.line("    grace       over: the previous key can be retired");
+        } else {
+            out.line(&format!("    grace       {} left", human(left)));
+        }
+    }
+    match (due, rb.max_age, age_d) {
+        (Some(true), Some(max), _) => out.line(&format!("    due         yes (max_age {})", human(max))),
+        (Some(false), Some(max), Some(a)) => {
+            out.line(&format!("    due         no ({} left of max_age {})", human(max.saturating_sub(a)), human(max)))
+        }
+        _ => out.line("    due         never (no max_age)"),
+    }
+    json!({
+        "target": location,
+        "exists": true,
+        "fingerprints": fps,
+        "rotation_id": set.rotation_id,
+        "rotated_at": set.rotated_at.map(|t| t.to_string()),
+        "age_seconds": age_d.map(|a| a.as_secs()),
+        "grace_left_seconds": grace_left.map(|g| g.as_secs()),
+        "due": due,
+    })
+}
+
+pub async fn status(out: &Output, state: &StateDir, sel: &Selection) -> Result<()> {
+    let mut secrets = Vec::new();
+    for rb in &sel.load()? {
+        out.heading(&format!("{} ({})", rb.secret, rb.path.display()));
+        let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+        let views: Vec<_> = targets.iter().map(|t| target_view(out, rb, t)).collect();
+        let journal = Journal::load_for(state, &rb.secret)?;
+        if let Some(j) = &journal {
+            out.line(&format!(
+                "  interrupted run {} ({}) stopped before {}: run `rotor resume`",
+                j.rotation_id,
+                j.command,
+                j.next_step_name()
+            ));
+        }
+        secrets.push(json!({
+            "secret": rb.secret,
+            "runbook": rb.path,
+            "targets": views,
+            "interrupted": journal.map(|j| json!({
+                "rotation_id": j.rotation_id, "command": j.command, "next_step": j.next_step_name()
+            })),
+        }));
+    }
+    let holder = lock::holder(state);
+    match &holder {
+        Some(pid) => out.line(&format!("lock: held by rotor pid {pid}")),
+        None => out.line("lock: free"),
+    }
+    out.document(&json!({ "command": "status", "secrets": secrets, "lock_holder": holder }));
+    Ok(())
+}
+
+pub async fn plan(out: &Output, state: &StateDir, sel: &Selection) -> Result<()> {
+    let mut outcomes = Vec::new();
+    for rb in &sel.load()? {
+        let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+        let op = match rotate::decide(state, rb, &targets, false, false) {
+            Ok(rotate::Decision::Run(op)) => op,
+            Ok(rotate::Decision::Skip(why)) | Err(Error::Refused { reason: why, .. }) => {
+                out.line(&format!("{}: would not rotate: {why}", rb.secret));
+                outcomes.push(command::Outcome::skipped(&rb.secret, &format!("would not rotate: {why}")));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let before = engine::agreed(&rb.secret, &targets)?;
+        // A stand-in for the key a real run would generate; it is never stored.
+        let placeholder = rb.generator.generate()?.fingerprint();
+        let steps = plan::build(
+            op,
+            &Inputs {
+                before: before.as_ref(),
+                new_key: Some(&placeholder),
+                rotation_id: "(new)",
+            },
+        )
+        .map_err(|reason| Error::Refused {
+            secret: rb.secret.clone(),
+            reason,
+        })?;
+        outcomes.push(command::print_plan(out, rb, &targets, op, &steps));
+    }
+    out.document(&json!({ "command": "plan", "secrets": outcomes }));
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The command line turned once into a validated configuration; nothing past this
+//! module sees clap's types.
+
+use std::path::PathBuf;
+
+use crate::cli::{self, Cli, OutputFormat};
+use crate::error::{Error, Result};
+use crate::runbook::{self, Runbook, TargetConfig};
+use crate::state::StateDir;
+
+#[derive(Debug)]
+pub struct Config {
+    pub state: StateDir,
+    pub output: OutputFormat,
+    pub verbose: u8,
+    pub mode: Mode,
+}
+
+#[derive(Debug)]
+pub enum Mode {
+    Rotate(Selection, RotateOptions),
+    Retire(Selection, Confirm, bool),
+    Rollback(Selection, bool),
+    Status(Selection),
+    Plan(Selection),
+    Resume(Vec<String>),
+    AuditShow,
+    AuditVerify,
+    Completions(clap_complete::Shell),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Confirm {
+    pub force: bool,
+    pub yes: bool,
+}
+
+#[derive(Debug)]
+pub struct RotateOptions {
+    pub confirm: Confirm,
+    pub if_due: bool,
+    pub dry_run: bool,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Which runbooks, secrets and target kinds a command works on.
+#[derive(Debug)]
+pub struct Selection {
+    pub files: Vec<PathBuf>,
+    pub dir: PathBuf,
+    pub secrets: Vec<String>,
+    pub provider: Option<String>,
+}
+
+impl Selection {
+    fn from_args(a: cli::SelectArgs) -> Result<Selection> {
+        if let Some(kind) = &a.provider {
+            if !TargetConfig::KINDS.contains(&kind.as_str()) {
+                return Err(Error::Usage(format!(
+                    "unknown provider `{kind}`; known: {}",
+                    TargetConfig::KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(Selection {
+            files: a.runbooks,
+            dir: a.runbook_dir,
+            secrets: a.secrets,
+            provider: a.provider,
+        })
+    }
+
+    /// The selected runbooks, every one parsed before anything is touched.
+    pub fn load(&self) -> Result<Vec<Runbook>> {
+        let all = runbook::discover(&self.files, &self.dir)?;
+        for s in &self.secrets {
+            if !all.iter().any(|rb| &rb.secret == s) {
+                return Err(Error::Usage(format!("no runbook for secret `{s}`")));
+            }
+        }
+        let chosen: Vec<Runbook> = all
+            .into_iter()
+            .filter(|rb| self.secrets.is_empty() || self.secrets.contains(&rb.secret))
+            .filter(|rb| {
+                self.provider
+                    .as_deref()
+                    .is_none_or(|k| rb.targets.iter().any(|t| t.kind() == k))
+            })
+            .collect();
+        if chosen.is_empty() {
+            return Err(Error::Usage("no runbook selected".into()));
+        }
+        Ok(chosen)
+    }
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli) -> Result<Config> {
+        let mode = match cli.command {
+            cli::Command::Rotate(a) => {
+                let opts = RotateOptions {
+                    confirm: Confirm {
+                        force: a.force,
+                        yes: a.yes,
+                    },
+                    if_due: a.if_due,
+                    dry_run: a.dry_run,
+                    key_file: a.key_file,
+                };
+                Mode::Rotate(Selection::from_args(a.select)?, opts)
+            }
+            cli::Command::RetirePrevious(a) => Mode::Retire(
+                Selection::from_args(a.select)?,
+                Confirm {
+                    force: a.force,
+                    yes: a.yes,
+                },
+                a.dry_run,
+            ),
+            cli::Command::Rollback(a) => Mode::Rollback(Selection::from_args(a.select)?, a.dry_run),
+            cli::Command::Status(s) => Mode::Status(Selection::from_args(s)?),
+            cli::Command::Plan(s) => Mode::Plan(Selection::from_args(s)?),
+            cli::Command::Resume(a) => Mode::Resume(a.secrets),
+            cli::Command::Audit(cli::AuditCommand::Show) => Mode::AuditShow,
+            cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,
+            cli::Command::Completions { shell } => Mode::Completions(shell),
+        };
+        Ok(Config {
+            state: StateDir::resolve(cli.state_dir)?,
+            output: cli.output,
+            verbose: cli.verbose,
+            mode,
+        })
+    }
+}

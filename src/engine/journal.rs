@@ -1,0 +1,90 @@
+//! The journal: where a run stands, one file per secret, so `rotor resume` can finish a
+//! run that was interrupted. It holds the plan as fingerprints and the index of the next
+//! step; never key material (the keys live in the store itself).
+
+use std::path::{Path, PathBuf};
+
+use rotor_provider::{Fingerprint, Fingerprints};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::plan::{Operation, Step};
+use crate::error::{Error, Result};
+use crate::state::{StateDir, write_atomic};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Journal {
+    pub secret: String,
+    pub runbook: PathBuf,
+    pub command: String,
+    pub operation: Operation,
+    pub rotation_id: String,
+    pub started_at: String,
+    /// The key set's fingerprints when the run started (`None`: there was none).
+    pub before: Option<Fingerprints>,
+    /// The fingerprint of the key this run introduces, if any.
+    pub new_key: Option<Fingerprint>,
+    /// Only these target kinds (`--provider`).
+    pub provider: Option<String>,
+    pub steps: Vec<Step>,
+    /// Index of the next step to run.
+    pub next: usize,
+}
+
+impl Journal {
+    pub fn path(state: &StateDir, secret: &str) -> PathBuf {
+        state.journal_dir().join(format!("{secret}.json"))
+    }
+
+    pub fn load(path: &Path) -> Result<Option<Journal>> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::Other(format!("{}: unreadable journal ({e}); remove it to start over", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("cannot read journal", path, e)),
+        }
+    }
+
+    pub fn load_for(state: &StateDir, secret: &str) -> Result<Option<Journal>> {
+        Self::load(&Self::path(state, secret))
+    }
+
+    /// Every journal in the state directory, sorted by secret.
+    pub fn all(state: &StateDir) -> Result<Vec<Journal>> {
+        let dir = state.journal_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("cannot read", &dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let p = entry.map_err(|e| Error::io("cannot read", &dir, e))?.path();
+            if p.extension().is_some_and(|e| e == "json") {
+                out.extend(Self::load(&p)?);
+            }
+        }
+        out.sort_by(|a, b| a.secret.cmp(&b.secret));
+        Ok(out)
+    }
+
+    pub fn save(&self, state: &StateDir) -> Result<()> {
+        state.ensure()?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
+        write_atomic(&Self::path(state, &self.secret), &bytes)
+    }
+
+    pub fn remove(state: &StateDir, secret: &str) -> Result<()> {
+        let path = Self::path(state, secret);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("cannot remove journal", path, e)),
+        }
+    }
+
+    /// `stage.monitor` or `done`.
+    pub fn next_step_name(&self) -> String {
+        self.steps.get(self.next).map_or_else(|| "done".to_owned(), Step::name)
+    }
+}

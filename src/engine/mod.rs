@@ -1,0 +1,429 @@
+//! The phase engine: runs a plan's steps against a secret's targets, recording each in
+//! the journal (so an interrupted run can be resumed) and the audit log.
+//!
+//! Every write is check-and-set against the version this run last read or wrote, so a
+//! change made by anyone else between two of rotor's steps is a conflict, never
+//! overwritten. Every step checks before it acts: a target already holding what a write
+//! step wants is left alone.
+
+pub mod action;
+pub mod journal;
+pub mod plan;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rotor_provider::{Fingerprint, Fingerprints, Key, KeySet, Provider, Versioned, WriteCondition};
+
+use crate::audit::{AuditLog, Entry};
+use crate::engine::action::Context;
+use crate::engine::journal::Journal;
+use crate::engine::plan::{Step, StepKind};
+use crate::error::{Error, Result};
+use crate::failpoint;
+use crate::output::Output;
+use crate::registry;
+use crate::runbook::Runbook;
+use crate::state::StateDir;
+
+/// One store of a secret, with what rotor last read or wrote there.
+#[derive(Debug)]
+pub struct Target {
+    pub provider: Box<dyn Provider>,
+    pub current: Option<Versioned>,
+}
+
+impl Target {
+    pub fn fingerprints(&self) -> Option<Fingerprints> {
+        self.current.as_ref().map(|v| v.set.fingerprints())
+    }
+
+    pub fn describe(&self) -> String {
+        match self.fingerprints() {
+            Some(f) => format!("{} holds {f}", self.provider.location()),
+            None => format!("{} holds no key set", self.provider.location()),
+        }
+    }
+}
+
+/// Builds the runbook's targets (only those of `kind`, when given) and reads each.
+pub async fn open_targets(rb: &Runbook, kind: Option<&str>) -> Result<Vec<Target>> {
+    let mut out = Vec::new();
+    for config in &rb.targets {
+        if kind.is_some_and(|k| k != config.kind()) {
+            continue;
+        }
+        let provider = registry::build(config, rb)?;
+        let current = provider
+            .read()
+            .await
+            .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
+        out.push(Target { provider, current });
+    }
+    if out.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no target of kind `{}` in {}",
+            rb.secret,
+            kind.unwrap_or("?"),
+            rb.path.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// The fingerprints all targets agree on (`None`: none holds a key set), or an error
+/// naming the disagreement.
+pub fn agreed(secret: &str, targets: &[Target]) -> Result<Option<Fingerprints>> {
+    let first = targets[0].fingerprints();
+    if targets.iter().all(|t| t.fingerprints() == first) {
+        return Ok(first);
+    }
+    Err(Error::Other(format!(
+        "{secret}: the targets disagree ({}); bring them to the same key set first (`rotor resume` finishes an interrupted run)",
+        describe(targets)
+    )))
+}
+
+pub fn describe(targets: &[Target]) -> String {
+    targets.iter().map(Target::describe).collect::<Vec<_>>().join("; ")
+}
+
+/// Keys by fingerprint: the new key and every key found in any target.
+#[derive(Debug, Default)]
+pub struct KeyPool(HashMap<Fingerprint, Key>);
+
+impl KeyPool {
+    pub fn from_targets(targets: &[Target]) -> KeyPool {
+        let mut pool = KeyPool::default();
+        for set in targets.iter().filter_map(|t| t.current.as_ref()).map(|v| &v.set) {
+            for key in [Some(&set.current), set.previous.as_ref(), set.pending.as_ref()].into_iter().flatten() {
+                pool.add(key.clone());
+            }
+        }
+        pool
+    }
+
+    pub fn add(&mut self, key: Key) {
+        self.0.insert(key.fingerprint(), key);
+    }
+
+    pub fn contains(&self, fp: &Fingerprint) -> bool {
+        self.0.contains_key(fp)
+    }
+
+    fn get(&self, fp: &Option<Fingerprint>) -> std::result::Result<Option<Key>, Fingerprint> {
+        match fp {
+            None => Ok(None),
+            Some(fp) => self.0.get(fp).cloned().map(Some).ok_or_else(|| fp.clone()),
+        }
+    }
+}
+
+/// What a command needs to run steps.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub state: &'a StateDir,
+    pub audit: &'a mut AuditLog,
+    pub out: &'a Output,
+    pub command: &'a str,
+}
+
+/// One line of what happened, for the JSON result.
+#[derive(Debug, serde::Serialize)]
+pub struct Record {
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub outcome: String,
+}
+
+impl Ctx<'_> {
+    fn record(
+        &mut self,
+        records: &mut Vec<Record>,
+        journal: &Journal,
+        step: &str,
+        target: Option<String>,
+        outcome: &str,
+        before: Option<Fingerprints>,
+        after: Option<Fingerprints>,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let mut line = format!("{}: {step}", journal.secret);
+        if let Some(t) = &target {
+            line.push_str(&format!(" {t}"));
+        }
+        line.push_str(&format!(": {outcome}"));
+        if let Some(a) = &after {
+            line.push_str(&format!(" ({a})"));
+        }
+        if let Some(d) = &detail {
+            line.push_str(&format!(" — {d}"));
+        }
+        self.out.line(&line);
+        self.audit.append(Entry {
+            command: self.command.to_owned(),
+            secret: journal.secret.clone(),
+            target: target.clone(),
+            step: step.to_owned(),
+            outcome: outcome.to_owned(),
+            rotation_id: Some(journal.rotation_id.clone()),
+            before,
+            after,
+            detail,
+            ..Entry::default()
+        })?;
+        records.push(Record {
+            step: step.to_owned(),
+            target,
+            outcome: outcome.to_owned(),
+        });
+        Ok(())
+    }
+}
+
+/// Runs the journal's steps from `journal.next` to the end, saving the journal after each.
+pub async fn execute(
+    ctx: &mut Ctx<'_>,
+    rb: &Runbook,
+    targets: &mut [Target],
+    pool: &KeyPool,
+    journal: &mut Journal,
+) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    while journal.next < journal.steps.len() {
+        let index = journal.next;
+        let step = journal.steps[index].clone();
+        let name = step.name();
+        failpoint::hit(&format!("before:{name}"));
+        match step.kind {
+            StepKind::Write => {
+                for t in targets.iter_mut() {
+                    write_target(ctx, &mut records, journal, index, t, pool).await?;
+                }
+            }
+            StepKind::Verify => verify(ctx, &mut records, journal, &step, targets).await?,
+            StepKind::Signal => signal(ctx, &mut records, journal, rb, &step, targets).await?,
+            StepKind::Monitor => monitor(ctx, &mut records, journal, rb, &step, targets).await?,
+        }
+        failpoint::hit(&format!("after:{name}"));
+        journal.next = index + 1;
+        journal.save(ctx.state)?;
+    }
+    Ok(records)
+}
+
+/// What to tell the operator after a failure in `step`.
+fn advice(step: &Step) -> &'static str {
+    use plan::Phase::*;
+    match step.phase {
+        Stage => "services can verify with every key listed; run `rotor resume` to finish or `rotor rollback` to drop the pending key",
+        Promote => "services can verify with every key listed; run `rotor resume` to finish",
+        _ => "run `rotor resume` to finish",
+    }
+}
+
+async fn write_target(
+    ctx: &mut Ctx<'_>,
+    records: &mut Vec<Record>,
+    journal: &Journal,
+    index: usize,
+    t: &mut Target,
+    pool: &KeyPool,
+) -> Result<()> {
+    let step = &journal.steps[index];
+    let name = step.name();
+    let location = t.provider.location();
+    let have = t.fingerprints();
+    let want = &step.want;
+    let rotation_matches = step.rotation_id.is_none()
+        || t.current.as_ref().and_then(|v| v.set.rotation_id.as_ref()) == step.rotation_id.as_ref();
+    if have.as_ref() == Some(want) && rotation_matches {
+        return ctx.record(records, journal, &name, Some(location), "already done", have.clone(), have, None);
+    }
+    let from = plan::state_before(&journal.steps, index, journal.before.as_ref());
+    if have != from {
+        let err = rotor_provider::Error::conflict(
+            location.clone(),
+            format!(
+                "expected {} but found {}; the key set changed outside this run",
+                from.map_or("no key set".into(), |f| f.to_string()),
+                have.as_ref().map_or("no key set".into(), |f| f.to_string())
+            ),
+        );
+        ctx.record(records, journal, &name, Some(location), "conflict", have, None, Some(err.to_string()))?;
+        return Err(Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), err));
+    }
+    let missing = |fp: Fingerprint| {
+        Error::Other(format!(
+            "{}: key {fp} is held by no target and not by this run; it cannot be written. {}",
+            journal.secret,
+            t.describe()
+        ))
+    };
+    let current = pool.get(&want.current).map_err(missing)?.ok_or_else(|| {
+        Error::Other(format!("{}: step {name} has no current key", journal.secret))
+    })?;
+    let kept = t.current.as_ref().and_then(|v| v.set.rotated_at);
+    let set = KeySet {
+        current,
+        previous: pool.get(&want.previous).map_err(missing)?,
+        pending: pool.get(&want.pending).map_err(missing)?,
+        rotated_at: if step.stamp {
+            Some(jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()))
+        } else {
+            kept
+        },
+        rotation_id: step.rotation_id.clone(),
+    };
+    let condition = match &t.current {
+        Some(v) => WriteCondition::Update(v.version.clone()),
+        None => WriteCondition::Create,
+    };
+    match t.provider.write(&set, condition).await {
+        Ok(version) => {
+            t.current = Some(Versioned { set, version });
+            let after = t.fingerprints();
+            ctx.record(records, journal, &name, Some(location), "written", have, after, None)
+        }
+        Err(e) => {
+            ctx.record(records, journal, &name, Some(location), "failed", have, None, Some(e.to_string()))?;
+            Err(Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), e))
+        }
+    }
+}
+
+/// Reads every target back: each must still be at the version rotor wrote and hold
+/// the fingerprints of the last write.
+async fn verify(
+    ctx: &mut Ctx<'_>,
+    records: &mut Vec<Record>,
+    journal: &Journal,
+    step: &Step,
+    targets: &mut [Target],
+) -> Result<()> {
+    for t in targets.iter_mut() {
+        let location = t.provider.location();
+        let fresh = t
+            .provider
+            .read()
+            .await
+            .map_err(|e| Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), e))?;
+        let fresh_fps = fresh.as_ref().map(|v| v.set.fingerprints());
+        let same_version = match (&fresh, &t.current) {
+            (Some(a), Some(b)) => a.version == b.version,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same_version || fresh_fps.as_ref() != Some(&step.want) {
+            let err = rotor_provider::Error::conflict(
+                location.clone(),
+                format!(
+                    "read back {} where rotor wrote {}; someone else changed it",
+                    fresh_fps.as_ref().map_or("no key set".into(), |f| f.to_string()),
+                    step.want
+                ),
+            );
+            t.current = fresh;
+            ctx.record(records, journal, &step.name(), Some(location), "conflict", None, fresh_fps, Some(err.to_string()))?;
+            return Err(Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), err));
+        }
+        t.current = fresh;
+        ctx.record(records, journal, &step.name(), Some(location), "verified", None, fresh_fps, None)?;
+    }
+    Ok(())
+}
+
+async fn signal(
+    ctx: &mut Ctx<'_>,
+    records: &mut Vec<Record>,
+    journal: &Journal,
+    rb: &Runbook,
+    step: &Step,
+    targets: &[Target],
+) -> Result<()> {
+    let phase = step.phase.to_string();
+    let action_ctx = Context {
+        secret: &journal.secret,
+        phase: &phase,
+        fingerprints: &step.want,
+    };
+    if rb.signal.is_empty() {
+        return ctx.record(records, journal, &step.name(), None, "nothing to signal", None, None, None);
+    }
+    for action in &rb.signal {
+        let what = action.describe();
+        match action.run(&action_ctx).await {
+            Ok(()) => ctx.record(records, journal, &step.name(), None, "signalled", None, None, Some(what))?,
+            Err(detail) => {
+                ctx.record(records, journal, &step.name(), None, "failed", None, None, Some(format!("{what}: {detail}")))?;
+                return Err(Error::Action {
+                    secret: journal.secret.clone(),
+                    phase,
+                    action: what,
+                    detail,
+                    state: format!("{}; {}", describe(targets), advice(step)),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn monitor(
+    ctx: &mut Ctx<'_>,
+    records: &mut Vec<Record>,
+    journal: &Journal,
+    rb: &Runbook,
+    step: &Step,
+    targets: &[Target],
+) -> Result<()> {
+    let checks = &rb.monitor.checks;
+    if checks.is_empty() {
+        return ctx.record(records, journal, &step.name(), None, "no checks", None, None, None);
+    }
+    let phase = step.phase.to_string();
+    let action_ctx = Context {
+        secret: &journal.secret,
+        phase: &phase,
+        fingerprints: &step.want,
+    };
+    let timeout = rb.monitor.timeout;
+    let deadline = Instant::now() + timeout;
+    let progress = ctx.out.progress(&format!("{} {}", journal.secret, step.name()), checks.len() as u64);
+    let mut pending: Vec<(usize, String)> = (0..checks.len()).map(|i| (i, String::new())).collect();
+    loop {
+        let mut still = Vec::new();
+        for (i, _) in pending {
+            let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            if let Err(why) = checks[i].poll(&action_ctx, remaining).await {
+                still.push((i, why));
+            }
+        }
+        pending = still;
+        progress.set((checks.len() - pending.len()) as u64);
+        if pending.is_empty() {
+            drop(progress);
+            let all = checks.iter().map(|c| c.describe()).collect::<Vec<_>>().join(", ");
+            return ctx.record(records, journal, &step.name(), None, "satisfied", None, None, Some(all));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            drop(progress);
+            let unsatisfied: Vec<String> = pending
+                .iter()
+                .map(|(i, why)| format!("{} ({why})", checks[*i].describe()))
+                .collect();
+            ctx.record(records, journal, &step.name(), None, "timed out", None, None, Some(unsatisfied.join(", ")))?;
+            return Err(Error::MonitorTimeout {
+                secret: journal.secret.clone(),
+                phase,
+                timeout: humantime::format_duration(timeout).to_string(),
+                unsatisfied,
+                live: step.want.clone(),
+                advice: format!("{}; {}", describe(targets), advice(step)),
+            });
+        }
+        tokio::time::sleep(rb.monitor.interval.min(deadline - now)).await;
+    }
+}

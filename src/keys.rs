@@ -1,0 +1,159 @@
+//! New key material: generated with OpenSSL's CSPRNG, or supplied by the operator and
+//! checked. The raw bytes live in zeroizing buffers and only the encoded form leaves.
+
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine as _;
+use rotor_provider::Key;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+pub const MIN_BYTES: usize = 32;
+pub const MAX_BYTES: usize = 128;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    Hex,
+    #[default]
+    Base64,
+    Base64url,
+}
+
+/// The `generator:` block of a runbook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Generator {
+    pub bytes: usize,
+    pub encoding: Encoding,
+}
+
+impl Default for Generator {
+    fn default() -> Self {
+        Generator {
+            bytes: 64,
+            encoding: Encoding::Base64,
+        }
+    }
+}
+
+impl Generator {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if (MIN_BYTES..=MAX_BYTES).contains(&self.bytes) {
+            Ok(())
+        } else {
+            Err(format!(
+                "generator.bytes must be between {MIN_BYTES} and {MAX_BYTES}, got {}",
+                self.bytes
+            ))
+        }
+    }
+
+    /// A fresh key from OpenSSL's RNG, encoded as configured.
+    pub fn generate(&self) -> Result<Key> {
+        let mut raw = Zeroizing::new(vec![0u8; self.bytes]);
+        openssl::rand::rand_bytes(&mut raw)
+            .map_err(|e| Error::Other(format!("OpenSSL's random generator failed: {e}")))?;
+        Ok(Key::new(encode(self.encoding, &raw)))
+    }
+}
+
+pub fn encode(encoding: Encoding, raw: &[u8]) -> String {
+    match encoding {
+        Encoding::Hex => hex::encode(raw),
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(raw),
+        Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw),
+    }
+}
+
+/// Reads an operator-supplied key from `path` ("-" is stdin) and checks it.
+///
+/// The key is used as given (one trailing newline removed), since services compare the
+/// stored string. Refused: fewer than 32 bytes, or an obviously weak value.
+pub fn read_key_file(path: &Path) -> Result<Key> {
+    let mut buf = Zeroizing::new(Vec::new());
+    let shown = if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io("cannot read the key from", "stdin", e))?;
+        "stdin".to_owned()
+    } else {
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io("cannot open key file", path, e))?;
+        f.read_to_end(&mut buf)
+            .map_err(|e| Error::io("cannot read key file", path, e))?;
+        path.display().to_string()
+    };
+    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        buf.pop();
+    }
+    let text = std::str::from_utf8(&buf)
+        .map_err(|_| Error::Usage(format!("the key from {shown} is not UTF-8 text; encode it (base64 or hex)")))?;
+    check_strength(text.as_bytes()).map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
+    Ok(Key::new(text.to_owned()))
+}
+
+/// Why a supplied key is too weak, if it is. Never quotes the key.
+pub fn check_strength(key: &[u8]) -> std::result::Result<(), String> {
+    if key.len() < MIN_BYTES {
+        return Err(format!("it has {} bytes, fewer than {MIN_BYTES}", key.len()));
+    }
+    if key.iter().all(|b| *b == key[0]) {
+        return Err("it is one byte repeated".into());
+    }
+    let mut seen = [false; 256];
+    key.iter().for_each(|b| seen[*b as usize] = true);
+    let distinct = seen.iter().filter(|s| **s).count();
+    if distinct < 8 {
+        return Err(format!("it uses only {distinct} distinct characters"));
+    }
+    Ok(())
+}
+
+/// A rotation id: the UTC start time and 6 random hex digits, e.g. `20261123T101500Z-3f9a1c`.
+pub fn rotation_id() -> Result<String> {
+    let mut r = [0u8; 3];
+    openssl::rand::rand_bytes(&mut r)
+        .map_err(|e| Error::Other(format!("OpenSSL's random generator failed: {e}")))?;
+    let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+    Ok(format!("{now}-{}", hex::encode(r)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn generated_keys_have_the_configured_size_and_encoding() {
+        for (enc, bytes) in [(Encoding::Hex, 32), (Encoding::Base64, 64), (Encoding::Base64url, 128)] {
+            let k = Generator { bytes, encoding: enc }.generate().unwrap();
+            let raw = match enc {
+                Encoding::Hex => hex::decode(k.expose()).unwrap(),
+                Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(k.expose()).unwrap(),
+                Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(k.expose()).unwrap(),
+            };
+            assert_eq!(raw.len(), bytes);
+        }
+        let a = Generator::default().generate().unwrap();
+        let b = Generator::default().generate().unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bounds_are_enforced() {
+        assert!(Generator { bytes: 31, ..Default::default() }.validate().is_err());
+        assert!(Generator { bytes: 129, ..Default::default() }.validate().is_err());
+        assert!(Generator { bytes: 32, ..Default::default() }.validate().is_ok());
+    }
+
+    #[test]
+    fn weak_keys_are_refused() {
+        assert!(check_strength(b"short").unwrap_err().contains("fewer than 32"));
+        assert!(check_strength(&[b'a'; 64]).unwrap_err().contains("repeated"));
+        assert!(check_strength(b"abababababababababababababababab").is_err());
+        assert!(check_strength(b"0123456789abcdef0123456789abcdef").is_ok());
+    }
+}

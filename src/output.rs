@@ -1,0 +1,95 @@
+//! Where rotor's words go.
+//!
+//! Text mode: the narrative (one plain line per step) and the result on stdout. JSON mode:
+//! the narrative on stderr and one JSON document on stdout. A progress bar is drawn only
+//! when stderr is a terminal; `NO_COLOR` turns colour off.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::OutputFormat;
+
+#[derive(Debug)]
+pub struct Output {
+    pub format: OutputFormat,
+    terminal: bool,
+}
+
+impl Output {
+    pub fn new(format: OutputFormat) -> Output {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        if no_color {
+            console::set_colors_enabled(false);
+            console::set_colors_enabled_stderr(false);
+        }
+        Output {
+            format,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// One line of narrative.
+    pub fn line(&self, s: &str) {
+        if self.is_json() {
+            eprintln!("{s}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{s}");
+        }
+    }
+
+    /// A heading line, bold on a terminal.
+    pub fn heading(&self, s: &str) {
+        self.line(&console::style(s).bold().to_string());
+    }
+
+    /// The final JSON document (json mode only).
+    pub fn document(&self, doc: &serde_json::Value) {
+        if self.is_json() {
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut out, doc);
+            let _ = writeln!(out);
+        }
+    }
+
+    /// A bar counting satisfied checks, drawn on a terminal only.
+    pub fn progress(&self, label: &str, total: u64) -> Progress {
+        if !self.terminal || total == 0 {
+            return Progress(None);
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} checks")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(label.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+}
+
+#[derive(Debug)]
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn set(&self, done: u64) {
+        if let Some(b) = &self.0 {
+            b.set_position(done);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}

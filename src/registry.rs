@@ -1,0 +1,14 @@
+//! Where target kinds become providers. A new backend is one variant in
+//! `runbook::TargetConfig` and one arm here.
+
+use rotor_provider::Provider;
+use rotor_provider::file::FileProvider;
+
+use crate::error::Result;
+use crate::runbook::{Runbook, TargetConfig};
+
+pub fn build(config: &TargetConfig, rb: &Runbook) -> Result<Box<dyn Provider>> {
+    Ok(match config {
+        TargetConfig::File(c) => Box::new(FileProvider::new(c, &rb.secret)),
+    })
+}

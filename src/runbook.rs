@@ -1,0 +1,192 @@
+//! Runbooks: one YAML file per secret, saying how to generate its key, where it is
+//! stored, how services are told to reload, and how rotor knows they did.
+//!
+//! Parsed with `serde_yaml_ng` (a maintained fork of the archived `serde_yaml`). Unknown
+//! fields are errors, and every error, including the checks of values, names the file,
+//! line and column, because each check runs inside deserialization where the parser
+//! still knows the position.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rotor_provider::file::FileConfig;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::action::{Monitor, SignalAction};
+use crate::error::{Error, Result};
+use crate::keys::Generator;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// stage (pending) → signal → monitor → promote → signal → monitor
+    #[default]
+    Staged,
+    /// one write of current + previous → signal → monitor
+    Dual,
+}
+
+/// One store holding the secret's key set.
+#[derive(Clone, Debug)]
+pub enum TargetConfig {
+    File(FileConfig),
+}
+
+impl TargetConfig {
+    pub const KINDS: &'static [&'static str] = &["file"];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetConfig::File(_) => "file",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    #[serde(skip)]
+    pub path: PathBuf,
+    #[serde(deserialize_with = "secret_name")]
+    pub secret: String,
+    #[serde(default, deserialize_with = "generator")]
+    pub generator: Generator,
+    /// A new rotation sooner than this after the last one is refused, unless --force.
+    #[serde(default, deserialize_with = "duration")]
+    pub min_interval: Option<Duration>,
+    /// `rotate --if-due` rotates only secrets older than this.
+    #[serde(default, deserialize_with = "duration")]
+    pub max_age: Option<Duration>,
+    /// retire-previous is refused sooner than this after the last rotation, unless --force.
+    #[serde(default, deserialize_with = "duration")]
+    pub grace: Option<Duration>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Create the key set when the store holds none yet.
+    #[serde(default)]
+    pub create: bool,
+    #[serde(deserialize_with = "targets")]
+    pub targets: Vec<TargetConfig>,
+    #[serde(default)]
+    pub signal: Vec<SignalAction>,
+    #[serde(default)]
+    pub monitor: Monitor,
+}
+
+impl Runbook {
+    pub fn load(path: &Path) -> Result<Runbook> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read runbook", path, e))?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Runbook> {
+        let mut rb: Runbook = serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            let mut message = e.to_string();
+            // The location is already in front; drop the parser's own " at line .." tail.
+            if let Some(i) = message.find(" at line ") {
+                message.truncate(i);
+            }
+            Error::Runbook {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        rb.path = path.to_path_buf();
+        Ok(rb)
+    }
+}
+
+/// Runbooks named by `--runbook`, or every `*.yaml` / `*.yml` in `dir`, sorted by name.
+pub fn discover(files: &[PathBuf], dir: &Path) -> Result<Vec<Runbook>> {
+    let paths = if files.is_empty() {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io("cannot read runbook directory", dir, e))?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let p = entry.map_err(|e| Error::io("cannot read runbook directory", dir, e))?.path();
+            if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                paths.push(p);
+            }
+        }
+        paths.sort();
+        paths
+    } else {
+        files.to_vec()
+    };
+    let runbooks = paths.iter().map(|p| Runbook::load(p)).collect::<Result<Vec<_>>>()?;
+    for (i, a) in runbooks.iter().enumerate() {
+        if let Some(b) = runbooks[..i].iter().find(|b| b.secret == a.secret) {
+            return Err(Error::Usage(format!(
+                "secret `{}` is defined twice: {} and {}",
+                a.secret,
+                b.path.display(),
+                a.path.display()
+            )));
+        }
+    }
+    Ok(runbooks)
+}
+
+fn secret_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !s.starts_with('.');
+    if ok {
+        Ok(s)
+    } else {
+        Err(de::Error::custom(format!(
+            "invalid secret name `{s}`: use letters, digits, `-`, `_` and `.` (not first), at most 128"
+        )))
+    }
+}
+
+fn generator<'de, D: Deserializer<'de>>(d: D) -> Result<Generator, D::Error> {
+    let g = Generator::deserialize(d)?;
+    g.validate().map_err(de::Error::custom)?;
+    Ok(g)
+}
+
+/// A humantime duration such as `90s`, `5m`, `24h`, `90d`.
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map(Some)
+        .map_err(|e| de::Error::custom(format!("invalid duration `{s}` ({e}); use e.g. 30s, 5m, 24h, 90d")))
+}
+
+pub fn required_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration(d).map(Option::unwrap_or_default)
+}
+
+fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Error> {
+    struct TargetsVisitor;
+    impl<'de> Visitor<'de> for TargetsVisitor {
+        type Value = Vec<TargetConfig>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a map of target kind ({}) to its settings", TargetConfig::KINDS.join(", "))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<TargetConfig> = Vec::new();
+            while let Some(kind) = map.next_key::<String>()? {
+                if out.iter().any(|t| t.kind() == kind) {
+                    return Err(de::Error::custom(format!("target `{kind}` is given twice")));
+                }
+                match kind.as_str() {
+                    "file" => out.push(TargetConfig::File(map.next_value()?)),
+                    other => return Err(de::Error::unknown_variant(other, TargetConfig::KINDS)),
+                }
+            }
+            if out.is_empty() {
+                return Err(de::Error::custom("at least one target is needed"));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(TargetsVisitor)
+}
