@@ -170,12 +170,26 @@ pub fn verify(path: &Path) -> Result<Verdict> {
         }
         Err(e) => return Err(Error::io("cannot read", path, e)),
     };
+    let lines = BufReader::new(f)
+        .lines()
+        .collect::<std::io::Result<Vec<String>>>()
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    // Where each seq stands, to tell a reordered line from a deleted one.
+    let seq_of = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v["seq"].as_u64())
+    };
+    let positions: std::collections::HashMap<u64, usize> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| seq_of(l).map(|s| (s, i + 1)))
+        .collect();
     let mut prev_hash = GENESIS.to_owned();
     let mut prev_seq = 0u64;
     let mut count = 0u64;
-    for (i, line) in BufReader::new(f).lines().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         let n = i + 1;
-        let line = line.map_err(|e| Error::io("cannot read", path, e))?;
         let broken = |why: String| {
             Ok(Verdict {
                 lines: count,
@@ -183,30 +197,37 @@ pub fn verify(path: &Path) -> Result<Verdict> {
                 broken: Some((n, why)),
             })
         };
-        let Some((body, hash)) = split_hash(&line) else {
+        let Some((body, hash)) = split_hash(line) else {
             return broken("not an audit line (no trailing hash)".into());
         };
         if hex::encode(Sha256::digest(body.as_bytes())) != hash {
             return broken("edited: its content no longer matches its hash".into());
         }
-        let v: serde_json::Value = match serde_json::from_str(&line) {
+        let v: serde_json::Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(_) => return broken("not valid JSON".into()),
         };
         let (Some(seq), Some(prev)) = (v["seq"].as_u64(), v["prev"].as_str()) else {
             return broken("missing seq or prev".into());
         };
-        if seq <= prev_seq {
-            return broken(format!("reordered: seq {seq} comes after seq {prev_seq}"));
-        }
-        if seq != prev_seq + 1 {
-            return broken(format!(
-                "deleted: seq jumps from {prev_seq} to {seq} ({} line(s) missing before it)",
-                seq - prev_seq - 1
-            ));
+        let expected = prev_seq + 1;
+        if seq != expected {
+            return match positions.get(&expected) {
+                Some(at) => broken(format!(
+                    "reordered: seq {seq} stands where seq {expected} should, which is at line {at}"
+                )),
+                None if seq > expected => broken(format!(
+                    "deleted: seq jumps from {prev_seq} to {seq} ({} line(s) missing before it)",
+                    seq - expected
+                )),
+                None => broken(format!("reordered: seq {seq} comes after seq {prev_seq}")),
+            };
         }
         if prev != prev_hash {
-            return broken("its prev hash does not match the line before it (edited or replaced)".into());
+            return broken(format!(
+                "its prev hash does not match line {} (that line was edited and re-hashed, or replaced)",
+                n - 1
+            ));
         }
         prev_hash = hash.to_owned();
         prev_seq = seq;

@@ -54,13 +54,13 @@ pub struct Selection {
 
 impl Selection {
     fn from_args(a: cli::SelectArgs) -> Result<Selection> {
-        if let Some(kind) = &a.provider {
-            if !TargetConfig::KINDS.contains(&kind.as_str()) {
-                return Err(Error::Usage(format!(
-                    "unknown provider `{kind}`; known: {}",
-                    TargetConfig::KINDS.join(", ")
-                )));
-            }
+        if let Some(kind) = &a.provider
+            && !TargetConfig::KINDS.contains(&kind.as_str())
+        {
+            return Err(Error::Usage(format!(
+                "unknown provider `{kind}`; known: {}",
+                TargetConfig::KINDS.join(", ")
+            )));
         }
         Ok(Selection {
             files: a.runbooks,

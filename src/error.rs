@@ -42,7 +42,7 @@ pub enum Error {
         secret: String,
         state: String,
         #[source]
-        source: rotor_provider::Error,
+        source: Box<rotor_provider::Error>,
     },
 
     #[error("{secret}: {source}; {state}")]
@@ -50,21 +50,11 @@ pub enum Error {
         secret: String,
         state: String,
         #[source]
-        source: rotor_provider::Error,
+        source: Box<rotor_provider::Error>,
     },
 
-    #[error(
-        "{secret}: monitor timed out after {timeout} in phase {phase}; not satisfied: {}; live keys: {live}; {advice}",
-        unsatisfied.join(", ")
-    )]
-    MonitorTimeout {
-        secret: String,
-        phase: String,
-        timeout: String,
-        unsatisfied: Vec<String>,
-        live: Fingerprints,
-        advice: String,
-    },
+    #[error(transparent)]
+    MonitorTimeout(Box<MonitorTimeout>),
 
     #[error("{secret}: {action} failed in phase {phase}: {detail}; {state}")]
     Action {
@@ -94,7 +84,7 @@ impl Error {
             Error::Refused { .. } => exit::REFUSED,
             Error::LockHeld { .. } => exit::LOCKED,
             Error::Conflict { .. } => exit::CONFLICT,
-            Error::MonitorTimeout { .. } => exit::MONITOR_TIMEOUT,
+            Error::MonitorTimeout(_) => exit::MONITOR_TIMEOUT,
             Error::Provider { .. } | Error::Action { .. } | Error::Io { .. } | Error::Other(_) => {
                 exit::FAILURE
             }
@@ -112,7 +102,9 @@ impl Error {
     /// A provider error about `secret`, sorted into conflict or failure.
     pub fn provider(secret: &str, state: String, source: rotor_provider::Error) -> Self {
         let secret = secret.to_owned();
-        if source.is_conflict() {
+        let conflict = source.is_conflict();
+        let source = Box::new(source);
+        if conflict {
             Error::Conflict {
                 secret,
                 state,
@@ -126,6 +118,21 @@ impl Error {
             }
         }
     }
+}
+
+/// A monitor that was not satisfied in time: which checks failed, and which keys are live.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{secret}: monitor timed out after {timeout} in phase {phase}; not satisfied: {}; live keys: {live}; {advice}",
+    unsatisfied.join(", ")
+)]
+pub struct MonitorTimeout {
+    pub secret: String,
+    pub phase: String,
+    pub timeout: String,
+    pub unsatisfied: Vec<String>,
+    pub live: Fingerprints,
+    pub advice: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

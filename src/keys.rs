@@ -27,6 +27,7 @@ pub enum Encoding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Generator {
+    #[serde(deserialize_with = "key_bytes")]
     pub bytes: usize,
     pub encoding: Encoding,
 }
@@ -38,6 +39,28 @@ impl Default for Generator {
             encoding: Encoding::Base64,
         }
     }
+}
+
+/// Checks the bound inside the visitor so a runbook error carries its position.
+fn key_bytes<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a number of bytes from {MIN_BYTES} to {MAX_BYTES}")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<usize, E> {
+            let g = Generator {
+                bytes: usize::try_from(v).unwrap_or(usize::MAX),
+                ..Generator::default()
+            };
+            g.validate().map(|()| g.bytes).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<usize, E> {
+            self.visit_u64(u64::try_from(v).unwrap_or(0))
+        }
+    }
+    d.deserialize_u64(V)
 }
 
 impl Generator {
@@ -81,7 +104,8 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
             .map_err(|e| Error::io("cannot read the key from", "stdin", e))?;
         "stdin".to_owned()
     } else {
-        let mut f = std::fs::File::open(path).map_err(|e| Error::io("cannot open key file", path, e))?;
+        let mut f =
+            std::fs::File::open(path).map_err(|e| Error::io("cannot open key file", path, e))?;
         f.read_to_end(&mut buf)
             .map_err(|e| Error::io("cannot read key file", path, e))?;
         path.display().to_string()
@@ -89,16 +113,23 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
     while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         buf.pop();
     }
-    let text = std::str::from_utf8(&buf)
-        .map_err(|_| Error::Usage(format!("the key from {shown} is not UTF-8 text; encode it (base64 or hex)")))?;
-    check_strength(text.as_bytes()).map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
+    let text = std::str::from_utf8(&buf).map_err(|_| {
+        Error::Usage(format!(
+            "the key from {shown} is not UTF-8 text; encode it (base64 or hex)"
+        ))
+    })?;
+    check_strength(text.as_bytes())
+        .map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
     Ok(Key::new(text.to_owned()))
 }
 
 /// Why a supplied key is too weak, if it is. Never quotes the key.
 pub fn check_strength(key: &[u8]) -> std::result::Result<(), String> {
     if key.len() < MIN_BYTES {
-        return Err(format!("it has {} bytes, fewer than {MIN_BYTES}", key.len()));
+        return Err(format!(
+            "it has {} bytes, fewer than {MIN_BYTES}",
+            key.len()
+        ));
     }
     if key.iter().all(|b| *b == key[0]) {
         return Err("it is one byte repeated".into());
@@ -124,16 +155,28 @@ pub fn rotation_id() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
 
     #[test]
     fn generated_keys_have_the_configured_size_and_encoding() {
-        for (enc, bytes) in [(Encoding::Hex, 32), (Encoding::Base64, 64), (Encoding::Base64url, 128)] {
-            let k = Generator { bytes, encoding: enc }.generate().unwrap();
+        for (enc, bytes) in [
+            (Encoding::Hex, 32),
+            (Encoding::Base64, 64),
+            (Encoding::Base64url, 128),
+        ] {
+            let k = Generator {
+                bytes,
+                encoding: enc,
+            }
+            .generate()
+            .unwrap();
             let raw = match enc {
                 Encoding::Hex => hex::decode(k.expose()).unwrap(),
-                Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(k.expose()).unwrap(),
-                Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(k.expose()).unwrap(),
+                Encoding::Base64 => base64::engine::general_purpose::STANDARD
+                    .decode(k.expose())
+                    .unwrap(),
+                Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(k.expose())
+                    .unwrap(),
             };
             assert_eq!(raw.len(), bytes);
         }
@@ -144,15 +187,44 @@ mod tests {
 
     #[test]
     fn bounds_are_enforced() {
-        assert!(Generator { bytes: 31, ..Default::default() }.validate().is_err());
-        assert!(Generator { bytes: 129, ..Default::default() }.validate().is_err());
-        assert!(Generator { bytes: 32, ..Default::default() }.validate().is_ok());
+        assert!(
+            Generator {
+                bytes: 31,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Generator {
+                bytes: 129,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Generator {
+                bytes: 32,
+                ..Default::default()
+            }
+            .validate()
+            .is_ok()
+        );
     }
 
     #[test]
     fn weak_keys_are_refused() {
-        assert!(check_strength(b"short").unwrap_err().contains("fewer than 32"));
-        assert!(check_strength(&[b'a'; 64]).unwrap_err().contains("repeated"));
+        assert!(
+            check_strength(b"short")
+                .unwrap_err()
+                .contains("fewer than 32")
+        );
+        assert!(
+            check_strength(&[b'a'; 64])
+                .unwrap_err()
+                .contains("repeated")
+        );
         assert!(check_strength(b"abababababababababababababababab").is_err());
         assert!(check_strength(b"0123456789abcdef0123456789abcdef").is_ok());
     }

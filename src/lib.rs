@@ -50,9 +50,22 @@ pub async fn run(config: Config) -> Result<()> {
         Mode::Rollback(_, dry) => ("rollback", *dry),
         Mode::Resume(_) => ("resume", false),
     };
+    // Every runbook is parsed before anything is touched.
+    let runbooks = match &config.mode {
+        Mode::Rotate(sel, _) | Mode::Retire(sel, ..) | Mode::Rollback(sel, _) => sel.load()?,
+        _ => Vec::new(),
+    };
     // A dry run touches nothing: no lock, no state directory, no audit line.
-    let _lock = if dry_run { None } else { Some(LockGuard::acquire(state)?) };
-    let mut audit = if dry_run { AuditLog::detached() } else { AuditLog::open(state)? };
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(LockGuard::acquire(state)?)
+    };
+    let mut audit = if dry_run {
+        AuditLog::detached()
+    } else {
+        AuditLog::open(state)?
+    };
     let mut ctx = Ctx {
         state,
         audit: &mut audit,
@@ -60,9 +73,11 @@ pub async fn run(config: Config) -> Result<()> {
         command: name,
     };
     let outcomes = match &config.mode {
-        Mode::Rotate(sel, opts) => command::rotate::run(&mut ctx, sel, opts).await?,
-        Mode::Retire(sel, confirm, dry) => command::retire::run(&mut ctx, sel, *confirm, *dry).await?,
-        Mode::Rollback(sel, dry) => command::rollback::run(&mut ctx, sel, *dry).await?,
+        Mode::Rotate(sel, opts) => command::rotate::run(&mut ctx, &runbooks, sel, opts).await?,
+        Mode::Retire(sel, confirm, dry) => {
+            command::retire::run(&mut ctx, &runbooks, sel, *confirm, *dry).await?
+        }
+        Mode::Rollback(sel, dry) => command::rollback::run(&mut ctx, &runbooks, sel, *dry).await?,
         Mode::Resume(secrets) => command::resume::run(&mut ctx, secrets).await?,
         _ => unreachable!("read-only modes returned above"),
     };

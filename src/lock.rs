@@ -19,7 +19,10 @@ impl LockGuard {
     pub fn acquire(state: &StateDir) -> Result<LockGuard> {
         state.ensure()?;
         let path = state.lock_path();
-        let mut file = open_private(&path, OpenOptions::new().read(true).write(true).create(true))?;
+        let mut file = open_private(
+            &path,
+            OpenOptions::new().read(true).write(true).create(true),
+        )?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

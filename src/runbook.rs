@@ -51,7 +51,7 @@ pub struct Runbook {
     pub path: PathBuf,
     #[serde(deserialize_with = "secret_name")]
     pub secret: String,
-    #[serde(default, deserialize_with = "generator")]
+    #[serde(default)]
     pub generator: Generator,
     /// A new rotation sooner than this after the last one is refused, unless --force.
     #[serde(default, deserialize_with = "duration")]
@@ -77,7 +77,8 @@ pub struct Runbook {
 
 impl Runbook {
     pub fn load(path: &Path) -> Result<Runbook> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read runbook", path, e))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read runbook", path, e))?;
         Self::parse(path, &text)
     }
 
@@ -104,10 +105,13 @@ impl Runbook {
 /// Runbooks named by `--runbook`, or every `*.yaml` / `*.yml` in `dir`, sorted by name.
 pub fn discover(files: &[PathBuf], dir: &Path) -> Result<Vec<Runbook>> {
     let paths = if files.is_empty() {
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io("cannot read runbook directory", dir, e))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::io("cannot read runbook directory", dir, e))?;
         let mut paths = Vec::new();
         for entry in entries {
-            let p = entry.map_err(|e| Error::io("cannot read runbook directory", dir, e))?.path();
+            let p = entry
+                .map_err(|e| Error::io("cannot read runbook directory", dir, e))?
+                .path();
             if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
                 paths.push(p);
             }
@@ -117,7 +121,10 @@ pub fn discover(files: &[PathBuf], dir: &Path) -> Result<Vec<Runbook>> {
     } else {
         files.to_vec()
     };
-    let runbooks = paths.iter().map(|p| Runbook::load(p)).collect::<Result<Vec<_>>>()?;
+    let runbooks = paths
+        .iter()
+        .map(|p| Runbook::load(p))
+        .collect::<Result<Vec<_>>>()?;
     for (i, a) in runbooks.iter().enumerate() {
         if let Some(b) = runbooks[..i].iter().find(|b| b.secret == a.secret) {
             return Err(Error::Usage(format!(
@@ -131,33 +138,53 @@ pub fn discover(files: &[PathBuf], dir: &Path) -> Result<Vec<Runbook>> {
     Ok(runbooks)
 }
 
-fn secret_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let s = String::deserialize(d)?;
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && !s.starts_with('.');
-    if ok {
-        Ok(s)
-    } else {
-        Err(de::Error::custom(format!(
-            "invalid secret name `{s}`: use letters, digits, `-`, `_` and `.` (not first), at most 128"
-        )))
+/// Deserializes a string and checks it inside the visitor, where the parser still knows
+/// the position, so a bad value is reported at its line and column.
+fn checked_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    check: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<T>(&'static str, fn(&str) -> Result<T, String>);
+    impl<T> Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.1)(v).map_err(E::custom)
+        }
     }
+    d.deserialize_str(V(expecting, check))
 }
 
-fn generator<'de, D: Deserializer<'de>>(d: D) -> Result<Generator, D::Error> {
-    let g = Generator::deserialize(d)?;
-    g.validate().map_err(de::Error::custom)?;
-    Ok(g)
+fn secret_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked_str(d, "a secret name", |s| {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !s.starts_with('.');
+        if ok {
+            Ok(s.to_owned())
+        } else {
+            Err(format!(
+                "invalid secret name `{s}`: use letters, digits, `-`, `_` and `.` (not first), at most 128"
+            ))
+        }
+    })
 }
 
 /// A humantime duration such as `90s`, `5m`, `24h`, `90d`.
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map(Some)
-        .map_err(|e| de::Error::custom(format!("invalid duration `{s}` ({e}); use e.g. 30s, 5m, 24h, 90d")))
+    checked_str(d, "a duration such as 30s, 5m, 24h or 90d", |s| {
+        humantime::parse_duration(s)
+            .map(Some)
+            .map_err(|e| format!("invalid duration `{s}` ({e}); use e.g. 30s, 5m, 24h, 90d"))
+    })
 }
 
 pub fn required_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -169,7 +196,11 @@ fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Erro
     impl<'de> Visitor<'de> for TargetsVisitor {
         type Value = Vec<TargetConfig>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(f, "a map of target kind ({}) to its settings", TargetConfig::KINDS.join(", "))
+            write!(
+                f,
+                "a map of target kind ({}) to its settings",
+                TargetConfig::KINDS.join(", ")
+            )
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out: Vec<TargetConfig> = Vec::new();

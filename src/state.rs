@@ -23,7 +23,9 @@ impl StateDir {
                 Some(x) => PathBuf::from(x).join("rotor"),
                 None => {
                     let home = std::env::var_os("HOME").ok_or_else(|| {
-                        Error::Usage("no state directory: set --state-dir, ROTOR_STATE_DIR or HOME".into())
+                        Error::Usage(
+                            "no state directory: set --state-dir, ROTOR_STATE_DIR or HOME".into(),
+                        )
                     })?;
                     PathBuf::from(home).join(".local/state/rotor")
                 }

@@ -23,7 +23,8 @@ pub fn show(out: &Output, state: &StateDir) -> Result<()> {
     let mut entries = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(|e| Error::io("cannot read", &path, e))?;
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or(json!({ "unparsable": line }));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or(json!({ "unparsable": line }));
         let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
         let mut text = format!(
             "{:>4} {} {} {} {} {}",

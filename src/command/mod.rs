@@ -57,7 +57,11 @@ impl Outcome {
 /// Prints each outcome's summary line and, in JSON mode, the document.
 pub fn report(out: &Output, command: &str, outcomes: &[Outcome]) {
     for o in outcomes {
-        let after = o.after.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
+        let after = o
+            .after
+            .as_ref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
         out.heading(&format!("{}: {}{after}", o.secret, o.outcome));
     }
     out.document(&serde_json::json!({ "command": command, "secrets": outcomes }));
@@ -157,8 +161,19 @@ pub async fn finish(
 }
 
 /// Prints the steps `op` would take; touches nothing.
-pub fn print_plan(out: &Output, rb: &Runbook, targets: &[Target], op: Operation, steps: &[Step]) -> Outcome {
-    out.heading(&format!("{}: would {} ({})", rb.secret, format!("{op:?}").to_lowercase(), rb.path.display()));
+pub fn print_plan(
+    out: &Output,
+    rb: &Runbook,
+    targets: &[Target],
+    op: Operation,
+    steps: &[Step],
+) -> Outcome {
+    out.heading(&format!(
+        "{}: would {} ({})",
+        rb.secret,
+        format!("{op:?}").to_lowercase(),
+        rb.path.display()
+    ));
     for t in targets {
         out.line(&format!("  now: {}", t.describe()));
     }
@@ -169,12 +184,24 @@ pub fn print_plan(out: &Output, rb: &Runbook, targets: &[Target], op: Operation,
                 plan::StepKind::Write => format!("write {} to every target", s.want),
                 plan::StepKind::Verify => format!("read every target back, expect {}", s.want),
                 plan::StepKind::Signal if rb.signal.is_empty() => "no signal actions".into(),
-                plan::StepKind::Signal => rb.signal.iter().map(|a| a.describe()).collect::<Vec<_>>().join(", "),
-                plan::StepKind::Monitor if rb.monitor.checks.is_empty() => "no monitor checks".into(),
+                plan::StepKind::Signal => rb
+                    .signal
+                    .iter()
+                    .map(|a| a.describe())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                plan::StepKind::Monitor if rb.monitor.checks.is_empty() => {
+                    "no monitor checks".into()
+                }
                 plan::StepKind::Monitor => format!(
                     "wait up to {} for: {}",
                     humantime::format_duration(rb.monitor.timeout),
-                    rb.monitor.checks.iter().map(|c| c.describe()).collect::<Vec<_>>().join(", ")
+                    rb.monitor
+                        .checks
+                        .iter()
+                        .map(|c| c.describe())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             out.line(&format!("  {:<16} {what}", s.name()));
@@ -191,7 +218,11 @@ pub fn print_plan(out: &Output, rb: &Runbook, targets: &[Target], op: Operation,
         operation: Some(op),
         rotation_id: None,
         before: engine::agreed(&rb.secret, targets).ok().flatten(),
-        after: steps.iter().rev().find(|s| s.kind == plan::StepKind::Write).map(|s| s.want.clone()),
+        after: steps
+            .iter()
+            .rev()
+            .find(|s| s.kind == plan::StepKind::Write)
+            .map(|s| s.want.clone()),
         steps: records,
     }
 }
@@ -207,14 +238,18 @@ pub fn confirm(secret: &str, what: &str, yes: bool) -> Result<()> {
         )));
     }
     let typed: String = dialoguer::Input::new()
-        .with_prompt(format!("{what}. Type the secret's name ({secret}) to go on"))
+        .with_prompt(format!(
+            "{what}. Type the secret's name ({secret}) to go on"
+        ))
         .allow_empty(true)
         .interact_text()
         .map_err(|e| Error::Usage(format!("no confirmation: {e}")))?;
     if typed.trim() == secret {
         Ok(())
     } else {
-        Err(Error::Usage(format!("{secret}: confirmation did not match; nothing was done")))
+        Err(Error::Usage(format!(
+            "{secret}: confirmation did not match; nothing was done"
+        )))
     }
 }
 
@@ -227,11 +262,20 @@ pub fn age(t: jiff::Timestamp) -> Duration {
 /// `89d 23h 59m 51s` style: days at most, zero parts left out.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
-    let parts = [(s / 86400, "d"), (s / 3600 % 24, "h"), (s / 60 % 60, "m"), (s % 60, "s")];
+    let parts = [
+        (s / 86400, "d"),
+        (s / 3600 % 24, "h"),
+        (s / 60 % 60, "m"),
+        (s % 60, "s"),
+    ];
     let text: Vec<String> = parts
         .iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, u)| format!("{n}{u}"))
         .collect();
-    if text.is_empty() { "0s".into() } else { text.join(" ") }
+    if text.is_empty() {
+        "0s".into()
+    } else {
+        text.join(" ")
+    }
 }

@@ -40,7 +40,11 @@ pub async fn run(ctx: &mut Ctx<'_>, secrets: &[String]) -> Result<Vec<Outcome>> 
         let mut targets = engine::open_targets(&rb, journal.provider.as_deref()).await?;
         let mut pool = KeyPool::from_targets(&targets);
         if let Some(lost) = journal.new_key.clone().filter(|fp| !pool.contains(fp)) {
-            let first_write = journal.steps.iter().position(|s| s.kind == StepKind::Write).unwrap_or(0);
+            let first_write = journal
+                .steps
+                .iter()
+                .position(|s| s.kind == StepKind::Write)
+                .unwrap_or(0);
             if journal.next > first_write {
                 return Err(Error::Other(format!(
                     "{}: the new key {lost} is in no target although the journal says it was written; \
@@ -56,7 +60,11 @@ pub async fn run(ctx: &mut Ctx<'_>, secrets: &[String]) -> Result<Vec<Outcome>> 
                 journal.secret
             ));
             for s in &mut journal.steps {
-                for slot in [&mut s.want.current, &mut s.want.previous, &mut s.want.pending] {
+                for slot in [
+                    &mut s.want.current,
+                    &mut s.want.previous,
+                    &mut s.want.pending,
+                ] {
                     if slot.as_ref() == Some(&lost) {
                         *slot = Some(fresh.clone());
                     }

@@ -5,27 +5,46 @@ use crate::config::{Confirm, Selection};
 use crate::engine::plan::{self, Inputs, Operation};
 use crate::engine::{self, Ctx};
 use crate::error::{Error, Result};
+use crate::runbook::Runbook;
 
-pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, confirm: Confirm, dry_run: bool) -> Result<Vec<Outcome>> {
+pub async fn run(
+    ctx: &mut Ctx<'_>,
+    runbooks: &[Runbook],
+    sel: &Selection,
+    confirm: Confirm,
+    dry_run: bool,
+) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
-    for rb in &sel.load()? {
+    for rb in runbooks {
         let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
         let refuse = |reason: String| Error::Refused {
             secret: rb.secret.clone(),
             reason,
         };
         let Some(fps) = engine::agreed(&rb.secret, &targets)? else {
-            return Err(Error::Other(format!("{}: {}", rb.secret, engine::describe(&targets))));
+            return Err(Error::Other(format!(
+                "{}: {}",
+                rb.secret,
+                engine::describe(&targets)
+            )));
         };
         if fps.previous.is_none() {
-            ctx.out.line(&format!("{}: no previous key; nothing to retire", rb.secret));
+            ctx.out.line(&format!(
+                "{}: no previous key; nothing to retire",
+                rb.secret
+            ));
             outcomes.push(Outcome::skipped(&rb.secret, "nothing to retire"));
             continue;
         }
         if fps.pending.is_some() {
-            return Err(refuse("a rotation is in flight (pending key present); finish it first".into()));
+            return Err(refuse(
+                "a rotation is in flight (pending key present); finish it first".into(),
+            ));
         }
-        let rotated_at = targets.iter().filter_map(|t| t.current.as_ref()?.set.rotated_at).max();
+        let rotated_at = targets
+            .iter()
+            .filter_map(|t| t.current.as_ref()?.set.rotated_at)
+            .max();
         let left = match (rb.grace, rotated_at) {
             (Some(g), Some(t)) => g.checked_sub(age(t)).filter(|d| !d.is_zero()),
             _ => None,
@@ -40,7 +59,14 @@ pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, confirm: Confirm, dry_run: 
             if !dry_run {
                 command::confirm(
                     &rb.secret,
-                    &format!("Retiring {} before its grace period ends ({} left)", fps.previous.as_ref().map(|f| f.to_string()).unwrap_or_default(), human(left)),
+                    &format!(
+                        "Retiring {} before its grace period ends ({} left)",
+                        fps.previous
+                            .as_ref()
+                            .map(|f| f.to_string())
+                            .unwrap_or_default(),
+                        human(left)
+                    ),
                     confirm.yes,
                 )?;
             }
@@ -55,10 +81,26 @@ pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, confirm: Confirm, dry_run: 
                 },
             )
             .map_err(refuse)?;
-            outcomes.push(command::print_plan(ctx.out, rb, &targets, Operation::Retire, &steps));
+            outcomes.push(command::print_plan(
+                ctx.out,
+                rb,
+                &targets,
+                Operation::Retire,
+                &steps,
+            ));
             continue;
         }
-        outcomes.push(command::run_operation(ctx, rb, targets, Operation::Retire, None, sel.provider.as_deref()).await?);
+        outcomes.push(
+            command::run_operation(
+                ctx,
+                rb,
+                targets,
+                Operation::Retire,
+                None,
+                sel.provider.as_deref(),
+            )
+            .await?,
+        );
     }
     Ok(outcomes)
 }

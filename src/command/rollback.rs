@@ -7,10 +7,16 @@ use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Inputs, Operation};
 use crate::engine::{self, Ctx};
 use crate::error::{Error, Result};
+use crate::runbook::Runbook;
 
-pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, dry_run: bool) -> Result<Vec<Outcome>> {
+pub async fn run(
+    ctx: &mut Ctx<'_>,
+    runbooks: &[Runbook],
+    sel: &Selection,
+    dry_run: bool,
+) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
-    for rb in &sel.load()? {
+    for rb in runbooks {
         let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
         let before = engine::agreed(&rb.secret, &targets)?;
         let steps = plan::build(
@@ -26,14 +32,33 @@ pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, dry_run: bool) -> Result<Ve
             reason,
         })?;
         if dry_run {
-            outcomes.push(command::print_plan(ctx.out, rb, &targets, Operation::Rollback, &steps));
+            outcomes.push(command::print_plan(
+                ctx.out,
+                rb,
+                &targets,
+                Operation::Rollback,
+                &steps,
+            ));
             continue;
         }
         if let Some(j) = Journal::load_for(ctx.state, &rb.secret)? {
             Journal::remove(ctx.state, &rb.secret)?;
-            ctx.out.line(&format!("{}: interrupted run {} abandoned by rollback", rb.secret, j.rotation_id));
+            ctx.out.line(&format!(
+                "{}: interrupted run {} abandoned by rollback",
+                rb.secret, j.rotation_id
+            ));
         }
-        outcomes.push(command::run_operation(ctx, rb, targets, Operation::Rollback, None, sel.provider.as_deref()).await?);
+        outcomes.push(
+            command::run_operation(
+                ctx,
+                rb,
+                targets,
+                Operation::Rollback,
+                None,
+                sel.provider.as_deref(),
+            )
+            .await?,
+        );
     }
     Ok(outcomes)
 }

@@ -50,7 +50,11 @@ pub fn decide(
         .max();
     if if_due {
         match (rb.max_age, rotated_at) {
-            (None, _) => return Ok(Decision::Skip("not due (the runbook sets no max_age)".into())),
+            (None, _) => {
+                return Ok(Decision::Skip(
+                    "not due (the runbook sets no max_age)".into(),
+                ));
+            }
             (Some(max), Some(t)) if age(t) < max => {
                 return Ok(Decision::Skip(format!(
                     "not due (age {}, max_age {})",
@@ -81,29 +85,35 @@ pub fn decide(
              finish it with `rotor resume` where it started, drop it with `rotor rollback`, or use --force"
         ));
     }
-    if let (Some(min), Some(t)) = (rb.min_interval, rotated_at) {
-        if age(t) < min {
-            return refuse(format!(
-                "the last rotation was {} ago, sooner than min_interval {}; use --force in an emergency",
-                human(age(t)),
-                human(min)
-            ));
-        }
+    if let (Some(min), Some(t)) = (rb.min_interval, rotated_at)
+        && age(t) < min
+    {
+        return refuse(format!(
+            "the last rotation was {} ago, sooner than min_interval {}; use --force in an emergency",
+            human(age(t)),
+            human(min)
+        ));
     }
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
 }
 
-pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, opts: &RotateOptions) -> Result<Vec<Outcome>> {
-    let runbooks = sel.load()?;
+pub async fn run(
+    ctx: &mut Ctx<'_>,
+    runbooks: &[Runbook],
+    sel: &Selection,
+    opts: &RotateOptions,
+) -> Result<Vec<Outcome>> {
     if opts.key_file.is_some() && runbooks.len() != 1 {
-        return Err(Error::Usage("--key-file needs exactly one secret (use --secret)".into()));
+        return Err(Error::Usage(
+            "--key-file needs exactly one secret (use --secret)".into(),
+        ));
     }
     let mut supplied: Option<Key> = match &opts.key_file {
         Some(p) => Some(keys::read_key_file(p)?),
         None => None,
     };
     let mut outcomes = Vec::new();
-    for rb in &runbooks {
+    for rb in runbooks {
         let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
         let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
             Decision::Skip(why) => {
@@ -143,10 +153,16 @@ pub async fn run(ctx: &mut Ctx<'_>, sel: &Selection, opts: &RotateOptions) -> Re
             )?;
             if Journal::load_for(ctx.state, &rb.secret)?.is_some() {
                 Journal::remove(ctx.state, &rb.secret)?;
-                ctx.out.line(&format!("{}: the interrupted run is abandoned (--force)", rb.secret));
+                ctx.out.line(&format!(
+                    "{}: the interrupted run is abandoned (--force)",
+                    rb.secret
+                ));
             }
         }
-        outcomes.push(command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref()).await?);
+        outcomes.push(
+            command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref())
+                .await?,
+        );
     }
     Ok(outcomes)
 }

@@ -55,10 +55,14 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         }
     }
     match (due, rb.max_age, age_d) {
-        (Some(true), Some(max), _) => out.line(&format!("    due         yes (max_age {})", human(max))),
-        (Some(false), Some(max), Some(a)) => {
-            out.line(&format!("    due         no ({} left of max_age {})", human(max.saturating_sub(a)), human(max)))
+        (Some(true), Some(max), _) => {
+            out.line(&format!("    due         yes (max_age {})", human(max)))
         }
+        (Some(false), Some(max), Some(a)) => out.line(&format!(
+            "    due         no ({} left of max_age {})",
+            human(max.saturating_sub(a)),
+            human(max)
+        )),
         _ => out.line("    due         never (no max_age)"),
     }
     json!({
@@ -114,7 +118,10 @@ pub async fn plan(out: &Output, state: &StateDir, sel: &Selection) -> Result<()>
             Ok(rotate::Decision::Run(op)) => op,
             Ok(rotate::Decision::Skip(why)) | Err(Error::Refused { reason: why, .. }) => {
                 out.line(&format!("{}: would not rotate: {why}", rb.secret));
-                outcomes.push(command::Outcome::skipped(&rb.secret, &format!("would not rotate: {why}")));
+                outcomes.push(command::Outcome::skipped(
+                    &rb.secret,
+                    &format!("would not rotate: {why}"),
+                ));
                 continue;
             }
             Err(e) => return Err(e),

@@ -45,7 +45,8 @@ pub struct ActionSpec {
 
 impl ActionSpec {
     fn one(self) -> Result<Argv, String> {
-        self.exec.ok_or_else(|| "an action needs one of: exec".to_owned())
+        self.exec
+            .ok_or_else(|| "an action needs one of: exec".to_owned())
     }
 }
 
@@ -71,7 +72,9 @@ impl<'de> Deserialize<'de> for Argv {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Vec::<String>::deserialize(d)?;
         if v.is_empty() || v[0].is_empty() {
-            return Err(serde::de::Error::custom("exec needs a program: [program, args...]"));
+            return Err(serde::de::Error::custom(
+                "exec needs a program: [program, args...]",
+            ));
         }
         Ok(Argv(v))
     }
@@ -153,7 +156,9 @@ impl Check {
 }
 
 async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
-    let fp = |f: &Option<rotor_provider::Fingerprint>| f.as_ref().map(|f| f.to_string()).unwrap_or_default();
+    let fp = |f: &Option<rotor_provider::Fingerprint>| {
+        f.as_ref().map(|f| f.to_string()).unwrap_or_default()
+    };
     let mut cmd = tokio::process::Command::new(&argv.0[0]);
     cmd.args(&argv.0[1..])
         .env("ROTOR_SECRET", ctx.secret)
@@ -165,9 +170,16 @@ async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| format!("cannot start `{}`: {e}", argv.0[0]))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start `{}`: {e}", argv.0[0]))?;
     let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Err(_) => return Err(format!("`{argv}` did not finish within {}", humantime::format_duration(timeout))),
+        Err(_) => {
+            return Err(format!(
+                "`{argv}` did not finish within {}",
+                humantime::format_duration(timeout)
+            ));
+        }
         Ok(Err(e)) => return Err(format!("`{argv}` failed: {e}")),
         Ok(Ok(out)) => out,
     };
@@ -175,12 +187,19 @@ async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let tail = tail.join(" | ");
-    let status = out
-        .status
-        .code()
-        .map_or_else(|| "was killed by a signal".to_owned(), |c| format!("exited {c}"));
+    let status = out.status.code().map_or_else(
+        || "was killed by a signal".to_owned(),
+        |c| format!("exited {c}"),
+    );
     if tail.is_empty() {
         Err(format!("`{argv}` {status}"))
     } else {

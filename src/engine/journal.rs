@@ -38,7 +38,10 @@ impl Journal {
     pub fn load(path: &Path) -> Result<Option<Journal>> {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::Other(format!("{}: unreadable journal ({e}); remove it to start over", path.display()))
+                Error::Other(format!(
+                    "{}: unreadable journal ({e}); remove it to start over",
+                    path.display()
+                ))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("cannot read journal", path, e)),
@@ -70,7 +73,8 @@ impl Journal {
 
     pub fn save(&self, state: &StateDir) -> Result<()> {
         state.ensure()?;
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
         write_atomic(&Self::path(state, &self.secret), &bytes)
     }
 
@@ -85,6 +89,8 @@ impl Journal {
 
     /// `stage.monitor` or `done`.
     pub fn next_step_name(&self) -> String {
-        self.steps.get(self.next).map_or_else(|| "done".to_owned(), Step::name)
+        self.steps
+            .get(self.next)
+            .map_or_else(|| "done".to_owned(), Step::name)
     }
 }

@@ -85,7 +85,11 @@ pub fn agreed(secret: &str, targets: &[Target]) -> Result<Option<Fingerprints>> 
 }
 
 pub fn describe(targets: &[Target]) -> String {
-    targets.iter().map(Target::describe).collect::<Vec<_>>().join("; ")
+    targets
+        .iter()
+        .map(Target::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Keys by fingerprint: the new key and every key found in any target.
@@ -95,8 +99,19 @@ pub struct KeyPool(HashMap<Fingerprint, Key>);
 impl KeyPool {
     pub fn from_targets(targets: &[Target]) -> KeyPool {
         let mut pool = KeyPool::default();
-        for set in targets.iter().filter_map(|t| t.current.as_ref()).map(|v| &v.set) {
-            for key in [Some(&set.current), set.previous.as_ref(), set.pending.as_ref()].into_iter().flatten() {
+        for set in targets
+            .iter()
+            .filter_map(|t| t.current.as_ref())
+            .map(|v| &v.set)
+        {
+            for key in [
+                Some(&set.current),
+                set.previous.as_ref(),
+                set.pending.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 pool.add(key.clone());
             }
         }
@@ -137,18 +152,27 @@ pub struct Record {
     pub outcome: String,
 }
 
+/// One step's outcome at one target, for the narrative, the audit log and the result.
+#[derive(Debug)]
+struct Event<'a> {
+    step: &'a str,
+    target: Option<String>,
+    outcome: &'a str,
+    before: Option<Fingerprints>,
+    after: Option<Fingerprints>,
+    detail: Option<String>,
+}
+
 impl Ctx<'_> {
-    fn record(
-        &mut self,
-        records: &mut Vec<Record>,
-        journal: &Journal,
-        step: &str,
-        target: Option<String>,
-        outcome: &str,
-        before: Option<Fingerprints>,
-        after: Option<Fingerprints>,
-        detail: Option<String>,
-    ) -> Result<()> {
+    fn record(&mut self, records: &mut Vec<Record>, journal: &Journal, e: Event<'_>) -> Result<()> {
+        let Event {
+            step,
+            target,
+            outcome,
+            before,
+            after,
+            detail,
+        } = e;
         let mut line = format!("{}: {step}", journal.secret);
         if let Some(t) = &target {
             line.push_str(&format!(" {t}"));
@@ -217,7 +241,9 @@ pub async fn execute(
 fn advice(step: &Step) -> &'static str {
     use plan::Phase::*;
     match step.phase {
-        Stage => "services can verify with every key listed; run `rotor resume` to finish or `rotor rollback` to drop the pending key",
+        Stage => {
+            "services can verify with every key listed; run `rotor resume` to finish or `rotor rollback` to drop the pending key"
+        }
         Promote => "services can verify with every key listed; run `rotor resume` to finish",
         _ => "run `rotor resume` to finish",
     }
@@ -239,7 +265,18 @@ async fn write_target(
     let rotation_matches = step.rotation_id.is_none()
         || t.current.as_ref().and_then(|v| v.set.rotation_id.as_ref()) == step.rotation_id.as_ref();
     if have.as_ref() == Some(want) && rotation_matches {
-        return ctx.record(records, journal, &name, Some(location), "already done", have.clone(), have, None);
+        return ctx.record(
+            records,
+            journal,
+            Event {
+                step: &name,
+                target: Some(location),
+                outcome: "already done",
+                before: have.clone(),
+                after: have,
+                detail: None,
+            },
+        );
     }
     let from = plan::state_before(&journal.steps, index, journal.before.as_ref());
     if have != from {
@@ -251,8 +288,23 @@ async fn write_target(
                 have.as_ref().map_or("no key set".into(), |f| f.to_string())
             ),
         );
-        ctx.record(records, journal, &name, Some(location), "conflict", have, None, Some(err.to_string()))?;
-        return Err(Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), err));
+        ctx.record(
+            records,
+            journal,
+            Event {
+                step: &name,
+                target: Some(location),
+                outcome: "conflict",
+                before: have,
+                after: None,
+                detail: Some(err.to_string()),
+            },
+        )?;
+        return Err(Error::provider(
+            &journal.secret,
+            format!("{}; {}", t.describe(), advice(step)),
+            err,
+        ));
     }
     let missing = |fp: Fingerprint| {
         Error::Other(format!(
@@ -262,7 +314,10 @@ async fn write_target(
         ))
     };
     let current = pool.get(&want.current).map_err(missing)?.ok_or_else(|| {
-        Error::Other(format!("{}: step {name} has no current key", journal.secret))
+        Error::Other(format!(
+            "{}: step {name} has no current key",
+            journal.secret
+        ))
     })?;
     let kept = t.current.as_ref().and_then(|v| v.set.rotated_at);
     let set = KeySet {
@@ -270,7 +325,11 @@ async fn write_target(
         previous: pool.get(&want.previous).map_err(missing)?,
         pending: pool.get(&want.pending).map_err(missing)?,
         rotated_at: if step.stamp {
-            Some(jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()))
+            Some(
+                jiff::Timestamp::now()
+                    .round(jiff::Unit::Second)
+                    .unwrap_or_else(|_| jiff::Timestamp::now()),
+            )
         } else {
             kept
         },
@@ -284,11 +343,37 @@ async fn write_target(
         Ok(version) => {
             t.current = Some(Versioned { set, version });
             let after = t.fingerprints();
-            ctx.record(records, journal, &name, Some(location), "written", have, after, None)
+            ctx.record(
+                records,
+                journal,
+                Event {
+                    step: &name,
+                    target: Some(location),
+                    outcome: "written",
+                    before: have,
+                    after,
+                    detail: None,
+                },
+            )
         }
         Err(e) => {
-            ctx.record(records, journal, &name, Some(location), "failed", have, None, Some(e.to_string()))?;
-            Err(Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), e))
+            ctx.record(
+                records,
+                journal,
+                Event {
+                    step: &name,
+                    target: Some(location),
+                    outcome: "failed",
+                    before: have,
+                    after: None,
+                    detail: Some(e.to_string()),
+                },
+            )?;
+            Err(Error::provider(
+                &journal.secret,
+                format!("{}; {}", t.describe(), advice(step)),
+                e,
+            ))
         }
     }
 }
@@ -304,11 +389,13 @@ async fn verify(
 ) -> Result<()> {
     for t in targets.iter_mut() {
         let location = t.provider.location();
-        let fresh = t
-            .provider
-            .read()
-            .await
-            .map_err(|e| Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), e))?;
+        let fresh = t.provider.read().await.map_err(|e| {
+            Error::provider(
+                &journal.secret,
+                format!("{}; {}", t.describe(), advice(step)),
+                e,
+            )
+        })?;
         let fresh_fps = fresh.as_ref().map(|v| v.set.fingerprints());
         let same_version = match (&fresh, &t.current) {
             (Some(a), Some(b)) => a.version == b.version,
@@ -320,16 +407,44 @@ async fn verify(
                 location.clone(),
                 format!(
                     "read back {} where rotor wrote {}; someone else changed it",
-                    fresh_fps.as_ref().map_or("no key set".into(), |f| f.to_string()),
+                    fresh_fps
+                        .as_ref()
+                        .map_or("no key set".into(), |f| f.to_string()),
                     step.want
                 ),
             );
             t.current = fresh;
-            ctx.record(records, journal, &step.name(), Some(location), "conflict", None, fresh_fps, Some(err.to_string()))?;
-            return Err(Error::provider(&journal.secret, format!("{}; {}", t.describe(), advice(step)), err));
+            ctx.record(
+                records,
+                journal,
+                Event {
+                    step: &step.name(),
+                    target: Some(location),
+                    outcome: "conflict",
+                    before: None,
+                    after: fresh_fps,
+                    detail: Some(err.to_string()),
+                },
+            )?;
+            return Err(Error::provider(
+                &journal.secret,
+                format!("{}; {}", t.describe(), advice(step)),
+                err,
+            ));
         }
         t.current = fresh;
-        ctx.record(records, journal, &step.name(), Some(location), "verified", None, fresh_fps, None)?;
+        ctx.record(
+            records,
+            journal,
+            Event {
+                step: &step.name(),
+                target: Some(location),
+                outcome: "verified",
+                before: None,
+                after: fresh_fps,
+                detail: None,
+            },
+        )?;
     }
     Ok(())
 }
@@ -349,14 +464,47 @@ async fn signal(
         fingerprints: &step.want,
     };
     if rb.signal.is_empty() {
-        return ctx.record(records, journal, &step.name(), None, "nothing to signal", None, None, None);
+        return ctx.record(
+            records,
+            journal,
+            Event {
+                step: &step.name(),
+                target: None,
+                outcome: "nothing to signal",
+                before: None,
+                after: None,
+                detail: None,
+            },
+        );
     }
     for action in &rb.signal {
         let what = action.describe();
         match action.run(&action_ctx).await {
-            Ok(()) => ctx.record(records, journal, &step.name(), None, "signalled", None, None, Some(what))?,
+            Ok(()) => ctx.record(
+                records,
+                journal,
+                Event {
+                    step: &step.name(),
+                    target: None,
+                    outcome: "signalled",
+                    before: None,
+                    after: None,
+                    detail: Some(what),
+                },
+            )?,
             Err(detail) => {
-                ctx.record(records, journal, &step.name(), None, "failed", None, None, Some(format!("{what}: {detail}")))?;
+                ctx.record(
+                    records,
+                    journal,
+                    Event {
+                        step: &step.name(),
+                        target: None,
+                        outcome: "failed",
+                        before: None,
+                        after: None,
+                        detail: Some(format!("{what}: {detail}")),
+                    },
+                )?;
                 return Err(Error::Action {
                     secret: journal.secret.clone(),
                     phase,
@@ -380,7 +528,18 @@ async fn monitor(
 ) -> Result<()> {
     let checks = &rb.monitor.checks;
     if checks.is_empty() {
-        return ctx.record(records, journal, &step.name(), None, "no checks", None, None, None);
+        return ctx.record(
+            records,
+            journal,
+            Event {
+                step: &step.name(),
+                target: None,
+                outcome: "no checks",
+                before: None,
+                after: None,
+                detail: None,
+            },
+        );
     }
     let phase = step.phase.to_string();
     let action_ctx = Context {
@@ -390,12 +549,17 @@ async fn monitor(
     };
     let timeout = rb.monitor.timeout;
     let deadline = Instant::now() + timeout;
-    let progress = ctx.out.progress(&format!("{} {}", journal.secret, step.name()), checks.len() as u64);
+    let progress = ctx.out.progress(
+        &format!("{} {}", journal.secret, step.name()),
+        checks.len() as u64,
+    );
     let mut pending: Vec<(usize, String)> = (0..checks.len()).map(|i| (i, String::new())).collect();
     loop {
         let mut still = Vec::new();
         for (i, _) in pending {
-            let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            let remaining = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
             if let Err(why) = checks[i].poll(&action_ctx, remaining).await {
                 still.push((i, why));
             }
@@ -404,8 +568,23 @@ async fn monitor(
         progress.set((checks.len() - pending.len()) as u64);
         if pending.is_empty() {
             drop(progress);
-            let all = checks.iter().map(|c| c.describe()).collect::<Vec<_>>().join(", ");
-            return ctx.record(records, journal, &step.name(), None, "satisfied", None, None, Some(all));
+            let all = checks
+                .iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return ctx.record(
+                records,
+                journal,
+                Event {
+                    step: &step.name(),
+                    target: None,
+                    outcome: "satisfied",
+                    before: None,
+                    after: None,
+                    detail: Some(all),
+                },
+            );
         }
         let now = Instant::now();
         if now >= deadline {
@@ -414,15 +593,28 @@ async fn monitor(
                 .iter()
                 .map(|(i, why)| format!("{} ({why})", checks[*i].describe()))
                 .collect();
-            ctx.record(records, journal, &step.name(), None, "timed out", None, None, Some(unsatisfied.join(", ")))?;
-            return Err(Error::MonitorTimeout {
-                secret: journal.secret.clone(),
-                phase,
-                timeout: humantime::format_duration(timeout).to_string(),
-                unsatisfied,
-                live: step.want.clone(),
-                advice: format!("{}; {}", describe(targets), advice(step)),
-            });
+            ctx.record(
+                records,
+                journal,
+                Event {
+                    step: &step.name(),
+                    target: None,
+                    outcome: "timed out",
+                    before: None,
+                    after: None,
+                    detail: Some(unsatisfied.join(", ")),
+                },
+            )?;
+            return Err(Error::MonitorTimeout(Box::new(
+                crate::error::MonitorTimeout {
+                    secret: journal.secret.clone(),
+                    phase,
+                    timeout: humantime::format_duration(timeout).to_string(),
+                    unsatisfied,
+                    live: step.want.clone(),
+                    advice: format!("{}; {}", describe(targets), advice(step)),
+                },
+            )));
         }
         tokio::time::sleep(rb.monitor.interval.min(deadline - now)).await;
     }

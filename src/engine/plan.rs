@@ -149,7 +149,12 @@ pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
                 previous: before.previous.clone(),
                 pending: Some(new()?),
             };
-            let mut steps = phase(Phase::Stage, staged.clone(), Some(i.rotation_id.to_owned()), false);
+            let mut steps = phase(
+                Phase::Stage,
+                staged.clone(),
+                Some(i.rotation_id.to_owned()),
+                false,
+            );
             steps.push(Step {
                 phase: Phase::Promote,
                 kind: StepKind::Verify,
@@ -173,7 +178,12 @@ pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
             if before.previous.is_none() {
                 return Err("there is no previous key to retire".into());
             }
-            phase(Phase::Retire, only(before.current.clone().ok_or("no key set")?), None, false)
+            phase(
+                Phase::Retire,
+                only(before.current.clone().ok_or("no key set")?),
+                None,
+                false,
+            )
         }
         Operation::Rollback => {
             let want = if before.pending.is_some() {
@@ -205,7 +215,11 @@ fn only(fp: Fingerprint) -> Fingerprints {
 }
 
 /// The fingerprints the store should hold before step `index` runs.
-pub fn state_before(steps: &[Step], index: usize, before: Option<&Fingerprints>) -> Option<Fingerprints> {
+pub fn state_before(
+    steps: &[Step],
+    index: usize,
+    before: Option<&Fingerprints>,
+) -> Option<Fingerprints> {
     steps[..index]
         .iter()
         .rev()
@@ -258,7 +272,10 @@ mod tests {
         assert_eq!(steps[4].want.current, Some(fp("b")));
         assert_eq!(steps[4].want.previous, Some(fp("a")));
         assert!(steps[4].stamp && !steps[0].stamp);
-        assert_eq!(state_before(&steps, 4, Some(&before)), Some(steps[0].want.clone()));
+        assert_eq!(
+            state_before(&steps, 4, Some(&before)),
+            Some(steps[0].want.clone())
+        );
         assert_eq!(state_before(&steps, 0, Some(&before)), Some(before));
     }
 
@@ -282,14 +299,39 @@ mod tests {
             previous: Some(fp("a")),
             pending: None,
         };
-        let steps = build(Operation::Rollback, &Inputs { before: Some(&promoted), ..i.clone() }).unwrap();
+        let steps = build(
+            Operation::Rollback,
+            &Inputs {
+                before: Some(&promoted),
+                ..i.clone()
+            },
+        )
+        .unwrap();
         assert_eq!(steps[0].want.current, Some(fp("a")));
         assert_eq!(steps[0].want.previous, Some(fp("b")));
         let alone = Fingerprints {
             current: Some(fp("a")),
             ..Default::default()
         };
-        assert!(build(Operation::Rollback, &Inputs { before: Some(&alone), ..i.clone() }).is_err());
-        assert!(build(Operation::Retire, &Inputs { before: Some(&alone), ..i }).is_err());
+        assert!(
+            build(
+                Operation::Rollback,
+                &Inputs {
+                    before: Some(&alone),
+                    ..i.clone()
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            build(
+                Operation::Retire,
+                &Inputs {
+                    before: Some(&alone),
+                    ..i
+                }
+            )
+            .is_err()
+        );
     }
 }

@@ -36,8 +36,15 @@ pub async fn run(p: &dyn Provider) {
 }
 
 async fn not_found(p: &dyn Provider) {
-    let got = p.read().await.expect("read of an empty location must succeed");
-    assert!(got.is_none(), "{}: empty location read as {got:?}", p.location());
+    let got = p
+        .read()
+        .await
+        .expect("read of an empty location must succeed");
+    assert!(
+        got.is_none(),
+        "{}: empty location read as {got:?}",
+        p.location()
+    );
 }
 
 async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
@@ -45,15 +52,34 @@ async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
         .write(&full_set(), WriteCondition::Update(Version("1".into())))
         .await
         .expect_err("update of a missing key set must fail");
-    assert!(err.is_conflict(), "{}: expected a conflict, got {err}", p.location());
-    assert!(p.read().await.unwrap().is_none(), "a failed update wrote something");
+    assert!(
+        err.is_conflict(),
+        "{}: expected a conflict, got {err}",
+        p.location()
+    );
+    assert!(
+        p.read().await.unwrap().is_none(),
+        "a failed update wrote something"
+    );
 }
 
 async fn create_then_read_back(p: &dyn Provider) {
-    let v = p.write(&full_set(), WriteCondition::Create).await.expect("create");
-    let got = p.read().await.unwrap().expect("created key set must be readable");
+    let v = p
+        .write(&full_set(), WriteCondition::Create)
+        .await
+        .expect("create");
+    let got = p
+        .read()
+        .await
+        .unwrap()
+        .expect("created key set must be readable");
     assert_eq!(got.set, full_set(), "{}: read back differs", p.location());
-    assert_eq!(got.version, v, "{}: read version differs from the written one", p.location());
+    assert_eq!(
+        got.version,
+        v,
+        "{}: read version differs from the written one",
+        p.location()
+    );
 }
 
 async fn create_again_is_a_conflict(p: &dyn Provider) {
@@ -64,7 +90,10 @@ async fn create_again_is_a_conflict(p: &dyn Provider) {
         .expect_err("create over an existing key set must fail");
     assert!(err.is_conflict(), "expected a conflict, got {err}");
     let after = p.read().await.unwrap().unwrap();
-    assert_eq!(after.set, before.set, "a refused create changed the key set");
+    assert_eq!(
+        after.set, before.set,
+        "a refused create changed the key set"
+    );
     assert_eq!(after.version, before.version);
 }
 
@@ -88,7 +117,10 @@ async fn conditional_write_and_stale_version(p: &dyn Provider) {
         .write(&KeySet::new(key("loser")), WriteCondition::Update(v1))
         .await
         .expect_err("a stale version must be refused");
-    assert!(matches!(err, Error::Conflict { .. }), "expected a conflict, got {err}");
+    assert!(
+        matches!(err, Error::Conflict { .. }),
+        "expected a conflict, got {err}"
+    );
     let after = p.read().await.unwrap().unwrap();
     assert_eq!(after.set, next, "a refused write changed the key set");
     assert_eq!(after.version, v2, "a refused write changed the version");
@@ -99,13 +131,22 @@ async fn empty_slots_disappear(p: &dyn Provider) {
     let only = KeySet::new(key("alone"));
     p.write(&only, WriteCondition::Update(v)).await.unwrap();
     let got = p.read().await.unwrap().unwrap().set;
-    assert_eq!(got, only, "previous, pending, rotated_at and rotation_id must be gone");
+    assert_eq!(
+        got, only,
+        "previous, pending, rotated_at and rotation_id must be gone"
+    );
 }
 
 async fn location_is_not_secret(p: &dyn Provider) {
     let loc = p.location();
-    assert!(loc.starts_with(p.kind()), "location {loc:?} must start with the kind");
+    assert!(
+        loc.starts_with(p.kind()),
+        "location {loc:?} must start with the kind"
+    );
     let shown = format!("{p:?} {loc}");
     let set = p.read().await.unwrap().unwrap().set;
-    assert!(!shown.contains(set.current.expose()), "location or Debug shows the key");
+    assert!(
+        !shown.contains(set.current.expose()),
+        "location or Debug shows the key"
+    );
 }

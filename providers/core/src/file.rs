@@ -120,7 +120,13 @@ impl FileProvider {
                 let doc: serde_json::Value = serde_json::from_str(text)
                     // The position is safe to show; the message of a serde_json error
                     // never quotes the input.
-                    .map_err(|e| invalid(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+                    .map_err(|e| {
+                        invalid(format!(
+                            "not JSON (line {}, column {})",
+                            e.line(),
+                            e.column()
+                        ))
+                    })?;
                 let obj = doc
                     .as_object()
                     .ok_or_else(|| invalid("not a JSON object".into()))?;
@@ -160,7 +166,10 @@ impl FileProvider {
                     obj.shift_remove(name);
                 }
                 for (name, value) in fields {
-                    obj.insert(name.to_owned(), serde_json::Value::String(value.into_owned()));
+                    obj.insert(
+                        name.to_owned(),
+                        serde_json::Value::String(value.into_owned()),
+                    );
                 }
                 let mut out = serde_json::to_string_pretty(&serde_json::Value::Object(obj))
                     .map_err(|e| Error::other(self.location(), "cannot encode JSON", e))?;
@@ -173,11 +182,11 @@ impl FileProvider {
                 for line in existing.lines() {
                     match env_line_name(line) {
                         Some(name) if self.names.all().contains(&name) => {
-                            if let Some(i) = fields.iter().position(|(n, _)| *n == name) {
-                                if !written[i] {
-                                    push_env(&mut out, name, &fields[i].1);
-                                    written[i] = true;
-                                }
+                            if let Some(i) = fields.iter().position(|(n, _)| *n == name)
+                                && !written[i]
+                            {
+                                push_env(&mut out, name, &fields[i].1);
+                                written[i] = true;
                             }
                         }
                         _ => {
@@ -201,13 +210,17 @@ impl FileProvider {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
         // NamedTempFile creates the file with mode 0600 in the target's directory, so the
         // rename below is atomic and the key is never readable by others.
         let mut tmp = tempfile::Builder::new()
             .prefix(".rotor-")
             .tempfile_in(&dir)?;
-        tmp.as_file().set_permissions(fs::Permissions::from_mode(0o600))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))?;
         tmp.write_all(content)?;
         tmp.as_file().sync_all()?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
@@ -345,12 +358,19 @@ mod tests {
     async fn env_keeps_other_lines_and_uses_the_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let p = provider(dir.path(), Format::Env, FieldOverrides::default());
-        fs::write(p.path(), "# app\nDATABASE_URL=postgres://x\nPAYMENTS_JWT_PENDING=old\n").unwrap();
+        fs::write(
+            p.path(),
+            "# app\nDATABASE_URL=postgres://x\nPAYMENTS_JWT_PENDING=old\n",
+        )
+        .unwrap();
         let v = p.read().await.unwrap();
         assert!(v.is_none());
         p.write(&set(), WriteCondition::Create).await.unwrap();
         let text = fs::read_to_string(p.path()).unwrap();
-        assert!(text.starts_with("# app\nDATABASE_URL=postgres://x\n"), "{text}");
+        assert!(
+            text.starts_with("# app\nDATABASE_URL=postgres://x\n"),
+            "{text}"
+        );
         assert!(text.contains(&format!("PAYMENTS_JWT_CURRENT={}\n", "c".repeat(44))));
         assert!(text.contains("PAYMENTS_JWT_ROTATED_AT=2026-01-02T03:04:05Z\n"));
         assert!(!text.contains("PENDING"), "{text}");
@@ -370,7 +390,9 @@ mod tests {
         fs::write(p.path(), format!("export JWT_SECRET_CURRENT=\"{c}\"\n")).unwrap();
         let got = p.read().await.unwrap().unwrap();
         assert_eq!(got.set.current, Key::new(c));
-        p.write(&set(), WriteCondition::Update(got.version)).await.unwrap();
+        p.write(&set(), WriteCondition::Update(got.version))
+            .await
+            .unwrap();
         let text = fs::read_to_string(p.path()).unwrap();
         assert!(text.contains("JWT_SECRET_PREVIOUS="), "{text}");
         assert_eq!(text.matches("JWT_SECRET_CURRENT=").count(), 1, "{text}");

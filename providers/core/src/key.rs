@@ -30,8 +30,11 @@ impl Fingerprint {
     /// Parses a fingerprint as printed (`sha256:` and 16 lower-case hex digits).
     pub fn parse(s: &str) -> Option<Self> {
         let hex = s.strip_prefix("sha256:")?;
-        (hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| Fingerprint(s.to_owned()))
+        (hex.len() == 16
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Fingerprint(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

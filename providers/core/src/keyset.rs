@@ -145,12 +145,13 @@ pub fn from_fields(
         return Ok(None);
     };
     let key = |v: Option<String>| v.filter(|v| !v.is_empty()).map(Key::new);
-    let rotated_at = match get(&names.rotated_at).filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => Some(v.parse::<Timestamp>().map_err(|e| {
-            format!("field `{}` is not an RFC 3339 time: {e}", names.rotated_at)
-        })?),
-    };
+    let rotated_at =
+        match get(&names.rotated_at).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => Some(v.parse::<Timestamp>().map_err(|e| {
+                format!("field `{}` is not an RFC 3339 time: {e}", names.rotated_at)
+            })?),
+        };
     Ok(Some(KeySet {
         current: Key::new(current),
         previous: key(get(&names.previous)),

@@ -1,0 +1,206 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[rotor] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'rotor'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'rotor'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand rotate 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
+            cand retire-previous 'Drop the previous key once the grace period is over'
+            cand status 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
+            cand plan 'Print every step a rotation would take, touching nothing'
+            cand rollback 'Make the previous key current again (or drop a staged pending key)'
+            cand resume 'Finish interrupted runs from their journal'
+            cand audit 'Show or verify the hash-chained audit log'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rotor;rotate'= {
+            cand --runbook 'A runbook file (repeatable)'
+            cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
+            cand --secret 'Only this secret (repeatable)'
+            cand --provider 'Only targets of this kind (file, ...)'
+            cand --key-file 'Use this key instead of generating one ("-" reads stdin)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --force 'Emergency: bypass min_interval and a foreign pending key, write the new key alone (every old token dies at once)'
+            cand -y 'Do not ask for confirmation (needed for --force without a terminal)'
+            cand --yes 'Do not ask for confirmation (needed for --force without a terminal)'
+            cand --if-due 'Only rotate secrets older than their max_age; exit 0 otherwise'
+            cand --dry-run 'Print the steps, touch nothing'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;retire-previous'= {
+            cand --runbook 'A runbook file (repeatable)'
+            cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
+            cand --secret 'Only this secret (repeatable)'
+            cand --provider 'Only targets of this kind (file, ...)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --force 'Retire before the grace period is over (asks for confirmation)'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --dry-run 'Print the steps, touch nothing'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;status'= {
+            cand --runbook 'A runbook file (repeatable)'
+            cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
+            cand --secret 'Only this secret (repeatable)'
+            cand --provider 'Only targets of this kind (file, ...)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;plan'= {
+            cand --runbook 'A runbook file (repeatable)'
+            cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
+            cand --secret 'Only this secret (repeatable)'
+            cand --provider 'Only targets of this kind (file, ...)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;rollback'= {
+            cand --runbook 'A runbook file (repeatable)'
+            cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
+            cand --secret 'Only this secret (repeatable)'
+            cand --provider 'Only targets of this kind (file, ...)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -y 'Accepted for symmetry; rollback asks nothing'
+            cand --yes 'Accepted for symmetry; rollback asks nothing'
+            cand --dry-run 'Print the steps, touch nothing'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;resume'= {
+            cand --secret 'Only this secret''s interrupted run (repeatable)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -y 'Accepted for symmetry; resume asks nothing'
+            cand --yes 'Accepted for symmetry; resume asks nothing'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;audit'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'Print the audit log'
+            cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rotor;audit;show'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;audit;verify'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;audit;help'= {
+            cand show 'Print the audit log'
+            cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rotor;audit;help;show'= {
+        }
+        &'rotor;audit;help;verify'= {
+        }
+        &'rotor;audit;help;help'= {
+        }
+        &'rotor;completions'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;help'= {
+            cand rotate 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
+            cand retire-previous 'Drop the previous key once the grace period is over'
+            cand status 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
+            cand plan 'Print every step a rotation would take, touching nothing'
+            cand rollback 'Make the previous key current again (or drop a staged pending key)'
+            cand resume 'Finish interrupted runs from their journal'
+            cand audit 'Show or verify the hash-chained audit log'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rotor;help;rotate'= {
+        }
+        &'rotor;help;retire-previous'= {
+        }
+        &'rotor;help;status'= {
+        }
+        &'rotor;help;plan'= {
+        }
+        &'rotor;help;rollback'= {
+        }
+        &'rotor;help;resume'= {
+        }
+        &'rotor;help;audit'= {
+            cand show 'Print the audit log'
+            cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+        }
+        &'rotor;help;audit;show'= {
+        }
+        &'rotor;help;audit;verify'= {
+        }
+        &'rotor;help;completions'= {
+        }
+        &'rotor;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,140 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_rotor_global_optspecs
+    string join \n state-dir= output= v/verbose h/help V/version
+end
+
+function __fish_rotor_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_rotor_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_rotor_using_subcommand
+    set -l cmd (__fish_rotor_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c rotor -n "__fish_rotor_needs_command" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_needs_command" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_needs_command" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_needs_command" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_needs_command" -s V -l version -d 'Print version'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "resume" -d 'Finish interrupted runs from their journal'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "audit" -d 'Show or verify the hash-chained audit log'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbook -d 'A runbook file (repeatable)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l secret -d 'Only this secret (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l key-file -d 'Use this key instead of generating one ("-" reads stdin)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l force -d 'Emergency: bypass min_interval and a foreign pending key, write the new key alone (every old token dies at once)'
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s y -l yes -d 'Do not ask for confirmation (needed for --force without a terminal)'
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l if-due -d 'Only rotate secrets older than their max_age; exit 0 otherwise'
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l dry-run -d 'Print the steps, touch nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbook -d 'A runbook file (repeatable)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l secret -d 'Only this secret (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l force -d 'Retire before the grace period is over (asks for confirmation)'
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s y -l yes -d 'Do not ask for confirmation'
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l dry-run -d 'Print the steps, touch nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l runbook -d 'A runbook file (repeatable)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l secret -d 'Only this secret (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand status" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand status" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l runbook -d 'A runbook file (repeatable)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l secret -d 'Only this secret (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbook -d 'A runbook file (repeatable)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l secret -d 'Only this secret (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s y -l yes -d 'Accepted for symmetry; rollback asks nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l dry-run -d 'Print the steps, touch nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -l secret -d 'Only this secret\'s interrupted run (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -s y -l yes -d 'Accepted for symmetry; resume asks nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "show" -d 'Print the audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand completions" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand completions" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand completions" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "resume" -d 'Finish interrupted runs from their journal'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "audit" -d 'Show or verify the hash-chained audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'

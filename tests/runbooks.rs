@@ -1,0 +1,123 @@
+//! Runbook errors name file, line and column and touch nothing; the examples in
+//! `runbooks/` all parse.
+
+use crate::support::Sandbox;
+
+#[test]
+fn an_unknown_field_is_exit_2_with_line_and_column() {
+    let s = Sandbox::new();
+    let p = s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  file: { path: keys/api.env, format: env }\nstrategy: staged\nretries: 3\n",
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    let want = format!(
+        "{}:6:1: unknown field `retries`",
+        p.strip_prefix(s.dir.path()).unwrap().display()
+    );
+    assert!(out.stderr.contains(&want), "want {want}\n{}", out.stderr);
+    assert!(!s.path("keys/api.env").exists());
+    assert!(!s.state().exists());
+}
+
+#[test]
+fn a_bad_duration_is_exit_2_with_line_and_column() {
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\nmin_interval: 5 fortnights\ntargets:\n  file: { path: keys/api.env }\n",
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("runbooks/api.yaml:3:15: "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("invalid duration `5 fortnights`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn nested_errors_point_at_the_value() {
+    let s = Sandbox::new();
+    for (yaml, want) in [
+        (
+            "secret: api\ntargets:\n  file: { path: k.env, colour: red }\n",
+            ":3:24: unknown field `colour`",
+        ),
+        (
+            "secret: api\ntargets:\n  consul: { path: x }\n",
+            ":3:3: unknown variant `consul`",
+        ),
+        (
+            "secret: api\ngenerator: { bytes: 16 }\ntargets:\n  file: { path: k.env }\n",
+            ":2:21: generator.bytes must be between 32 and 128",
+        ),
+        (
+            "secret: \"a b\"\ntargets:\n  file: { path: k.env }\n",
+            ":1:9: invalid secret name",
+        ),
+        ("secret: api\ntargets: {}\n", ":2:10: at least one target"),
+        (
+            "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - exec: []\n",
+            ":5:5: exec needs a program",
+        ),
+        (
+            "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - shout: [x]\n",
+            ":5:5: unknown field `shout`",
+        ),
+    ] {
+        s.write("runbooks/api.yaml", yaml);
+        let out = s.rotor().args(["plan"]).run().expect(2);
+        let (at, what) = want.split_at(want.find(": ").unwrap_or(0));
+        assert!(
+            out.stderr.contains(&format!("runbooks/api.yaml{at}")),
+            "want {want}\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(what.trim_start_matches(": ")),
+            "want {want}\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn every_example_runbook_parses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    let runbooks = rotor::runbook::discover(&[], &dir).unwrap();
+    assert!(runbooks.len() >= 2);
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "yaml") {
+            rotor::runbook::Runbook::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, runbooks.len());
+}
+
+#[test]
+fn committed_completions_match_the_binary() {
+    let s = Sandbox::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    for (shell, file) in [
+        ("bash", "rotor.bash"),
+        ("zsh", "_rotor"),
+        ("fish", "rotor.fish"),
+        ("powershell", "_rotor.ps1"),
+        ("elvish", "rotor.elv"),
+    ] {
+        let out = s.rotor().args(["completions", shell]).run().expect(0);
+        let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        assert!(
+            out.stdout == committed,
+            "completions/{file} is stale: run `cargo run -- completions {shell} > completions/{file}`"
+        );
+    }
+}

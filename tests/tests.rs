@@ -1,0 +1,10 @@
+//! One integration-test binary; each module drives the real `rotor` binary.
+
+mod support;
+
+mod audit;
+mod crash;
+mod leak;
+mod lifecycle;
+mod runbooks;
+mod state;
