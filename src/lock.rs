@@ -40,6 +40,7 @@ impl LockGuard {
             f.sync_all()
         };
         write(&mut file).map_err(|e| Error::io("cannot write", &path, e))?;
+        tracing::info!(path = %path.display(), "lock taken");
         Ok(LockGuard { _file: file, path })
     }
 

@@ -54,6 +54,7 @@ pub async fn open_targets(rb: &Runbook, kind: Option<&str>) -> Result<Vec<Target
             continue;
         }
         let provider = registry::build(config, rb)?;
+        tracing::debug!(secret = %rb.secret, location = %provider.location(), "reading key set");
         let current = provider
             .read()
             .await
@@ -163,6 +164,19 @@ struct Event<'a> {
     detail: Option<String>,
 }
 
+impl<'a> Event<'a> {
+    fn new(step: &'a str, outcome: &'a str) -> Self {
+        Event {
+            step,
+            target: None,
+            outcome,
+            before: None,
+            after: None,
+            detail: None,
+        }
+    }
+}
+
 impl Ctx<'_> {
     fn record(&mut self, records: &mut Vec<Record>, journal: &Journal, e: Event<'_>) -> Result<()> {
         let Event {
@@ -219,6 +233,7 @@ pub async fn execute(
         let index = journal.next;
         let step = journal.steps[index].clone();
         let name = step.name();
+        tracing::debug!(secret = %journal.secret, step = %name, want = %step.want, "step starts");
         failpoint::hit(&format!("before:{name}"));
         match step.kind {
             StepKind::Write => {
@@ -269,12 +284,10 @@ async fn write_target(
             records,
             journal,
             Event {
-                step: &name,
                 target: Some(location),
-                outcome: "already done",
                 before: have.clone(),
                 after: have,
-                detail: None,
+                ..Event::new(&name, "already done")
             },
         );
     }
@@ -292,12 +305,10 @@ async fn write_target(
             records,
             journal,
             Event {
-                step: &name,
                 target: Some(location),
-                outcome: "conflict",
                 before: have,
-                after: None,
                 detail: Some(err.to_string()),
+                ..Event::new(&name, "conflict")
             },
         )?;
         return Err(Error::provider(
@@ -347,12 +358,10 @@ async fn write_target(
                 records,
                 journal,
                 Event {
-                    step: &name,
                     target: Some(location),
-                    outcome: "written",
                     before: have,
                     after,
-                    detail: None,
+                    ..Event::new(&name, "written")
                 },
             )
         }
@@ -361,12 +370,10 @@ async fn write_target(
                 records,
                 journal,
                 Event {
-                    step: &name,
                     target: Some(location),
-                    outcome: "failed",
                     before: have,
-                    after: None,
                     detail: Some(e.to_string()),
+                    ..Event::new(&name, "failed")
                 },
             )?;
             Err(Error::provider(
@@ -418,12 +425,10 @@ async fn verify(
                 records,
                 journal,
                 Event {
-                    step: &step.name(),
                     target: Some(location),
-                    outcome: "conflict",
-                    before: None,
                     after: fresh_fps,
                     detail: Some(err.to_string()),
+                    ..Event::new(&step.name(), "conflict")
                 },
             )?;
             return Err(Error::provider(
@@ -437,12 +442,9 @@ async fn verify(
             records,
             journal,
             Event {
-                step: &step.name(),
                 target: Some(location),
-                outcome: "verified",
-                before: None,
                 after: fresh_fps,
-                detail: None,
+                ..Event::new(&step.name(), "verified")
             },
         )?;
     }
@@ -467,14 +469,7 @@ async fn signal(
         return ctx.record(
             records,
             journal,
-            Event {
-                step: &step.name(),
-                target: None,
-                outcome: "nothing to signal",
-                before: None,
-                after: None,
-                detail: None,
-            },
+            Event::new(&step.name(), "nothing to signal"),
         );
     }
     for action in &rb.signal {
@@ -484,12 +479,8 @@ async fn signal(
                 records,
                 journal,
                 Event {
-                    step: &step.name(),
-                    target: None,
-                    outcome: "signalled",
-                    before: None,
-                    after: None,
                     detail: Some(what),
+                    ..Event::new(&step.name(), "signalled")
                 },
             )?,
             Err(detail) => {
@@ -497,12 +488,8 @@ async fn signal(
                     records,
                     journal,
                     Event {
-                        step: &step.name(),
-                        target: None,
-                        outcome: "failed",
-                        before: None,
-                        after: None,
                         detail: Some(format!("{what}: {detail}")),
+                        ..Event::new(&step.name(), "failed")
                     },
                 )?;
                 return Err(Error::Action {
@@ -528,18 +515,7 @@ async fn monitor(
 ) -> Result<()> {
     let checks = &rb.monitor.checks;
     if checks.is_empty() {
-        return ctx.record(
-            records,
-            journal,
-            Event {
-                step: &step.name(),
-                target: None,
-                outcome: "no checks",
-                before: None,
-                after: None,
-                detail: None,
-            },
-        );
+        return ctx.record(records, journal, Event::new(&step.name(), "no checks"));
     }
     let phase = step.phase.to_string();
     let action_ctx = Context {
@@ -577,12 +553,8 @@ async fn monitor(
                 records,
                 journal,
                 Event {
-                    step: &step.name(),
-                    target: None,
-                    outcome: "satisfied",
-                    before: None,
-                    after: None,
                     detail: Some(all),
+                    ..Event::new(&step.name(), "satisfied")
                 },
             );
         }
@@ -597,12 +569,8 @@ async fn monitor(
                 records,
                 journal,
                 Event {
-                    step: &step.name(),
-                    target: None,
-                    outcome: "timed out",
-                    before: None,
-                    after: None,
                     detail: Some(unsatisfied.join(", ")),
+                    ..Event::new(&step.name(), "timed out")
                 },
             )?;
             return Err(Error::MonitorTimeout(Box::new(
