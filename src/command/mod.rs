@@ -11,7 +11,7 @@ pub mod status;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use rotor_provider::{Fingerprints, Key};
+use rotor_provider::{Fingerprint, Fingerprints, Key};
 use serde::Serialize;
 
 use crate::audit::Entry;
@@ -67,6 +67,41 @@ pub fn report(out: &Output, command: &str, outcomes: &[Outcome]) {
     out.document(&serde_json::json!({ "command": command, "secrets": outcomes }));
 }
 
+/// The steps of `op` from the state `before`, or a policy refusal saying why not.
+pub fn plan_for(
+    rb: &Runbook,
+    before: Option<&Fingerprints>,
+    op: Operation,
+    new_key: Option<&Fingerprint>,
+    rotation_id: &str,
+) -> Result<Vec<Step>> {
+    plan::build(
+        op,
+        &Inputs {
+            before,
+            new_key,
+            rotation_id,
+        },
+    )
+    .map_err(|reason| Error::Refused {
+        secret: rb.secret.clone(),
+        reason,
+    })
+}
+
+/// Plans `op` and prints its steps; touches nothing.
+pub fn preview(
+    out: &Output,
+    rb: &Runbook,
+    targets: &[Target],
+    op: Operation,
+    new_key: Option<&Fingerprint>,
+) -> Result<Outcome> {
+    let before = engine::agreed(&rb.secret, targets)?;
+    let steps = plan_for(rb, before.as_ref(), op, new_key, "(new)")?;
+    Ok(print_plan(out, rb, targets, op, &steps))
+}
+
 /// Plans `op`, records the journal, runs every step and removes the journal.
 pub async fn run_operation(
     ctx: &mut Ctx<'_>,
@@ -79,18 +114,7 @@ pub async fn run_operation(
     let before = engine::agreed(&rb.secret, &targets)?;
     let rotation_id = keys::rotation_id()?;
     let new_fp = new_key.as_ref().map(Key::fingerprint);
-    let steps = plan::build(
-        op,
-        &Inputs {
-            before: before.as_ref(),
-            new_key: new_fp.as_ref(),
-            rotation_id: &rotation_id,
-        },
-    )
-    .map_err(|reason| Error::Refused {
-        secret: rb.secret.clone(),
-        reason,
-    })?;
+    let steps = plan_for(rb, before.as_ref(), op, new_fp.as_ref(), &rotation_id)?;
     let mut journal = Journal {
         secret: rb.secret.clone(),
         runbook: std::path::absolute(&rb.path).unwrap_or_else(|_| rb.path.clone()),
@@ -161,7 +185,7 @@ pub async fn finish(
 }
 
 /// Prints the steps `op` would take; touches nothing.
-pub fn print_plan(
+fn print_plan(
     out: &Output,
     rb: &Runbook,
     targets: &[Target],

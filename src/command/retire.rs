@@ -2,7 +2,7 @@
 
 use crate::command::{self, Outcome, age, human};
 use crate::config::{Confirm, Selection};
-use crate::engine::plan::{self, Inputs, Operation};
+use crate::engine::plan::Operation;
 use crate::engine::{self, Ctx};
 use crate::error::{Error, Result};
 use crate::runbook::Runbook;
@@ -72,22 +72,13 @@ pub async fn run(
             }
         }
         if dry_run {
-            let steps = plan::build(
-                Operation::Retire,
-                &Inputs {
-                    before: Some(&fps),
-                    new_key: None,
-                    rotation_id: "(new)",
-                },
-            )
-            .map_err(refuse)?;
-            outcomes.push(command::print_plan(
+            outcomes.push(command::preview(
                 ctx.out,
                 rb,
                 &targets,
                 Operation::Retire,
-                &steps,
-            ));
+                None,
+            )?);
             continue;
         }
         outcomes.push(

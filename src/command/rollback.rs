@@ -4,9 +4,9 @@
 use crate::command::{self, Outcome};
 use crate::config::Selection;
 use crate::engine::journal::Journal;
-use crate::engine::plan::{self, Inputs, Operation};
+use crate::engine::plan::Operation;
 use crate::engine::{self, Ctx};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::runbook::Runbook;
 
 pub async fn run(
@@ -18,29 +18,19 @@ pub async fn run(
     let mut outcomes = Vec::new();
     for rb in runbooks {
         let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
-        let before = engine::agreed(&rb.secret, &targets)?;
-        let steps = plan::build(
-            Operation::Rollback,
-            &Inputs {
-                before: before.as_ref(),
-                new_key: None,
-                rotation_id: "(new)",
-            },
-        )
-        .map_err(|reason| Error::Refused {
-            secret: rb.secret.clone(),
-            reason,
-        })?;
         if dry_run {
-            outcomes.push(command::print_plan(
+            outcomes.push(command::preview(
                 ctx.out,
                 rb,
                 &targets,
                 Operation::Rollback,
-                &steps,
-            ));
+                None,
+            )?);
             continue;
         }
+        // Refuse before abandoning an interrupted run's journal.
+        let before = engine::agreed(&rb.secret, &targets)?;
+        command::plan_for(rb, before.as_ref(), Operation::Rollback, None, "(new)")?;
         if let Some(j) = Journal::load_for(ctx.state, &rb.secret)? {
             Journal::remove(ctx.state, &rb.secret)?;
             ctx.out.line(&format!(

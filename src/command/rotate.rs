@@ -5,7 +5,7 @@ use rotor_provider::Key;
 use crate::command::{self, Outcome, age, human};
 use crate::config::{RotateOptions, Selection};
 use crate::engine::journal::Journal;
-use crate::engine::plan::{self, Inputs, Operation};
+use crate::engine::plan::Operation;
 use crate::engine::{self, Ctx, Target};
 use crate::error::{Error, Result};
 use crate::keys;
@@ -128,21 +128,8 @@ pub async fn run(
             None => rb.generator.generate()?,
         };
         if opts.dry_run {
-            let before = engine::agreed(&rb.secret, &targets)?;
             let fp = new_key.fingerprint();
-            let steps = plan::build(
-                op,
-                &Inputs {
-                    before: before.as_ref(),
-                    new_key: Some(&fp),
-                    rotation_id: "(new)",
-                },
-            )
-            .map_err(|reason| Error::Refused {
-                secret: rb.secret.clone(),
-                reason,
-            })?;
-            outcomes.push(command::print_plan(ctx.out, rb, &targets, op, &steps));
+            outcomes.push(command::preview(ctx.out, rb, &targets, op, Some(&fp))?);
             continue;
         }
         if op == Operation::Force {

@@ -6,7 +6,6 @@ use serde_json::json;
 use crate::command::{self, age, human, rotate};
 use crate::config::Selection;
 use crate::engine::journal::Journal;
-use crate::engine::plan::{self, Inputs};
 use crate::engine::{self, Target};
 use crate::error::{Error, Result};
 use crate::lock;
@@ -126,22 +125,9 @@ pub async fn plan(out: &Output, state: &StateDir, sel: &Selection) -> Result<()>
             }
             Err(e) => return Err(e),
         };
-        let before = engine::agreed(&rb.secret, &targets)?;
         // A stand-in for the key a real run would generate; it is never stored.
         let placeholder = rb.generator.generate()?.fingerprint();
-        let steps = plan::build(
-            op,
-            &Inputs {
-                before: before.as_ref(),
-                new_key: Some(&placeholder),
-                rotation_id: "(new)",
-            },
-        )
-        .map_err(|reason| Error::Refused {
-            secret: rb.secret.clone(),
-            reason,
-        })?;
-        outcomes.push(command::print_plan(out, rb, &targets, op, &steps));
+        outcomes.push(command::preview(out, rb, &targets, op, Some(&placeholder))?);
     }
     out.document(&json!({ "command": "plan", "secrets": outcomes }));
     Ok(())
