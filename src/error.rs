@@ -81,6 +81,12 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Runbook { .. } => exit::USAGE,
+            // A target that cannot work as configured (wrong mount type, no token, ...).
+            Error::Provider { source, .. }
+                if matches!(**source, rotor_provider::Error::Config { .. }) =>
+            {
+                exit::USAGE
+            }
             Error::Refused { .. } => exit::REFUSED,
             Error::LockHeld { .. } => exit::LOCKED,
             Error::Conflict { .. } => exit::CONFLICT,

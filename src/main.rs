@@ -44,8 +44,20 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The HTTP client stack logs every non-2xx answer at ERROR (an expected conflict
+    // would print alarming lines) and request details at TRACE; rotor reports what
+    // matters itself, so these stay silent whatever RUST_LOG says.
+    for quiet in [
+        "vaultrs=off",
+        "rustify=off",
+        "reqwest=off",
+        "hyper=off",
+        "hyper_util=off",
+    ] {
+        filter = filter.add_directive(quiet.parse().expect("static directive"));
+    }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()

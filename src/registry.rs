@@ -4,11 +4,16 @@
 use rotor_provider::Provider;
 use rotor_provider::file::FileProvider;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::runbook::{Runbook, TargetConfig};
 
 pub fn build(config: &TargetConfig, rb: &Runbook) -> Result<Box<dyn Provider>> {
     Ok(match config {
         TargetConfig::File(c) => Box::new(FileProvider::new(c, &rb.secret)),
+        #[cfg(feature = "vault")]
+        TargetConfig::Vault(c) => Box::new(
+            rotor_provider_vault::VaultProvider::new(c)
+                .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?,
+        ),
     })
 }

@@ -32,14 +32,22 @@ pub enum Strategy {
 #[derive(Clone, Debug)]
 pub enum TargetConfig {
     File(FileConfig),
+    #[cfg(feature = "vault")]
+    Vault(rotor_provider_vault::VaultConfig),
 }
 
 impl TargetConfig {
-    pub const KINDS: &'static [&'static str] = &["file"];
+    pub const KINDS: &'static [&'static str] = &[
+        "file",
+        #[cfg(feature = "vault")]
+        "vault",
+    ];
 
     pub fn kind(&self) -> &'static str {
         match self {
             TargetConfig::File(_) => "file",
+            #[cfg(feature = "vault")]
+            TargetConfig::Vault(_) => "vault",
         }
     }
 }
@@ -210,6 +218,12 @@ fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Erro
                 }
                 match kind.as_str() {
                     "file" => out.push(TargetConfig::File(map.next_value()?)),
+                    #[cfg(feature = "vault")]
+                    "vault" => {
+                        let c: rotor_provider_vault::VaultConfig = map.next_value()?;
+                        c.validate().map_err(de::Error::custom)?;
+                        out.push(TargetConfig::Vault(c));
+                    }
                     other => return Err(de::Error::unknown_variant(other, TargetConfig::KINDS)),
                 }
             }

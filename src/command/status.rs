@@ -1,6 +1,6 @@
 //! `rotor status` and `rotor plan`: read-only views. Neither takes the lock nor writes.
 
-use rotor_provider::Fingerprint;
+use rotor_provider::{Fingerprint, History};
 use serde_json::json;
 
 use crate::command::{self, age, human, rotate};
@@ -10,7 +10,7 @@ use crate::engine::{self, Target};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::output::Output;
-use crate::runbook::Runbook;
+use crate::runbook::{Runbook, Strategy};
 use crate::state::StateDir;
 
 fn fp(f: &Option<Fingerprint>) -> String {
@@ -76,12 +76,46 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
     })
 }
 
+/// How many versions the store keeps, and a warning when one rotation cycle (its writes
+/// up to and including retire) would push the version before it out of history.
+fn history_view(out: &Output, rb: &Runbook, h: &History) {
+    out.line(&format!(
+        "    history     keeps {} versions (versions {}–{} present)",
+        h.max_versions,
+        h.oldest_version.max(1),
+        h.current_version
+    ));
+    let cycle = match rb.strategy {
+        Strategy::Staged => 3,
+        Strategy::Dual => 2,
+    };
+    if h.max_versions <= cycle {
+        out.line(&format!(
+            "    warning     a rotation and retire write {cycle} versions: with max_versions {} the version before a rotation leaves history before the cycle ends",
+            h.max_versions
+        ));
+    }
+}
+
 pub async fn status(out: &Output, state: &StateDir, sel: &Selection) -> Result<()> {
     let mut secrets = Vec::new();
     for rb in &sel.load()? {
         out.heading(&format!("{} ({})", rb.secret, rb.path.display()));
         let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
-        let views: Vec<_> = targets.iter().map(|t| target_view(out, rb, t)).collect();
+        let mut views = Vec::new();
+        for t in &targets {
+            let mut view = target_view(out, rb, t);
+            let history = t
+                .provider
+                .history()
+                .await
+                .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
+            if let Some(h) = history {
+                history_view(out, rb, &h);
+                view["history"] = json!(h);
+            }
+            views.push(view);
+        }
         let journal = Journal::load_for(state, &rb.secret)?;
         if let Some(j) = &journal {
             out.line(&format!(

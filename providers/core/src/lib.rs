@@ -53,6 +53,15 @@ pub enum WriteCondition {
     Update(Version),
 }
 
+/// How many versions of a secret a store keeps (Vault KV v2 `max_versions`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct History {
+    /// Versions kept before the oldest is destroyed.
+    pub max_versions: u64,
+    pub oldest_version: u64,
+    pub current_version: u64,
+}
+
 /// One store location holding one secret's key set.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync + fmt::Debug {
@@ -68,4 +77,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Writes `set` if `condition` holds, returning the new version; otherwise
     /// [`Error::Conflict`] and the store is unchanged.
     async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version>;
+
+    /// The version history the store keeps for this secret, for stores that keep one
+    /// and drop old versions (`None`: no such limit, or no secret yet).
+    async fn history(&self) -> Result<Option<History>> {
+        Ok(None)
+    }
 }

@@ -1,0 +1,164 @@
+//! Connection settings from the runbook and the environment, and one shared client per
+//! server, so many secrets rotated in one run use one connection pool.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use rotor_provider::{Error, Result};
+use serde::Deserialize;
+use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
+
+use crate::VaultConfig;
+
+/// How long one request may take before it counts as the server being unreachable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One client for one server (address, namespace, TLS settings).
+pub struct Connection {
+    pub address: String,
+    pub client: VaultClient,
+}
+
+impl std::fmt::Debug for Connection {
+    // The client's settings hold the token: only the address is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Settings {
+    address: String,
+    namespace: Option<String>,
+    ca_cert: Option<String>,
+    verify: bool,
+}
+
+static POOL: LazyLock<Mutex<HashMap<Settings, Arc<Connection>>>> = LazyLock::new(Mutex::default);
+
+/// The first non-empty environment variable of `names`.
+fn env(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+}
+
+fn truthy(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "t")
+}
+
+/// The token: `VAULT_TOKEN`, `BAO_TOKEN`, then the token helper file `~/.vault-token`.
+fn token(location: &str) -> Result<String> {
+    if let Some(t) = env(&["VAULT_TOKEN", "BAO_TOKEN"]) {
+        return Ok(t);
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let path = std::path::Path::new(&home).join(".vault-token");
+        if let Ok(t) = std::fs::read_to_string(&path) {
+            let t = t.trim();
+            if !t.is_empty() {
+                return Ok(t.to_owned());
+            }
+        }
+    }
+    Err(Error::Config {
+        location: location.to_owned(),
+        detail: "no Vault token: set VAULT_TOKEN (or BAO_TOKEN), or log in with `vault login` so ~/.vault-token exists".into(),
+    })
+}
+
+impl Connection {
+    /// The shared connection for `config`'s server, built on first use.
+    pub fn shared(config: &VaultConfig) -> Result<Arc<Connection>> {
+        let address = config
+            .address
+            .clone()
+            .or_else(|| env(&["VAULT_ADDR", "BAO_ADDR"]))
+            .unwrap_or_else(|| "http://127.0.0.1:8200".into());
+        let address = address.trim_end_matches('/').to_owned();
+        let location = format!("vault:{}/{} at {address}", config.mount, config.path);
+        if url::Url::parse(&address).is_err()
+            || !(address.starts_with("http://") || address.starts_with("https://"))
+        {
+            return Err(Error::Config {
+                location,
+                detail: format!("`{address}` is not an http:// or https:// address"),
+            });
+        }
+        let settings = Settings {
+            address: address.clone(),
+            namespace: config
+                .namespace
+                .clone()
+                .or_else(|| env(&["VAULT_NAMESPACE", "BAO_NAMESPACE"])),
+            ca_cert: config
+                .ca_cert
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .or_else(|| env(&["VAULT_CACERT", "BAO_CACERT"])),
+            verify: !config.skip_verify.unwrap_or_else(|| {
+                env(&["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"]).is_some_and(|v| truthy(&v))
+            }),
+        };
+        let mut pool = POOL.lock().expect("vault client pool poisoned");
+        if let Some(c) = pool.get(&settings) {
+            return Ok(Arc::clone(c));
+        }
+        let mut builder = VaultClientSettingsBuilder::default();
+        builder
+            .address(&settings.address)
+            .token(token(&location)?)
+            .verify(settings.verify)
+            .ca_certs(settings.ca_cert.iter().cloned().collect())
+            .timeout(Some(REQUEST_TIMEOUT));
+        if let Some(ns) = &settings.namespace {
+            builder.set_namespace(ns.clone());
+        }
+        let built = builder.build().map_err(|e| Error::Config {
+            location: location.clone(),
+            detail: format!("invalid Vault client settings: {e}"),
+        })?;
+        let client = VaultClient::new(built).map_err(|e| Error::Config {
+            location: location.clone(),
+            detail: format!(
+                "cannot set up the Vault client: {}",
+                crate::errors::chain(&e)
+            ),
+        })?;
+        let conn = Arc::new(Connection { address, client });
+        pool.insert(settings, Arc::clone(&conn));
+        Ok(conn)
+    }
+}
+
+/// What `sys/internal/ui/mounts/<path>` says about the mount serving a path.
+#[derive(Debug, Deserialize)]
+pub struct MountInfo {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub options: Option<HashMap<String, String>>,
+}
+
+#[derive(Debug, rustify_derive::Endpoint)]
+#[endpoint(path = "sys/internal/ui/mounts/{self.path}", response = "MountInfo")]
+struct MountInfoRequest {
+    #[endpoint(skip)]
+    path: String,
+}
+
+/// Looks up the mount serving `mount/path`: the request the `vault kv` commands make to
+/// tell KV v1 from v2, allowed for any token with a capability on the path.
+pub async fn mount_info(
+    client: &VaultClient,
+    mount: &str,
+    path: &str,
+) -> Result<MountInfo, vaultrs::error::ClientError> {
+    let endpoint = MountInfoRequest {
+        path: format!("{mount}/{path}"),
+    };
+    vaultrs::api::exec_with_result(client, endpoint).await
+}

@@ -1,0 +1,164 @@
+//! Vault's answers turned into the provider contract's errors, each naming what failed
+//! (the server, the path, the capability the token lacks) and keeping its source.
+//!
+//! Parse failures are reported without their source text: a serde message can quote the
+//! value it choked on, and that value may be key material.
+
+use rotor_provider::Error;
+use vaultrs::error::ClientError;
+
+/// What rotor was doing when the server answered.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    MountLookup,
+    Read,
+    ReadMetadata,
+    Write { cas: u64 },
+}
+
+/// The error chain as one line (`a: b: c`).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+pub fn classify(op: Op, e: ClientError, location: &str, address: &str, data_path: &str) -> Error {
+    let location = location.to_owned();
+    match e {
+        ClientError::APIError { code, errors } => {
+            let said = if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", errors.join("; "))
+            };
+            api_error(op, code, &said, &errors, location, address, data_path)
+        }
+        ClientError::RestClientError { source } => transport(source, location, address),
+        ClientError::JsonParseError { .. }
+        | ClientError::ResponseEmptyError
+        | ClientError::ResponseDataEmptyError => Error::Invalid {
+            location,
+            detail: format!("the server at {address} sent a response rotor cannot read"),
+        },
+        other => {
+            let detail = chain(&other);
+            Error::other(location, detail, other)
+        }
+    }
+}
+
+fn api_error(
+    op: Op,
+    code: u16,
+    said: &str,
+    errors: &[String],
+    location: String,
+    address: &str,
+    data_path: &str,
+) -> Error {
+    let any = |needle: &str| errors.iter().any(|m| m.contains(needle));
+    match (code, op) {
+        (400, Op::Write { cas }) if any("check-and-set") => Error::Conflict {
+            location,
+            detail: if cas == 0 {
+                "a secret appeared at the path after rotor found none (check-and-set 0 refused)"
+                    .into()
+            } else {
+                format!(
+                    "the secret is no longer at version {cas}: someone else wrote it (check-and-set refused)"
+                )
+            },
+        },
+        (403, Op::MountLookup) => Error::PermissionDenied {
+            location,
+            detail: format!(
+                "the server refused the mount lookup: either no secrets engine is mounted there, or the token has no capability on `{data_path}`{said}"
+            ),
+            source: None,
+        },
+        (403, op) => {
+            let (path, caps) = match op {
+                Op::Write { cas: 0 } => (data_path.to_owned(), "create"),
+                Op::Write { .. } => (data_path.to_owned(), "update"),
+                Op::ReadMetadata => (data_path.replacen("/data/", "/metadata/", 1), "read"),
+                _ => (data_path.to_owned(), "read"),
+            };
+            Error::PermissionDenied {
+                location,
+                detail: format!(
+                    "the token lacks the `{caps}` capability on `{path}` (rotor needs a policy with \
+                     path \"{data_path}\" {{ capabilities = [\"read\", \"create\", \"update\"] }}){said}"
+                ),
+                source: None,
+            }
+        }
+        (503, _) if any("sealed") => Error::Unreachable {
+            location,
+            detail: format!("the server at {address} is sealed; unseal it and run rotor again"),
+            source: None,
+        },
+        (500..=599, _) => Error::Unreachable {
+            location,
+            detail: format!("the server at {address} failed with HTTP {code}{said}"),
+            source: None,
+        },
+        (404, Op::Write { .. }) => Error::Config {
+            location,
+            detail: format!("the server has no route for `{data_path}` (HTTP 404){said}"),
+        },
+        _ => Error::Other {
+            location,
+            detail: format!("the server at {address} answered HTTP {code}{said}"),
+            source: None,
+        },
+    }
+}
+
+fn transport(source: rustify::errors::ClientError, location: String, address: &str) -> Error {
+    use rustify::errors::ClientError as R;
+    match source {
+        R::ServerResponseError { code, .. } => Error::Unreachable {
+            location,
+            detail: format!(
+                "the server at {address} answered HTTP {code} with a body that is not Vault's"
+            ),
+            source: None,
+        },
+        R::ResponseParseError { .. }
+        | R::ResponseConversionError { .. }
+        | R::DataParseError { .. } => Error::Invalid {
+            location,
+            detail: format!("the server at {address} sent a response rotor cannot read"),
+        },
+        other => {
+            let text = chain(&other);
+            let lower = text.to_ascii_lowercase();
+            let detail = if ["certificate", "tls", "ssl", "handshake"]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                format!(
+                    "TLS with {address} failed (check the address scheme, and VAULT_CACERT or `ca_cert` for a private CA): {text}"
+                )
+            } else if lower.contains("timed out") || lower.contains("timeout") {
+                format!("the server at {address} did not answer in time: {text}")
+            } else {
+                format!("cannot reach the server at {address}: {text}")
+            };
+            Error::Unreachable {
+                location,
+                detail,
+                source: Some(Box::new(other)),
+            }
+        }
+    }
+}

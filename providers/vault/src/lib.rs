@@ -1,0 +1,309 @@
+//! The HashiCorp Vault / OpenBao backend: one KV v2 secret holds the key set.
+//!
+//! ```yaml
+//! targets:
+//!   vault:
+//!     mount: secret                 # a KV v2 mount (v1 is refused: it ignores check-and-set)
+//!     path: payments/jwt            # the secret's path inside the mount
+//!     fields: { current: JWT_SECRET_CURRENT }   # optional per-field names
+//!     address: https://vault:8200   # optional; else VAULT_ADDR, BAO_ADDR, http://127.0.0.1:8200
+//!     namespace: team-a             # optional; else VAULT_NAMESPACE, BAO_NAMESPACE
+//!     ca_cert: /etc/ssl/vault.pem   # optional; else VAULT_CACERT, BAO_CACERT
+//!     skip_verify: false            # optional; else VAULT_SKIP_VERIFY, BAO_SKIP_VERIFY
+//! ```
+//!
+//! The token comes from `VAULT_TOKEN`, `BAO_TOKEN` or `~/.vault-token`, never from the
+//! runbook, and is never printed. The secret's data holds the fields `current`,
+//! `previous`, `pending`, `rotated_at` and `rotation_id` (names overridable); other fields
+//! stored at the same path are kept.
+//!
+//! Before the first request that touches the secret, the mount is looked up
+//! (`sys/internal/ui/mounts/<mount>/<path>`, what the `vault kv` commands use) and must
+//! be KV version 2: a v1 mount silently ignores `cas`, so a write there could clobber a
+//! concurrent one. Every write is check-and-set (`options.cas` = the version read, `0`
+//! to create), so a concurrent writer makes rotor's write fail with a conflict and
+//! nothing is written. A staged rotation costs one mount lookup, then one read and one
+//! CAS write per write step: no per-field requests.
+
+mod client;
+mod errors;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rotor_provider::keyset::{self, FieldNames, FieldOverrides};
+use rotor_provider::{
+    Error, History, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+use vaultrs::api::kv2::requests::{ReadSecretRequest, SetSecretRequestOptions};
+use vaultrs::client::VaultClient;
+
+pub use client::Connection;
+use errors::{Op, classify};
+
+/// The `vault:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    pub mount: String,
+    pub path: String,
+    #[serde(default)]
+    pub fields: FieldOverrides,
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub skip_verify: Option<bool>,
+}
+
+impl VaultConfig {
+    /// Checks the shape of mount and path (called by the runbook parser, so a bad value
+    /// is reported at its line and column).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let ok = |s: &str| {
+            !s.is_empty()
+                && !s.starts_with('/')
+                && !s.ends_with('/')
+                && !s.contains("//")
+                && s.split('/').all(|p| p != "." && p != "..")
+        };
+        if !ok(&self.mount) {
+            return Err(format!(
+                "vault mount `{}` must be a path like `secret`, without leading or trailing `/`",
+                self.mount
+            ));
+        }
+        if !ok(&self.path) {
+            return Err(format!(
+                "vault path `{}` must be a path like `payments/jwt`, without leading or trailing `/`",
+                self.path
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub struct VaultProvider {
+    conn: Arc<Connection>,
+    mount: String,
+    path: String,
+    names: FieldNames,
+    kv2_checked: OnceCell<()>,
+    /// Fields at the path that are not rotor's, as of the last version read or written,
+    /// so a write keeps them.
+    others: Mutex<Option<(u64, Map<String, Value>)>>,
+}
+
+impl std::fmt::Debug for VaultProvider {
+    // The client holds the token: only the location is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultProvider")
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultProvider {
+    /// Resolves the connection from the runbook and the environment. Providers with the
+    /// same address, namespace and TLS settings share one client and its connection pool.
+    pub fn new(config: &VaultConfig) -> Result<Self> {
+        let conn = Connection::shared(config)?;
+        Ok(VaultProvider {
+            conn,
+            mount: config.mount.clone(),
+            path: config.path.clone(),
+            names: config.fields.apply(FieldNames::default()),
+            kv2_checked: OnceCell::new(),
+            others: Mutex::new(None),
+        })
+    }
+
+    fn client(&self) -> &VaultClient {
+        &self.conn.client
+    }
+
+    fn data_path(&self) -> String {
+        format!("{}/data/{}", self.mount, self.path)
+    }
+
+    /// Refuses anything but a KV v2 mount at `mount`, once per provider.
+    async fn ensure_kv2(&self) -> Result<()> {
+        self.kv2_checked
+            .get_or_try_init(|| async {
+                let info = client::mount_info(self.client(), &self.mount, &self.path)
+                    .await
+                    .map_err(|e| self.error(Op::MountLookup, e))?;
+                let want = format!("{}/", self.mount);
+                if info.path != want {
+                    return Err(Error::Config {
+                        location: self.location(),
+                        detail: format!(
+                            "`{}` is not a mount: the path belongs to the mount `{}`; set `mount: {}` and the rest as `path`",
+                            self.mount,
+                            info.path.trim_end_matches('/'),
+                            info.path.trim_end_matches('/')
+                        ),
+                    });
+                }
+                let version = info.options.as_ref().and_then(|o| o.get("version"));
+                match (info.kind.as_str(), version.map(String::as_str)) {
+                    ("kv", Some("2")) => Ok(()),
+                    ("kv", _) => Err(Error::Config {
+                        location: self.location(),
+                        detail: format!(
+                            "the mount `{}` is KV version 1, which silently ignores check-and-set; \
+                             rotor needs KV v2 (`vault kv enable-versioning {}`); nothing was written",
+                            self.mount, self.mount
+                        ),
+                    }),
+                    (other, _) => Err(Error::Config {
+                        location: self.location(),
+                        detail: format!(
+                            "the mount `{}` is a `{other}` secrets engine, not KV v2; nothing was written",
+                            self.mount
+                        ),
+                    }),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    fn error(&self, op: Op, e: vaultrs::error::ClientError) -> Error {
+        classify(
+            op,
+            e,
+            &self.location(),
+            &self.conn.address,
+            &self.data_path(),
+        )
+    }
+
+    /// Splits stored data into the key set and the fields that are not rotor's.
+    fn parse(&self, data: Value) -> Result<Option<(KeySet, Map<String, Value>)>> {
+        let mut map = match data {
+            Value::Object(m) => m,
+            Value::Null => return Ok(None),
+            _ => {
+                return Err(Error::Invalid {
+                    location: self.location(),
+                    detail: "the secret's data is not an object".into(),
+                });
+            }
+        };
+        let mut wrong_type = None;
+        let set = keyset::from_fields(&self.names, |name| match map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                wrong_type.get_or_insert_with(|| name.to_owned());
+                None
+            }
+        });
+        if let Some(name) = wrong_type {
+            return Err(Error::Invalid {
+                location: self.location(),
+                detail: format!("field `{name}` is not a string"),
+            });
+        }
+        let set = set.map_err(|detail| Error::Invalid {
+            location: self.location(),
+            detail,
+        })?;
+        for name in self.names.all() {
+            map.remove(name);
+        }
+        Ok(set.map(|s| (s, map)))
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for VaultProvider {
+    fn kind(&self) -> &'static str {
+        "vault"
+    }
+
+    fn location(&self) -> String {
+        format!(
+            "vault:{}/{} at {}",
+            self.mount, self.path, self.conn.address
+        )
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        self.ensure_kv2().await?;
+        let endpoint = ReadSecretRequest::builder()
+            .mount(&self.mount)
+            .path(&self.path)
+            .build()
+            .expect("mount and path are set");
+        let res = match vaultrs::api::exec_with_result(self.client(), endpoint).await {
+            Ok(res) => res,
+            // No secret, or its latest version deleted: no key set.
+            Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => return Ok(None),
+            Err(e) => return Err(self.error(Op::Read, e)),
+        };
+        let version = res.metadata.version;
+        let Some((set, others)) = self.parse(res.data)? else {
+            return Ok(None);
+        };
+        *self.others.lock().expect("poisoned") = Some((version, others));
+        Ok(Some(Versioned {
+            set,
+            version: Version(version.to_string()),
+        }))
+    }
+
+    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+        self.ensure_kv2().await?;
+        let cas = match &condition {
+            WriteCondition::Create => 0,
+            WriteCondition::Update(v) => v.0.parse::<u64>().map_err(|_| {
+                Error::conflict(
+                    self.location(),
+                    format!("`{v}` is not a Vault version number"),
+                )
+            })?,
+        };
+        // Keep the fields that are not rotor's, as of the version the write is based on.
+        let mut data = match &*self.others.lock().expect("poisoned") {
+            Some((v, others)) if *v == cas => others.clone(),
+            _ => Map::new(),
+        };
+        for (name, value) in keyset::to_fields(&self.names, set) {
+            data.insert(name.to_owned(), Value::String(value.into_owned()));
+        }
+        let options = SetSecretRequestOptions {
+            cas: u32::try_from(cas).unwrap_or(u32::MAX),
+        };
+        let written =
+            vaultrs::kv2::set_with_options(self.client(), &self.mount, &self.path, &data, options)
+                .await
+                .map_err(|e| self.error(Op::Write { cas }, e))?;
+        for name in self.names.all() {
+            data.remove(name);
+        }
+        *self.others.lock().expect("poisoned") = Some((written.version, data));
+        Ok(Version(written.version.to_string()))
+    }
+
+    async fn history(&self) -> Result<Option<History>> {
+        self.ensure_kv2().await?;
+        match vaultrs::kv2::read_metadata(self.client(), &self.mount, &self.path).await {
+            Ok(m) => Ok(Some(History {
+                // 0 means the mount's setting, whose default is 10.
+                max_versions: if m.max_versions == 0 {
+                    10
+                } else {
+                    m.max_versions
+                },
+                oldest_version: m.oldest_version,
+                current_version: m.current_version,
+            })),
+            Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => Ok(None),
+            Err(e) => Err(self.error(Op::ReadMetadata, e)),
+        }
+    }
+}
