@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rotor_provider::{Error, Result};
 use serde::Deserialize;
+use sha2::Digest;
 use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 
 use crate::VaultConfig;
@@ -35,6 +36,8 @@ struct Settings {
     namespace: Option<String>,
     ca_cert: Option<String>,
     verify: bool,
+    /// Only set for a token given in code; clients with the environment's token share.
+    token_hash: Option<[u8; 32]>,
 }
 
 static POOL: LazyLock<Mutex<HashMap<Settings, Arc<Connection>>>> = LazyLock::new(Mutex::default);
@@ -72,7 +75,7 @@ fn token(location: &str) -> Result<String> {
 
 impl Connection {
     /// The shared connection for `config`'s server, built on first use.
-    pub fn shared(config: &VaultConfig) -> Result<Arc<Connection>> {
+    pub fn shared(config: &VaultConfig, token_given: Option<&str>) -> Result<Arc<Connection>> {
         let address = config
             .address
             .clone()
@@ -102,6 +105,7 @@ impl Connection {
             verify: !config.skip_verify.unwrap_or_else(|| {
                 env(&["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"]).is_some_and(|v| truthy(&v))
             }),
+            token_hash: token_given.map(|t| sha2::Sha256::digest(t.as_bytes()).into()),
         };
         let mut pool = POOL.lock().expect("vault client pool poisoned");
         if let Some(c) = pool.get(&settings) {
@@ -110,7 +114,10 @@ impl Connection {
         let mut builder = VaultClientSettingsBuilder::default();
         builder
             .address(&settings.address)
-            .token(token(&location)?)
+            .token(match token_given {
+                Some(t) => t.to_owned(),
+                None => token(&location)?,
+            })
             .verify(settings.verify)
             .ca_certs(settings.ca_cert.iter().cloned().collect())
             .timeout(Some(REQUEST_TIMEOUT));

@@ -31,6 +31,18 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// HTTP 404, whether or not the body is Vault's error document (a read of a deleted
+/// version answers 404 with the version's metadata instead).
+pub fn is_not_found(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::APIError { code: 404, .. }
+            | ClientError::RestClientError {
+                source: rustify::errors::ClientError::ServerResponseError { code: 404, .. }
+            }
+    )
+}
+
 pub fn classify(op: Op, e: ClientError, location: &str, address: &str, data_path: &str) -> Error {
     let location = location.to_owned();
     match e {

@@ -109,15 +109,24 @@ impl VaultProvider {
     /// Resolves the connection from the runbook and the environment. Providers with the
     /// same address, namespace and TLS settings share one client and its connection pool.
     pub fn new(config: &VaultConfig) -> Result<Self> {
-        let conn = Connection::shared(config)?;
-        Ok(VaultProvider {
+        Ok(Self::on(Connection::shared(config, None)?, config))
+    }
+
+    /// Like [`new`](Self::new), with a token obtained elsewhere (another auth method)
+    /// instead of the environment's.
+    pub fn with_token(config: &VaultConfig, token: &str) -> Result<Self> {
+        Ok(Self::on(Connection::shared(config, Some(token))?, config))
+    }
+
+    fn on(conn: Arc<Connection>, config: &VaultConfig) -> Self {
+        VaultProvider {
             conn,
             mount: config.mount.clone(),
             path: config.path.clone(),
             names: config.fields.apply(FieldNames::default()),
             kv2_checked: OnceCell::new(),
             others: Mutex::new(None),
-        })
+        }
     }
 
     fn client(&self) -> &VaultClient {
@@ -181,11 +190,30 @@ impl VaultProvider {
         )
     }
 
+    /// The version a create is check-and-set against: 0 when no secret exists, the
+    /// version last read when the secret holds other fields but no key set, or the
+    /// current version when the latest version was deleted or destroyed.
+    async fn create_base(&self) -> Result<u64> {
+        if let Some((v, _)) = &*self.others.lock().expect("poisoned") {
+            return Ok(*v);
+        }
+        match vaultrs::kv2::read_metadata(self.client(), &self.mount, &self.path).await {
+            Err(e) if errors::is_not_found(&e) => Ok(0),
+            Err(e) => Err(self.error(Op::ReadMetadata, e)),
+            Ok(m) => {
+                let latest = m.versions.get(&m.current_version.to_string());
+                let gone = latest.is_none_or(|v| v.destroyed || !v.deletion_time.is_empty());
+                // A live latest version with a key set: let the write's cas 0 be refused.
+                Ok(if gone { m.current_version } else { 0 })
+            }
+        }
+    }
+
     /// Splits stored data into the key set and the fields that are not rotor's.
-    fn parse(&self, data: Value) -> Result<Option<(KeySet, Map<String, Value>)>> {
+    fn parse(&self, data: Value) -> Result<(Option<KeySet>, Map<String, Value>)> {
         let mut map = match data {
             Value::Object(m) => m,
-            Value::Null => return Ok(None),
+            Value::Null => return Ok((None, Map::new())),
             _ => {
                 return Err(Error::Invalid {
                     location: self.location(),
@@ -215,7 +243,7 @@ impl VaultProvider {
         for name in self.names.all() {
             map.remove(name);
         }
-        Ok(set.map(|s| (s, map)))
+        Ok((set, map))
     }
 }
 
@@ -242,24 +270,32 @@ impl Provider for VaultProvider {
         let res = match vaultrs::api::exec_with_result(self.client(), endpoint).await {
             Ok(res) => res,
             // No secret, or its latest version deleted: no key set.
-            Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => return Ok(None),
+            Err(e) if errors::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(self.error(Op::Read, e)),
         };
         let version = res.metadata.version;
-        let Some((set, others)) = self.parse(res.data)? else {
-            return Ok(None);
-        };
-        *self.others.lock().expect("poisoned") = Some((version, others));
-        Ok(Some(Versioned {
-            set,
-            version: Version(version.to_string()),
-        }))
+        match self.parse(res.data)? {
+            (Some(set), others) => {
+                *self.others.lock().expect("poisoned") = Some((version, others));
+                Ok(Some(Versioned {
+                    set,
+                    version: Version(version.to_string()),
+                }))
+            }
+            (None, others) => {
+                // A secret without a key set (other fields only, or its latest version
+                // deleted): a create is check-and-set against this version, and keeps
+                // those fields.
+                *self.others.lock().expect("poisoned") = Some((version, others));
+                Ok(None)
+            }
+        }
     }
 
     async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
         self.ensure_kv2().await?;
         let cas = match &condition {
-            WriteCondition::Create => 0,
+            WriteCondition::Create => self.create_base().await?,
             WriteCondition::Update(v) => v.0.parse::<u64>().map_err(|_| {
                 Error::conflict(
                     self.location(),
@@ -302,7 +338,7 @@ impl Provider for VaultProvider {
                 oldest_version: m.oldest_version,
                 current_version: m.current_version,
             })),
-            Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => Ok(None),
+            Err(e) if errors::is_not_found(&e) => Ok(None),
             Err(e) => Err(self.error(Op::ReadMetadata, e)),
         }
     }
