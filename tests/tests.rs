@@ -8,3 +8,5 @@ mod leak;
 mod lifecycle;
 mod runbooks;
 mod state;
+#[cfg(feature = "vault")]
+mod vault;

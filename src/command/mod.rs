@@ -153,7 +153,33 @@ pub async fn finish(
     pool: &KeyPool,
     journal: &mut Journal,
 ) -> Result<Outcome> {
-    let records = engine::execute(ctx, rb, targets, pool, journal).await?;
+    let versions = |targets: &[Target]| -> Vec<_> {
+        targets
+            .iter()
+            .map(|t| t.current.as_ref().map(|v| v.version.clone()))
+            .collect()
+    };
+    let untouched = versions(targets);
+    let records = match engine::execute(ctx, rb, targets, pool, journal).await {
+        Ok(records) => records,
+        // The first write failed and no store was changed: there is nothing to resume,
+        // so the run is dropped instead of blocking the next one.
+        Err(e) if journal.next == 0 && versions(targets) == untouched => {
+            Journal::remove(ctx.state, &journal.secret)?;
+            ctx.audit.append(Entry {
+                command: ctx.command.to_owned(),
+                secret: rb.secret.clone(),
+                step: "abandoned".into(),
+                outcome: "nothing was written".into(),
+                rotation_id: Some(journal.rotation_id.clone()),
+                before: journal.before.clone(),
+                after: journal.before.clone(),
+                ..Entry::default()
+            })?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     Journal::remove(ctx.state, &journal.secret)?;
     let after = engine::agreed(&rb.secret, targets)?;
     ctx.audit.append(Entry {

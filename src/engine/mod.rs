@@ -237,8 +237,13 @@ pub async fn execute(
         failpoint::hit(&format!("before:{name}"));
         match step.kind {
             StepKind::Write => {
+                // Until a store is written, a failure leaves nothing to resume.
+                let mut wrote = false;
                 for t in targets.iter_mut() {
-                    write_target(ctx, &mut records, journal, index, t, pool).await?;
+                    let before = t.current.as_ref().map(|v| v.version.clone());
+                    let first = index == 0 && !wrote;
+                    write_target(ctx, &mut records, journal, index, t, pool, first).await?;
+                    wrote |= t.current.as_ref().map(|v| &v.version) != before.as_ref();
                 }
             }
             StepKind::Verify => verify(ctx, &mut records, journal, &step, targets).await?,
@@ -271,8 +276,16 @@ async fn write_target(
     index: usize,
     t: &mut Target,
     pool: &KeyPool,
+    nothing_written: bool,
 ) -> Result<()> {
     let step = &journal.steps[index];
+    let state = |t: &Target| {
+        if nothing_written {
+            format!("{}; nothing was written", t.describe())
+        } else {
+            format!("{}; {}", t.describe(), advice(step))
+        }
+    };
     let name = step.name();
     let location = t.provider.location();
     let have = t.fingerprints();
@@ -311,11 +324,7 @@ async fn write_target(
                 ..Event::new(&name, "conflict")
             },
         )?;
-        return Err(Error::provider(
-            &journal.secret,
-            format!("{}; {}", t.describe(), advice(step)),
-            err,
-        ));
+        return Err(Error::provider(&journal.secret, state(t), err));
     }
     let missing = |fp: Fingerprint| {
         Error::Other(format!(
@@ -376,11 +385,7 @@ async fn write_target(
                     ..Event::new(&name, "failed")
                 },
             )?;
-            Err(Error::provider(
-                &journal.secret,
-                format!("{}; {}", t.describe(), advice(step)),
-                e,
-            ))
+            Err(Error::provider(&journal.secret, state(t), e))
         }
     }
 }

@@ -17,6 +17,8 @@ use std::sync::Mutex;
 
 use base64::Engine as _;
 
+pub mod bao;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");
 
 #[derive(Debug)]
@@ -98,6 +100,21 @@ impl Sandbox {
             .env_remove("RUST_LOG")
             .env_remove("ROTOR_FAILPOINT")
             .stdin(Stdio::null());
+        // The developer's own store settings never reach a test.
+        for var in [
+            "VAULT_ADDR",
+            "VAULT_TOKEN",
+            "VAULT_NAMESPACE",
+            "VAULT_CACERT",
+            "VAULT_SKIP_VERIFY",
+            "BAO_ADDR",
+            "BAO_TOKEN",
+            "BAO_NAMESPACE",
+            "BAO_CACERT",
+            "BAO_SKIP_VERIFY",
+        ] {
+            cmd.env_remove(var);
+        }
         Cmd {
             cmd,
             sandbox: self,
@@ -241,6 +258,11 @@ impl Cmd<'_> {
 
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(k, v);
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
         self
     }
 

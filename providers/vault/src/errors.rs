@@ -43,6 +43,22 @@ pub fn is_not_found(e: &ClientError) -> bool {
     )
 }
 
+/// The version number in a 404 answer for a deleted or destroyed latest version.
+pub fn deleted_version(e: &ClientError) -> Option<u64> {
+    let ClientError::RestClientError {
+        source:
+            rustify::errors::ClientError::ServerResponseError {
+                code: 404,
+                content: Some(body),
+            },
+    } = e
+    else {
+        return None;
+    };
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v["data"]["metadata"]["version"].as_u64()
+}
+
 pub fn classify(op: Op, e: ClientError, location: &str, address: &str, data_path: &str) -> Error {
     let location = location.to_owned();
     match e {

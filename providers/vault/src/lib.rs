@@ -91,9 +91,28 @@ pub struct VaultProvider {
     path: String,
     names: FieldNames,
     kv2_checked: OnceCell<()>,
-    /// Fields at the path that are not rotor's, as of the last version read or written,
-    /// so a write keeps them.
-    others: Mutex<Option<(u64, Map<String, Value>)>>,
+    /// What the last read or write saw, so a write keeps the fields that are not
+    /// rotor's, and a create names the version of a secret that holds no key set.
+    seen: Mutex<Option<Seen>>,
+}
+
+/// One version of the secret as rotor last saw it.
+struct Seen {
+    version: u64,
+    /// Whether that version holds a key set.
+    keys: bool,
+    /// Its fields that are not rotor's.
+    others: Map<String, Value>,
+}
+
+impl VaultProvider {
+    fn remember(&self, version: u64, keys: bool, others: Map<String, Value>) {
+        *self.seen.lock().expect("poisoned") = Some(Seen {
+            version,
+            keys,
+            others,
+        });
+    }
 }
 
 impl std::fmt::Debug for VaultProvider {
@@ -125,7 +144,7 @@ impl VaultProvider {
             path: config.path.clone(),
             names: config.fields.apply(FieldNames::default()),
             kv2_checked: OnceCell::new(),
-            others: Mutex::new(None),
+            seen: Mutex::new(None),
         }
     }
 
@@ -190,22 +209,13 @@ impl VaultProvider {
         )
     }
 
-    /// The version a create is check-and-set against: 0 when no secret exists, the
-    /// version last read when the secret holds other fields but no key set, or the
-    /// current version when the latest version was deleted or destroyed.
-    async fn create_base(&self) -> Result<u64> {
-        if let Some((v, _)) = &*self.others.lock().expect("poisoned") {
-            return Ok(*v);
-        }
-        match vaultrs::kv2::read_metadata(self.client(), &self.mount, &self.path).await {
-            Err(e) if errors::is_not_found(&e) => Ok(0),
-            Err(e) => Err(self.error(Op::ReadMetadata, e)),
-            Ok(m) => {
-                let latest = m.versions.get(&m.current_version.to_string());
-                let gone = latest.is_none_or(|v| v.destroyed || !v.deletion_time.is_empty());
-                // A live latest version with a key set: let the write's cas 0 be refused.
-                Ok(if gone { m.current_version } else { 0 })
-            }
+    /// The version a create is check-and-set against: 0 when no secret exists, or the
+    /// version last read when the secret holds other fields but no key set, or its
+    /// latest version was deleted.
+    fn create_base(&self) -> u64 {
+        match &*self.seen.lock().expect("poisoned") {
+            Some(seen) if !seen.keys => seen.version,
+            _ => 0,
         }
     }
 
@@ -269,14 +279,21 @@ impl Provider for VaultProvider {
             .expect("mount and path are set");
         let res = match vaultrs::api::exec_with_result(self.client(), endpoint).await {
             Ok(res) => res,
-            // No secret, or its latest version deleted: no key set.
-            Err(e) if errors::is_not_found(&e) => return Ok(None),
+            // No secret, or its latest version deleted: no key set. For a deleted
+            // version the answer still carries its number, which a create must name.
+            Err(e) if errors::is_not_found(&e) => {
+                match errors::deleted_version(&e) {
+                    Some(v) => self.remember(v, false, Map::new()),
+                    None => *self.seen.lock().expect("poisoned") = None,
+                }
+                return Ok(None);
+            }
             Err(e) => return Err(self.error(Op::Read, e)),
         };
         let version = res.metadata.version;
         match self.parse(res.data)? {
             (Some(set), others) => {
-                *self.others.lock().expect("poisoned") = Some((version, others));
+                self.remember(version, true, others);
                 Ok(Some(Versioned {
                     set,
                     version: Version(version.to_string()),
@@ -286,7 +303,7 @@ impl Provider for VaultProvider {
                 // A secret without a key set (other fields only, or its latest version
                 // deleted): a create is check-and-set against this version, and keeps
                 // those fields.
-                *self.others.lock().expect("poisoned") = Some((version, others));
+                self.remember(version, false, others);
                 Ok(None)
             }
         }
@@ -295,7 +312,7 @@ impl Provider for VaultProvider {
     async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
         self.ensure_kv2().await?;
         let cas = match &condition {
-            WriteCondition::Create => self.create_base().await?,
+            WriteCondition::Create => self.create_base(),
             WriteCondition::Update(v) => v.0.parse::<u64>().map_err(|_| {
                 Error::conflict(
                     self.location(),
@@ -304,8 +321,8 @@ impl Provider for VaultProvider {
             })?,
         };
         // Keep the fields that are not rotor's, as of the version the write is based on.
-        let mut data = match &*self.others.lock().expect("poisoned") {
-            Some((v, others)) if *v == cas => others.clone(),
+        let mut data = match &*self.seen.lock().expect("poisoned") {
+            Some(seen) if seen.version == cas => seen.others.clone(),
             _ => Map::new(),
         };
         for (name, value) in keyset::to_fields(&self.names, set) {
@@ -321,7 +338,7 @@ impl Provider for VaultProvider {
         for name in self.names.all() {
             data.remove(name);
         }
-        *self.others.lock().expect("poisoned") = Some((written.version, data));
+        self.remember(written.version, true, data);
         Ok(Version(written.version.to_string()))
     }
 
