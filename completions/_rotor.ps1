@@ -46,6 +46,8 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Only this secret (repeatable)')
             [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'Only targets of this kind (file, ...)')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Use this key instead of generating one ("-" reads stdin)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many secrets are rotated at once (stage, signal, monitor, promote)')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many secrets are rotated at once (stage, signal, monitor, promote)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json prints one document on stdout and progress on stderr')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Emergency: bypass min_interval and a foreign pending key, write the new key alone (every old token dies at once)')

@@ -575,7 +575,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rotate)
-            opts="-y -v -h --runbook --runbooks --secret --provider --force --yes --if-due --dry-run --key-file --state-dir --output --verbose --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --force --yes --if-due --dry-run --key-file --jobs --state-dir --output --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -598,6 +598,14 @@ _rotor() {
                     return 0
                     ;;
                 --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

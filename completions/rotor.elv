@@ -42,6 +42,8 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --key-file 'Use this key instead of generating one ("-" reads stdin)'
+            cand -j 'How many secrets are rotated at once (stage, signal, monitor, promote)'
+            cand --jobs 'How many secrets are rotated at once (stage, signal, monitor, promote)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
             cand --output 'Output format; json prints one document on stdout and progress on stderr'
             cand --force 'Emergency: bypass min_interval and a foreign pending key, write the new key alone (every old token dies at once)'

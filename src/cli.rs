@@ -110,6 +110,11 @@ pub struct RotateArgs {
     /// Use this key instead of generating one ("-" reads stdin)
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+
+    /// How many secrets are rotated at once (stage, signal, monitor, promote)
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,8 @@ pub struct RotateOptions {
     pub if_due: bool,
     pub dry_run: bool,
     pub key_file: Option<PathBuf>,
+    /// Secrets rotated at once (1 with --force, which may ask on the terminal).
+    pub jobs: usize,
 }
 
 /// Which runbooks, secrets and target kinds a command works on.
@@ -106,6 +108,7 @@ impl Config {
                     if_due: a.if_due,
                     dry_run: a.dry_run,
                     key_file: a.key_file,
+                    jobs: if a.force { 1 } else { usize::from(a.jobs) },
                 };
                 Mode::Rotate(Selection::from_args(a.select)?, opts)
             }

@@ -142,3 +142,17 @@ pub struct MonitorTimeout {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error and its sources on one line each (`caused by: ...`), each said once.
+pub fn chain(e: &Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(&format!("\n  caused by: {text}"));
+        }
+        source = s.source();
+    }
+    msg
+}

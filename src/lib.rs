@@ -61,14 +61,15 @@ pub async fn run(config: Config) -> Result<()> {
     } else {
         Some(LockGuard::acquire(state)?)
     };
-    let mut audit = if dry_run {
+    let audit = if dry_run {
         AuditLog::detached()
     } else {
         AuditLog::open(state)?
     };
+    let audit = std::cell::RefCell::new(audit);
     let mut ctx = Ctx {
         state,
-        audit: &mut audit,
+        audit: &audit,
         out: &out,
         command: name,
     };

@@ -23,15 +23,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let mut msg = format!("rotor: error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                let s_text = s.to_string();
-                if !msg.contains(&s_text) {
-                    msg.push_str(&format!("\n  caused by: {s_text}"));
-                }
-                source = s.source();
-            }
+            let msg = format!("rotor: error: {}", rotor::error::chain(&e));
             eprintln!("{msg}");
             ExitCode::from(e.code() as u8)
         }

@@ -526,3 +526,66 @@ fn server_killed_mid_rotation_then_resume_completes() {
     assert!(!k.contains_key("pending") && !k.contains_key("rotation_id"));
     rotor(&s, &bao).args(["audit", "verify"]).run().expect(0);
 }
+
+#[test]
+fn many_runbooks_rotate_together_over_one_server() {
+    let bao = Bao::dev();
+    let s = sandbox(&bao);
+    // Each secret's signal waits until another secret's signal is running too: it can
+    // only pass when secrets really are rotated at the same time.
+    let rendezvous = s.path("rendezvous");
+    std::fs::create_dir_all(&rendezvous).unwrap();
+    let script = format!(
+        "touch {dir}/$ROTOR_SECRET.$ROTOR_PHASE; i=0; \
+         while [ $(ls {dir} | grep -c \"\\.$ROTOR_PHASE$\") -lt 2 ] && [ $i -lt 300 ]; do sleep 0.01; i=$((i+1)); done; \
+         [ $(ls {dir} | grep -c \"\\.$ROTOR_PHASE$\") -ge 2 ]",
+        dir = rendezvous.display()
+    );
+    let signal = format!(
+        "signal:\n  - exec: [\"sh\", \"-c\", {}]\n",
+        serde_json::to_string(&script).unwrap()
+    );
+    for i in 0..12 {
+        runbook(&s, &format!("svc{i:02}"), "secret", &signal);
+    }
+    let clear = || {
+        std::fs::remove_dir_all(&rendezvous).unwrap();
+        std::fs::create_dir(&rendezvous).unwrap();
+    };
+    rotor(&s, &bao)
+        .args(["rotate", "--jobs", "4"])
+        .run()
+        .expect(0);
+    clear();
+    let out = rotor(&s, &bao)
+        .args(["rotate", "--jobs", "4", "--output", "json"])
+        .run()
+        .expect(0);
+    let doc = out.json();
+    let secrets = doc["secrets"].as_array().unwrap();
+    assert_eq!(secrets.len(), 12);
+    for (i, o) in secrets.iter().enumerate() {
+        let name = format!("svc{i:02}");
+        assert_eq!(o["secret"], name.as_str(), "outcomes in runbook order");
+        assert_eq!(o["outcome"], "rotated");
+        let (k, _) = stored(&s, &bao, &format!("secret/apps/{name}")).unwrap();
+        assert_eq!(
+            o["after"]["current"].as_str(),
+            Some(fp(&k["current"]).as_str())
+        );
+        assert!(k.contains_key("previous"));
+    }
+    // Appends from secrets running at once keep the audit chain whole.
+    rotor(&s, &bao).args(["audit", "verify"]).run().expect(0);
+
+    // With one job at a time the rendezvous can never happen: the signal fails.
+    clear();
+    let out = rotor(&s, &bao)
+        .args([
+            "rotate", "--jobs", "1", "--secret", "svc00", "--secret", "svc01",
+        ])
+        .run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("svc00"), "{}", out.stderr);
+    assert!(out.stdout.contains("svc01: not started"), "{}", out.stdout);
+}

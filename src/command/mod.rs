@@ -129,7 +129,7 @@ pub async fn run_operation(
         next: 0,
     };
     journal.save(ctx.state)?;
-    ctx.audit.append(Entry {
+    ctx.audit.borrow_mut().append(Entry {
         command: ctx.command.to_owned(),
         secret: rb.secret.clone(),
         step: "start".into(),
@@ -166,7 +166,7 @@ pub async fn finish(
         // so the run is dropped instead of blocking the next one.
         Err(e) if journal.next == 0 && versions(targets) == untouched => {
             Journal::remove(ctx.state, &journal.secret)?;
-            ctx.audit.append(Entry {
+            ctx.audit.borrow_mut().append(Entry {
                 command: ctx.command.to_owned(),
                 secret: rb.secret.clone(),
                 step: "abandoned".into(),
@@ -182,7 +182,7 @@ pub async fn finish(
     };
     Journal::remove(ctx.state, &journal.secret)?;
     let after = engine::agreed(&rb.secret, targets)?;
-    ctx.audit.append(Entry {
+    ctx.audit.borrow_mut().append(Entry {
         command: ctx.command.to_owned(),
         secret: rb.secret.clone(),
         step: "done".into(),

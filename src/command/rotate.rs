@@ -1,5 +1,6 @@
 //! `rotor rotate`: create, rotate (staged or dual) or, with `--force`, replace the key.
 
+use futures_util::StreamExt;
 use rotor_provider::Key;
 
 use crate::command::{self, Outcome, age, human};
@@ -97,6 +98,9 @@ pub fn decide(
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
 }
 
+/// Rotates every selected secret, `opts.jobs` at a time. After the first failure no
+/// further secret is started; those already running finish. Outcomes come back in
+/// runbook order; every failure is printed, and the first is returned.
 pub async fn run(
     ctx: &mut Ctx<'_>,
     runbooks: &[Runbook],
@@ -108,48 +112,93 @@ pub async fn run(
             "--key-file needs exactly one secret (use --secret)".into(),
         ));
     }
-    let mut supplied: Option<Key> = match &opts.key_file {
+    let supplied: Option<Key> = match &opts.key_file {
         Some(p) => Some(keys::read_key_file(p)?),
         None => None,
     };
+    let supplied = std::cell::RefCell::new(supplied);
+    let failed = std::cell::Cell::new(false);
+    let ctx = *ctx;
+    let tasks = runbooks.iter().enumerate().map(|(i, rb)| {
+        let (supplied, failed) = (&supplied, &failed);
+        async move {
+            if failed.get() {
+                return (i, None);
+            }
+            let key = supplied.borrow_mut().take();
+            let result = one(ctx, rb, sel, opts, key).await;
+            if result.is_err() {
+                failed.set(true);
+            }
+            (i, Some(result))
+        }
+    });
+    let mut results: Vec<_> = futures_util::stream::iter(tasks)
+        .buffer_unordered(opts.jobs.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
     let mut outcomes = Vec::new();
-    for rb in runbooks {
-        let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
-        let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
-            Decision::Skip(why) => {
-                ctx.out.line(&format!("{}: {why}", rb.secret));
-                outcomes.push(Outcome::skipped(&rb.secret, &why));
-                continue;
-            }
-            Decision::Run(op) => op,
-        };
-        let new_key = match supplied.take() {
-            Some(k) => k,
-            None => rb.generator.generate()?,
-        };
-        if opts.dry_run {
-            let fp = new_key.fingerprint();
-            outcomes.push(command::preview(ctx.out, rb, &targets, op, Some(&fp))?);
-            continue;
+    let mut first_error = None;
+    for (i, result) in results {
+        match result {
+            Some(Ok(o)) => outcomes.push(o),
+            Some(Err(e)) if first_error.is_none() => first_error = Some(e),
+            Some(Err(e)) => eprintln!("rotor: error: {}", crate::error::chain(&e)),
+            None => ctx.out.line(&format!(
+                "{}: not started (an earlier secret failed)",
+                runbooks[i].secret
+            )),
         }
-        if op == Operation::Force {
-            command::confirm(
-                &rb.secret,
-                "Emergency rotation: the new key replaces every key at once and every token signed before dies",
-                opts.confirm.yes,
-            )?;
-            if Journal::load_for(ctx.state, &rb.secret)?.is_some() {
-                Journal::remove(ctx.state, &rb.secret)?;
-                ctx.out.line(&format!(
-                    "{}: the interrupted run is abandoned (--force)",
-                    rb.secret
-                ));
-            }
-        }
-        outcomes.push(
-            command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref())
-                .await?,
-        );
     }
-    Ok(outcomes)
+    match first_error {
+        None => Ok(outcomes),
+        Some(e) => {
+            // What did finish is reported before the error.
+            command::report(ctx.out, ctx.command, &outcomes);
+            Err(e)
+        }
+    }
+}
+
+/// Decides and runs one secret's rotation.
+async fn one(
+    mut ctx: Ctx<'_>,
+    rb: &Runbook,
+    sel: &Selection,
+    opts: &RotateOptions,
+    supplied: Option<Key>,
+) -> Result<Outcome> {
+    let ctx = &mut ctx;
+    let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+    let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
+        Decision::Skip(why) => {
+            ctx.out.line(&format!("{}: {why}", rb.secret));
+            return Ok(Outcome::skipped(&rb.secret, &why));
+        }
+        Decision::Run(op) => op,
+    };
+    let new_key = match supplied {
+        Some(k) => k,
+        None => rb.generator.generate()?,
+    };
+    if opts.dry_run {
+        let fp = new_key.fingerprint();
+        return command::preview(ctx.out, rb, &targets, op, Some(&fp));
+    }
+    if op == Operation::Force {
+        command::confirm(
+            &rb.secret,
+            "Emergency rotation: the new key replaces every key at once and every token signed before dies",
+            opts.confirm.yes,
+        )?;
+        if Journal::load_for(ctx.state, &rb.secret)?.is_some() {
+            Journal::remove(ctx.state, &rb.secret)?;
+            ctx.out.line(&format!(
+                "{}: the interrupted run is abandoned (--force)",
+                rb.secret
+            ));
+        }
+    }
+    command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref()).await
 }

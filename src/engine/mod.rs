@@ -10,6 +10,7 @@ pub mod action;
 pub mod journal;
 pub mod plan;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -135,11 +136,12 @@ impl KeyPool {
     }
 }
 
-/// What a command needs to run steps.
-#[derive(Debug)]
+/// What a command needs to run steps. Copied into each secret's task when several
+/// secrets run at once: the audit log is shared and appended to between awaits only.
+#[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     pub state: &'a StateDir,
-    pub audit: &'a mut AuditLog,
+    pub audit: &'a RefCell<AuditLog>,
     pub out: &'a Output,
     pub command: &'a str,
 }
@@ -199,7 +201,7 @@ impl Ctx<'_> {
             line.push_str(&format!(" — {d}"));
         }
         self.out.line(&line);
-        self.audit.append(Entry {
+        self.audit.borrow_mut().append(Entry {
             command: self.command.to_owned(),
             secret: journal.secret.clone(),
             target: target.clone(),

@@ -169,3 +169,35 @@ pub async fn mount_info(
     };
     vaultrs::api::exec_with_result(client, endpoint).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(path: &str, address: &str) -> VaultConfig {
+        serde_json::from_value(serde_json::json!({
+            "mount": "secret", "path": path, "address": address
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn one_client_per_server() {
+        let a = Connection::shared(&config("a", "http://127.0.0.1:1"), Some("t")).unwrap();
+        let b = Connection::shared(&config("b", "http://127.0.0.1:1/"), Some("t")).unwrap();
+        let c = Connection::shared(&config("a", "http://127.0.0.1:2"), Some("t")).unwrap();
+        let d = Connection::shared(&config("a", "http://127.0.0.1:1"), Some("u")).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "same server, same client");
+        assert!(!Arc::ptr_eq(&a, &c), "another server, another client");
+        assert!(!Arc::ptr_eq(&a, &d), "another token, another client");
+        assert!(!format!("{a:?}").contains("\"t\""));
+    }
+
+    #[test]
+    fn bad_addresses_are_config_errors() {
+        for addr in ["127.0.0.1:8200", "ftp://vault", "http//x"] {
+            let e = Connection::shared(&config("a", addr), Some("t")).unwrap_err();
+            assert!(matches!(e, Error::Config { .. }), "{addr}: {e}");
+        }
+    }
+}
