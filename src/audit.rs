@@ -6,9 +6,11 @@
 //! matches), a deleted one (a gap in `seq`) and a reordered one (`seq` going back or a
 //! `prev` that points elsewhere). Only fingerprints are recorded, never keys.
 
+use std::cell::Cell;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rotor_provider::Fingerprints;
 use serde::{Deserialize, Serialize};
@@ -58,6 +60,16 @@ pub struct AuditLog {
     head: String,
     actor: String,
     ci: serde_json::Map<String, serde_json::Value>,
+    /// Group commit: one fsync makes every line appended before it durable.
+    sync: Rc<GroupSync>,
+}
+
+/// How far the log is known to be on disk, and the gate one fsync at a time passes.
+#[derive(Debug, Default)]
+struct GroupSync {
+    written: Cell<u64>,
+    synced: Cell<u64>,
+    gate: tokio::sync::Mutex<()>,
 }
 
 impl AuditLog {
@@ -100,6 +112,10 @@ impl AuditLog {
             head,
             actor: actor(),
             ci: ci_vars(),
+            sync: Rc::new(GroupSync {
+                synced: Cell::new(seq),
+                ..GroupSync::default()
+            }),
         })
     }
 
@@ -111,13 +127,24 @@ impl AuditLog {
             head: GENESIS.into(),
             actor: String::new(),
             ci: serde_json::Map::new(),
+            sync: Rc::default(),
         }
     }
 
-    /// Appends one line; `time`, `actor` and `ci` are filled in here.
-    pub fn append(&mut self, mut entry: Entry) -> Result<()> {
+    /// Appends one line and makes it durable; `time`, `actor` and `ci` are filled in here.
+    pub fn append(&mut self, entry: Entry) -> Result<()> {
+        match self.append_unsynced(entry)? {
+            Some(line) => line.sync_now(),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends one line without waiting for the disk; the caller makes it durable with
+    /// [`Unsynced::sync`] before acting on it. Lines of secrets running at once are
+    /// chained in the order they are appended, and their fsyncs overlap.
+    pub fn append_unsynced(&mut self, mut entry: Entry) -> Result<Option<Unsynced>> {
         let Some(path) = &self.path else {
-            return Ok(());
+            return Ok(None);
         };
         entry.time = jiff::Timestamp::now().to_string();
         entry.actor = self.actor.clone();
@@ -134,11 +161,60 @@ impl AuditLog {
         let line = format!("{body},\"hash\":\"{hash}\"}}\n");
         let mut f = open_private(path, OpenOptions::new().append(true).create(true))?;
         f.write_all(line.as_bytes())
-            .and_then(|_| f.sync_data())
             .map_err(|e| Error::io("cannot append to", path, e))?;
         self.seq = seq;
         self.head = hash;
+        self.sync.written.set(seq);
+        Ok(Some(Unsynced {
+            file: f,
+            path: path.clone(),
+            seq,
+            group: Rc::clone(&self.sync),
+        }))
+    }
+}
+
+/// An appended audit line not yet known to be on disk.
+#[derive(Debug)]
+#[must_use = "an audit line is durable only once synced"]
+pub struct Unsynced {
+    file: std::fs::File,
+    path: PathBuf,
+    seq: u64,
+    group: Rc<GroupSync>,
+}
+
+impl Unsynced {
+    pub fn sync_now(self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("cannot append to", &self.path, e))?;
+        self.group.synced.set(self.group.synced.get().max(self.seq));
         Ok(())
+    }
+
+    /// Waits for the line to reach the disk, off the async thread so other secrets'
+    /// requests go on meanwhile. Secrets syncing at once share fsyncs: whoever passes
+    /// the gate first syncs every line written so far, and the others find theirs done.
+    pub async fn sync(self) -> Result<()> {
+        let group = Rc::clone(&self.group);
+        let _turn = group.gate.lock().await;
+        if group.synced.get() >= self.seq {
+            return Ok(());
+        }
+        // Everything appended up to now is covered by this fsync, not only this line.
+        let covered = self.written_so_far();
+        let Unsynced { file, path, .. } = self;
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(|e| Error::Other(format!("audit sync task failed: {e}")))?
+            .map_err(|e| Error::io("cannot append to", &path, e))?;
+        group.synced.set(group.synced.get().max(covered));
+        Ok(())
+    }
+
+    fn written_so_far(&self) -> u64 {
+        self.group.written.get().max(self.seq)
     }
 }
 

@@ -128,8 +128,8 @@ pub async fn run_operation(
         steps,
         next: 0,
     };
-    journal.save(ctx.state)?;
-    ctx.audit.borrow_mut().append(Entry {
+    journal.save_async(ctx.state).await?;
+    ctx.audit(Entry {
         command: ctx.command.to_owned(),
         secret: rb.secret.clone(),
         step: "start".into(),
@@ -137,7 +137,8 @@ pub async fn run_operation(
         rotation_id: Some(rotation_id.clone()),
         before: before.clone(),
         ..Entry::default()
-    })?;
+    })
+    .await?;
     let mut pool = KeyPool::from_targets(&targets);
     if let Some(k) = new_key {
         pool.add(k);
@@ -166,7 +167,7 @@ pub async fn finish(
         // so the run is dropped instead of blocking the next one.
         Err(e) if journal.next == 0 && versions(targets) == untouched => {
             Journal::remove(ctx.state, &journal.secret)?;
-            ctx.audit.borrow_mut().append(Entry {
+            ctx.audit(Entry {
                 command: ctx.command.to_owned(),
                 secret: rb.secret.clone(),
                 step: "abandoned".into(),
@@ -175,14 +176,15 @@ pub async fn finish(
                 before: journal.before.clone(),
                 after: journal.before.clone(),
                 ..Entry::default()
-            })?;
+            })
+            .await?;
             return Err(e);
         }
         Err(e) => return Err(e),
     };
     Journal::remove(ctx.state, &journal.secret)?;
     let after = engine::agreed(&rb.secret, targets)?;
-    ctx.audit.borrow_mut().append(Entry {
+    ctx.audit(Entry {
         command: ctx.command.to_owned(),
         secret: rb.secret.clone(),
         step: "done".into(),
@@ -191,7 +193,8 @@ pub async fn finish(
         before: journal.before.clone(),
         after: after.clone(),
         ..Entry::default()
-    })?;
+    })
+    .await?;
     let outcome = match journal.operation {
         Operation::Create => "created",
         Operation::Rotate(_) => "rotated",

@@ -78,6 +78,17 @@ impl Journal {
         write_atomic(&Self::path(state, &self.secret), &bytes)
     }
 
+    /// [`save`](Self::save) off the async thread, so other secrets go on meanwhile.
+    pub async fn save_async(&self, state: &StateDir) -> Result<()> {
+        state.ensure()?;
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
+        let path = Self::path(state, &self.secret);
+        tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
+            .await
+            .map_err(|e| Error::Other(format!("journal write task failed: {e}")))?
+    }
+
     pub fn remove(state: &StateDir, secret: &str) -> Result<()> {
         let path = Self::path(state, secret);
         match std::fs::remove_file(&path) {

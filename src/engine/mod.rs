@@ -180,7 +180,21 @@ impl<'a> Event<'a> {
 }
 
 impl Ctx<'_> {
-    fn record(&mut self, records: &mut Vec<Record>, journal: &Journal, e: Event<'_>) -> Result<()> {
+    /// Appends `entry` to the audit log and waits until it is on disk.
+    pub async fn audit(&self, entry: Entry) -> Result<()> {
+        let unsynced = self.audit.borrow_mut().append_unsynced(entry)?;
+        match unsynced {
+            Some(line) => line.sync().await,
+            None => Ok(()),
+        }
+    }
+
+    async fn record(
+        &mut self,
+        records: &mut Vec<Record>,
+        journal: &Journal,
+        e: Event<'_>,
+    ) -> Result<()> {
         let Event {
             step,
             target,
@@ -201,7 +215,7 @@ impl Ctx<'_> {
             line.push_str(&format!(" — {d}"));
         }
         self.out.line(&line);
-        self.audit.borrow_mut().append(Entry {
+        self.audit(Entry {
             command: self.command.to_owned(),
             secret: journal.secret.clone(),
             target: target.clone(),
@@ -212,7 +226,8 @@ impl Ctx<'_> {
             after,
             detail,
             ..Entry::default()
-        })?;
+        })
+        .await?;
         records.push(Record {
             step: step.to_owned(),
             target,
@@ -231,30 +246,50 @@ pub async fn execute(
     journal: &mut Journal,
 ) -> Result<Vec<Record>> {
     let mut records = Vec::new();
+    let mut saved = journal.next;
     while journal.next < journal.steps.len() {
         let index = journal.next;
         let step = journal.steps[index].clone();
         let name = step.name();
         tracing::debug!(secret = %journal.secret, step = %name, want = %step.want, "step starts");
         failpoint::hit(&format!("before:{name}"));
-        match step.kind {
+        let result = match step.kind {
             StepKind::Write => {
                 // Until a store is written, a failure leaves nothing to resume.
                 let mut wrote = false;
+                let mut result = Ok(());
                 for t in targets.iter_mut() {
                     let before = t.current.as_ref().map(|v| v.version.clone());
                     let first = index == 0 && !wrote;
-                    write_target(ctx, &mut records, journal, index, t, pool, first).await?;
+                    result = write_target(ctx, &mut records, journal, index, t, pool, first).await;
+                    if result.is_err() {
+                        break;
+                    }
                     wrote |= t.current.as_ref().map(|v| &v.version) != before.as_ref();
                 }
+                result
             }
-            StepKind::Verify => verify(ctx, &mut records, journal, &step, targets).await?,
-            StepKind::Signal => signal(ctx, &mut records, journal, rb, &step, targets).await?,
-            StepKind::Monitor => monitor(ctx, &mut records, journal, rb, &step, targets).await?,
+            StepKind::Verify => verify(ctx, &mut records, journal, &step, targets).await,
+            StepKind::Signal => signal(ctx, &mut records, journal, rb, &step, targets).await,
+            StepKind::Monitor => monitor(ctx, &mut records, journal, rb, &step, targets).await,
+        };
+        if let Err(e) = result {
+            // The journal names the step that failed, for `status` and `resume`.
+            if saved != index {
+                journal.save_async(ctx.state).await?;
+            }
+            return Err(e);
         }
         failpoint::hit(&format!("after:{name}"));
         journal.next = index + 1;
-        journal.save(ctx.state)?;
+        // Signals and monitors are safe to repeat, so the progress past them is saved
+        // with the next write or verify step (a resumed run signals and waits again);
+        // after the last step the journal is removed, not saved.
+        let repeatable = matches!(step.kind, StepKind::Signal | StepKind::Monitor);
+        if !repeatable && journal.next < journal.steps.len() {
+            journal.save_async(ctx.state).await?;
+            saved = journal.next;
+        }
     }
     Ok(records)
 }
@@ -295,16 +330,18 @@ async fn write_target(
     let rotation_matches = step.rotation_id.is_none()
         || t.current.as_ref().and_then(|v| v.set.rotation_id.as_ref()) == step.rotation_id.as_ref();
     if have.as_ref() == Some(want) && rotation_matches {
-        return ctx.record(
-            records,
-            journal,
-            Event {
-                target: Some(location),
-                before: have.clone(),
-                after: have,
-                ..Event::new(&name, "already done")
-            },
-        );
+        return ctx
+            .record(
+                records,
+                journal,
+                Event {
+                    target: Some(location),
+                    before: have.clone(),
+                    after: have,
+                    ..Event::new(&name, "already done")
+                },
+            )
+            .await;
     }
     let from = plan::state_before(&journal.steps, index, journal.before.as_ref());
     if have != from {
@@ -325,7 +362,8 @@ async fn write_target(
                 detail: Some(err.to_string()),
                 ..Event::new(&name, "conflict")
             },
-        )?;
+        )
+        .await?;
         return Err(Error::provider(&journal.secret, state(t), err));
     }
     let missing = |fp: Fingerprint| {
@@ -375,6 +413,7 @@ async fn write_target(
                     ..Event::new(&name, "written")
                 },
             )
+            .await
         }
         Err(e) => {
             ctx.record(
@@ -386,7 +425,8 @@ async fn write_target(
                     detail: Some(e.to_string()),
                     ..Event::new(&name, "failed")
                 },
-            )?;
+            )
+            .await?;
             Err(Error::provider(&journal.secret, state(t), e))
         }
     }
@@ -437,7 +477,8 @@ async fn verify(
                     detail: Some(err.to_string()),
                     ..Event::new(&step.name(), "conflict")
                 },
-            )?;
+            )
+            .await?;
             return Err(Error::provider(
                 &journal.secret,
                 format!("{}; {}", t.describe(), advice(step)),
@@ -453,7 +494,8 @@ async fn verify(
                 after: fresh_fps,
                 ..Event::new(&step.name(), "verified")
             },
-        )?;
+        )
+        .await?;
     }
     Ok(())
 }
@@ -473,23 +515,28 @@ async fn signal(
         fingerprints: &step.want,
     };
     if rb.signal.is_empty() {
-        return ctx.record(
-            records,
-            journal,
-            Event::new(&step.name(), "nothing to signal"),
-        );
+        return ctx
+            .record(
+                records,
+                journal,
+                Event::new(&step.name(), "nothing to signal"),
+            )
+            .await;
     }
     for action in &rb.signal {
         let what = action.describe();
         match action.run(&action_ctx).await {
-            Ok(()) => ctx.record(
-                records,
-                journal,
-                Event {
-                    detail: Some(what),
-                    ..Event::new(&step.name(), "signalled")
-                },
-            )?,
+            Ok(()) => {
+                ctx.record(
+                    records,
+                    journal,
+                    Event {
+                        detail: Some(what),
+                        ..Event::new(&step.name(), "signalled")
+                    },
+                )
+                .await?
+            }
             Err(detail) => {
                 ctx.record(
                     records,
@@ -498,7 +545,8 @@ async fn signal(
                         detail: Some(format!("{what}: {detail}")),
                         ..Event::new(&step.name(), "failed")
                     },
-                )?;
+                )
+                .await?;
                 return Err(Error::Action {
                     secret: journal.secret.clone(),
                     phase,
@@ -522,7 +570,9 @@ async fn monitor(
 ) -> Result<()> {
     let checks = &rb.monitor.checks;
     if checks.is_empty() {
-        return ctx.record(records, journal, Event::new(&step.name(), "no checks"));
+        return ctx
+            .record(records, journal, Event::new(&step.name(), "no checks"))
+            .await;
     }
     let phase = step.phase.to_string();
     let action_ctx = Context {
@@ -556,14 +606,16 @@ async fn monitor(
                 .map(|c| c.describe())
                 .collect::<Vec<_>>()
                 .join(", ");
-            return ctx.record(
-                records,
-                journal,
-                Event {
-                    detail: Some(all),
-                    ..Event::new(&step.name(), "satisfied")
-                },
-            );
+            return ctx
+                .record(
+                    records,
+                    journal,
+                    Event {
+                        detail: Some(all),
+                        ..Event::new(&step.name(), "satisfied")
+                    },
+                )
+                .await;
         }
         let now = Instant::now();
         if now >= deadline {
@@ -579,7 +631,8 @@ async fn monitor(
                     detail: Some(unsatisfied.join(", ")),
                     ..Event::new(&step.name(), "timed out")
                 },
-            )?;
+            )
+            .await?;
             return Err(Error::MonitorTimeout(Box::new(
                 crate::error::MonitorTimeout {
                     secret: journal.secret.clone(),
