@@ -6,7 +6,6 @@
 //! matches), a deleted one (a gap in `seq`) and a reordered one (`seq` going back or a
 //! `prev` that points elsewhere). Only fingerprints are recorded, never keys.
 
-use std::cell::Cell;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::groupsync::GroupSync;
 use crate::state::{StateDir, open_private};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -64,14 +64,6 @@ pub struct AuditLog {
     sync: Rc<GroupSync>,
 }
 
-/// How far the log is known to be on disk, and the gate one fsync at a time passes.
-#[derive(Debug, Default)]
-struct GroupSync {
-    written: Cell<u64>,
-    synced: Cell<u64>,
-    gate: tokio::sync::Mutex<()>,
-}
-
 impl AuditLog {
     /// Opens the log for appending, reading where the chain stands.
     pub fn open(state: &StateDir) -> Result<AuditLog> {
@@ -112,10 +104,7 @@ impl AuditLog {
             head,
             actor: actor(),
             ci: ci_vars(),
-            sync: Rc::new(GroupSync {
-                synced: Cell::new(seq),
-                ..GroupSync::default()
-            }),
+            sync: Rc::default(),
         })
     }
 
@@ -164,11 +153,10 @@ impl AuditLog {
             .map_err(|e| Error::io("cannot append to", path, e))?;
         self.seq = seq;
         self.head = hash;
-        self.sync.written.set(seq);
         Ok(Some(Unsynced {
             file: f,
             path: path.clone(),
-            seq,
+            ticket: self.sync.wrote(),
             group: Rc::clone(&self.sync),
         }))
     }
@@ -180,7 +168,7 @@ impl AuditLog {
 pub struct Unsynced {
     file: std::fs::File,
     path: PathBuf,
-    seq: u64,
+    ticket: u64,
     group: Rc<GroupSync>,
 }
 
@@ -189,32 +177,23 @@ impl Unsynced {
         self.file
             .sync_data()
             .map_err(|e| Error::io("cannot append to", &self.path, e))?;
-        self.group.synced.set(self.group.synced.get().max(self.seq));
+        self.group.synced_all();
         Ok(())
     }
 
-    /// Waits for the line to reach the disk, off the async thread so other secrets'
-    /// requests go on meanwhile. Secrets syncing at once share fsyncs: whoever passes
-    /// the gate first syncs every line written so far, and the others find theirs done.
+    /// Waits for the line to reach the disk, sharing the fsync with the lines other
+    /// secrets appended meanwhile (see [`GroupSync`]).
     pub async fn sync(self) -> Result<()> {
-        let group = Rc::clone(&self.group);
-        let _turn = group.gate.lock().await;
-        if group.synced.get() >= self.seq {
-            return Ok(());
-        }
-        // Everything appended up to now is covered by this fsync, not only this line.
-        let covered = self.written_so_far();
-        let Unsynced { file, path, .. } = self;
-        tokio::task::spawn_blocking(move || file.sync_data())
+        let Unsynced {
+            file,
+            path,
+            ticket,
+            group,
+        } = self;
+        group
+            .sync(ticket, move || file.sync_data())
             .await
-            .map_err(|e| Error::Other(format!("audit sync task failed: {e}")))?
-            .map_err(|e| Error::io("cannot append to", &path, e))?;
-        group.synced.set(group.synced.get().max(covered));
-        Ok(())
-    }
-
-    fn written_so_far(&self) -> u64 {
-        self.group.written.get().max(self.seq)
+            .map_err(|e| Error::io("cannot append to", &path, e))
     }
 }
 

@@ -112,7 +112,7 @@ pub struct RotateArgs {
     pub key_file: Option<PathBuf>,
 
     /// How many secrets are rotated at once (stage, signal, monitor, promote)
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 8,
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
 }

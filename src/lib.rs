@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+pub mod groupsync;
 pub mod keys;
 pub mod lock;
 pub mod output;

@@ -8,10 +8,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::groupsync::GroupSync;
 
 #[derive(Clone, Debug)]
 pub struct StateDir {
     root: PathBuf,
+    /// Renames into the journal directory, made durable by shared directory fsyncs.
+    journal_sync: std::rc::Rc<GroupSync>,
 }
 
 impl StateDir {
@@ -31,7 +34,10 @@ impl StateDir {
                 }
             },
         };
-        Ok(StateDir { root })
+        Ok(StateDir {
+            root,
+            journal_sync: Default::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -48,6 +54,24 @@ impl StateDir {
 
     pub fn journal_dir(&self) -> PathBuf {
         self.root.join("journal")
+    }
+
+    /// Replaces the journal file `path` atomically (see [`write_atomic`]), doing the
+    /// file's fsync off the async thread and sharing the directory's fsync with the
+    /// journals of other secrets saved meanwhile.
+    pub async fn write_journal(&self, path: PathBuf, content: Vec<u8>) -> Result<()> {
+        let dir = self.journal_dir();
+        let shown = path.clone();
+        tokio::task::spawn_blocking(move || replace_file(&path, &content))
+            .await
+            .map_err(|e| Error::Other(format!("journal write task failed: {e}")))?
+            .map_err(|e| Error::io("cannot write", &shown, e))?;
+        let ticket = self.journal_sync.wrote();
+        let d = dir.clone();
+        self.journal_sync
+            .sync(ticket, move || fs::File::open(&d)?.sync_all())
+            .await
+            .map_err(|e| Error::io("cannot sync", &dir, e))
     }
 
     /// Creates the directory tree (0700) when a command is about to write state.
@@ -73,24 +97,30 @@ pub fn open_private(path: &Path, opts: &mut fs::OpenOptions) -> Result<fs::File>
         .map_err(|e| Error::io("cannot open", path, e))
 }
 
-/// Replaces `path` atomically with `content` (temporary file, fsync, rename), mode 0600.
+/// Replaces `path` atomically with `content` (temporary file, fsync, rename, fsync of
+/// the directory), mode 0600.
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    replace_file(path, content)
+        .and_then(|()| fs::File::open(dir)?.sync_all())
+        .map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// The temporary file written and fsynced, then renamed over `path`; the directory is
+/// not synced.
+fn replace_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state")
     ));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    result.map_err(|e| Error::io("cannot write", path, e))
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(content)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)
 }

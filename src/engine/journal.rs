@@ -83,10 +83,9 @@ impl Journal {
         state.ensure()?;
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
-        let path = Self::path(state, &self.secret);
-        tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
+        state
+            .write_journal(Self::path(state, &self.secret), bytes)
             .await
-            .map_err(|e| Error::Other(format!("journal write task failed: {e}")))?
     }
 
     pub fn remove(state: &StateDir, secret: &str) -> Result<()> {

@@ -19,6 +19,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Connection {
     pub address: String,
     pub client: VaultClient,
+    /// Per mount, whether it was found to be KV v2 (a failed check is not kept).
+    mounts: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
+}
+
+impl Connection {
+    /// The shared check of `mount` on this server.
+    pub fn mount_check(&self, mount: &str) -> Arc<tokio::sync::OnceCell<()>> {
+        let mut mounts = self.mounts.lock().expect("mount checks poisoned");
+        Arc::clone(mounts.entry(mount.to_owned()).or_default())
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -135,7 +145,11 @@ impl Connection {
                 crate::errors::chain(&e)
             ),
         })?;
-        let conn = Arc::new(Connection { address, client });
+        let conn = Arc::new(Connection {
+            address,
+            client,
+            mounts: Mutex::default(),
+        });
         pool.insert(settings, Arc::clone(&conn));
         Ok(conn)
     }

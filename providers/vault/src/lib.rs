@@ -90,7 +90,8 @@ pub struct VaultProvider {
     mount: String,
     path: String,
     names: FieldNames,
-    kv2_checked: OnceCell<()>,
+    /// The check of this provider's mount, shared by every provider of the connection.
+    kv2_checked: Arc<OnceCell<()>>,
     /// What the last read or write saw, so a write keeps the fields that are not
     /// rotor's, and a create names the version of a secret that holds no key set.
     seen: Mutex<Option<Seen>>,
@@ -139,11 +140,11 @@ impl VaultProvider {
 
     fn on(conn: Arc<Connection>, config: &VaultConfig) -> Self {
         VaultProvider {
+            kv2_checked: conn.mount_check(&config.mount),
             conn,
             mount: config.mount.clone(),
             path: config.path.clone(),
             names: config.fields.apply(FieldNames::default()),
-            kv2_checked: OnceCell::new(),
             seen: Mutex::new(None),
         }
     }
@@ -156,7 +157,9 @@ impl VaultProvider {
         format!("{}/data/{}", self.mount, self.path)
     }
 
-    /// Refuses anything but a KV v2 mount at `mount`, once per provider.
+    /// Refuses anything but a KV v2 mount at `mount`. Checked once per mount and server
+    /// in a run (Vault refuses a mount nested in another, so the mount serving one path
+    /// serves them all), however many secrets live there.
     async fn ensure_kv2(&self) -> Result<()> {
         self.kv2_checked
             .get_or_try_init(|| async {
