@@ -181,9 +181,18 @@ fn lifecycle_as_bao_sees_it() {
     assert!(![&first, &second, &third].contains(&&k["current"]));
     assert_status_matches(&s, &bao, &k);
 
-    // status tells how much history the server keeps.
+    // status tells how much history the server keeps, and warns when a rotation cycle
+    // would push the version before it out.
     let st = rotor(&s, &bao).args(["status"]).run().expect(0);
     assert!(st.stdout.contains("keeps 10 versions"), "{}", st.stdout);
+    assert!(!st.stdout.contains("warning"), "{}", st.stdout);
+    bao.ok(&["kv", "metadata", "put", "-max-versions=3", path]);
+    let st = rotor(&s, &bao).args(["status"]).run().expect(0);
+    assert!(
+        st.stdout.contains("keeps 3 versions") && st.stdout.contains("leaves history"),
+        "{}",
+        st.stdout
+    );
 }
 
 #[test]
@@ -243,12 +252,40 @@ fn racing_rotors_on_two_hosts_one_wins_the_other_changes_nothing() {
         "the loser changed the store"
     );
 
+    // A rotation in flight on host A (its pending key and rotation id in the store):
+    // host B, with no journal for it, is refused and changes nothing.
+    runbook(&s, "web", "secret", "");
+    rotor(&s, &bao)
+        .args(["rotate", "--secret", "web"])
+        .run()
+        .expect(0);
+    let a = rotor(&s, &bao)
+        .args(["rotate", "--secret", "web"])
+        .env("ROTOR_FAILPOINT", "pause@before:promote.verify")
+        .spawn_paused();
+    let staged = stored(&s, &bao, "secret/apps/web").unwrap();
+    let id = staged.0["rotation_id"].clone();
+    let out = rotor(&s, &bao)
+        .args(["rotate", "--secret", "web"])
+        .env("ROTOR_STATE_DIR", &other_host)
+        .run()
+        .expect(3);
+    assert!(
+        out.stderr.contains(&format!("rotation {id} is in flight")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(stored(&s, &bao, "secret/apps/web").unwrap(), staged);
+    a.resume(&s).expect(0);
+
     // Racing for real, several rounds: exactly one of two simultaneous rotors wins each.
     for round in 0..3 {
         let before = stored(&s, &bao, "secret/apps/api").unwrap();
         let spawn = |state: &std::path::Path| {
             std::process::Command::new(crate::support::BIN)
-                .args(["rotate", "--force", "--yes", "--output", "json"])
+                .args([
+                    "rotate", "--force", "--yes", "--output", "json", "--secret", "api",
+                ])
                 .current_dir(s.dir.path())
                 .env("ROTOR_STATE_DIR", state)
                 .env("VAULT_ADDR", bao.addr())
@@ -517,6 +554,11 @@ fn server_killed_mid_rotation_then_resume_completes() {
     assert!(out.stderr.contains("rotor resume"), "{}", out.stderr);
 
     bao.restart();
+    // Sealed: said as such, nothing changes.
+    bao.ok(&["operator", "seal"]);
+    let out = rotor(&s, &bao).args(["resume"]).run().expect(1);
+    assert!(out.stderr.contains("is sealed"), "{}", out.stderr);
+    bao.unseal();
     // Still staged after the restart: current is the old key, the new one pending.
     let (k, _) = stored(&s, &bao, "secret/apps/api").unwrap();
     assert_eq!((&k["current"], &k["pending"]), (&old, &new));

@@ -260,7 +260,8 @@ cluster_addr = "http://127.0.0.1:{cluster}"
         self.child = Some(child);
     }
 
-    fn unseal(&mut self) {
+    /// Unseals a persistent server and waits until it serves requests.
+    pub fn unseal(&mut self) {
         self.wait_ready(&[503]);
         let key = self.unseal_key.clone().unwrap();
         self.ok(&["operator", "unseal", &key]);
