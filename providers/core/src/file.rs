@@ -81,6 +81,15 @@ impl FileProvider {
         }
     }
 
+    /// Reads and parses the file now, without the async machinery (for services that
+    /// load their keys with `rotor::keyring`).
+    pub fn load(&self) -> Result<Option<KeySet>> {
+        match self.read_bytes()? {
+            None => Ok(None),
+            Some(bytes) => self.parse(&bytes),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
