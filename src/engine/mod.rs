@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use rotor_provider::{Fingerprint, Fingerprints, Key, KeySet, Provider, Versioned, WriteCondition};
 
 use crate::audit::{AuditLog, Entry};
+use futures_util::StreamExt;
+
 use crate::engine::action::Context;
 use crate::engine::journal::Journal;
 use crate::engine::plan::{Step, StepKind};
@@ -500,6 +502,36 @@ async fn verify(
     Ok(())
 }
 
+/// Keys the write of `step`'s phase took out of the store: in the state before that
+/// write, not in the state after it.
+fn removed_by_phase(journal: &Journal, step: &Step) -> Vec<Fingerprint> {
+    let index = journal
+        .steps
+        .iter()
+        .position(|s| s.name() == step.name())
+        .unwrap_or(0);
+    let write = journal.steps[..index]
+        .iter()
+        .rposition(|s| s.kind == StepKind::Write)
+        .unwrap_or(0);
+    let before = plan::state_before(&journal.steps, write, journal.before.as_ref());
+    let kept: Vec<&Fingerprint> = [&step.want.current, &step.want.previous, &step.want.pending]
+        .into_iter()
+        .flatten()
+        .collect();
+    before
+        .map(|b| {
+            [b.current, b.previous, b.pending]
+                .into_iter()
+                .flatten()
+                .filter(|fp| !kept.contains(&fp))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the phase's signal actions in order; the units of one action (its processes or
+/// URLs) at once. An action with a failed unit stops the run once all its units ran.
 async fn signal(
     ctx: &mut Ctx<'_>,
     records: &mut Vec<Record>,
@@ -509,10 +541,12 @@ async fn signal(
     targets: &[Target],
 ) -> Result<()> {
     let phase = step.phase.to_string();
+    let removed = removed_by_phase(journal, step);
     let action_ctx = Context {
         secret: &journal.secret,
         phase: &phase,
         fingerprints: &step.want,
+        removed: &removed,
     };
     if rb.signal.is_empty() {
         return ctx
@@ -525,41 +559,54 @@ async fn signal(
     }
     for action in &rb.signal {
         let what = action.describe();
-        match action.run(&action_ctx).await {
-            Ok(()) => {
-                ctx.record(
-                    records,
-                    journal,
-                    Event {
-                        detail: Some(what),
-                        ..Event::new(&step.name(), "signalled")
-                    },
-                )
-                .await?
-            }
-            Err(detail) => {
-                ctx.record(
-                    records,
-                    journal,
-                    Event {
-                        detail: Some(format!("{what}: {detail}")),
-                        ..Event::new(&step.name(), "failed")
-                    },
-                )
-                .await?;
-                return Err(Error::Action {
-                    secret: journal.secret.clone(),
-                    phase,
-                    action: what,
-                    detail,
-                    state: format!("{}; {}", describe(targets), advice(step)),
-                });
-            }
+        let action_ctx = &action_ctx;
+        let mut failures: Vec<String> = futures_util::stream::iter(0..action.units())
+            .map(|unit| async move { action.run_unit(unit, action_ctx).await.err() })
+            .buffer_unordered(action::FAN_OUT)
+            .filter_map(|r| async move { r })
+            .collect()
+            .await;
+        if failures.is_empty() {
+            ctx.record(
+                records,
+                journal,
+                Event {
+                    detail: Some(what),
+                    ..Event::new(&step.name(), "signalled")
+                },
+            )
+            .await?;
+            continue;
         }
+        failures.sort();
+        let count = failures.len();
+        let mut detail = failures.into_iter().take(5).collect::<Vec<_>>().join("; ");
+        if count > 5 {
+            detail.push_str(&format!("; and {} more", count - 5));
+        }
+        ctx.record(
+            records,
+            journal,
+            Event {
+                detail: Some(format!("{what}: {detail}")),
+                ..Event::new(&step.name(), "failed")
+            },
+        )
+        .await?;
+        return Err(Error::Action {
+            secret: journal.secret.clone(),
+            phase,
+            action: what,
+            detail,
+            state: format!("{}; {}", describe(targets), advice(step)),
+        });
     }
     Ok(())
 }
 
+/// Polls the phase's checks until every unit is satisfied or the timeout. Each round
+/// polls the units not yet satisfied, at most [`action::FAN_OUT`] at once; a satisfied
+/// unit is not asked again.
 async fn monitor(
     ctx: &mut Ctx<'_>,
     records: &mut Vec<Record>,
@@ -575,30 +622,42 @@ async fn monitor(
             .await;
     }
     let phase = step.phase.to_string();
+    let removed = removed_by_phase(journal, step);
     let action_ctx = Context {
         secret: &journal.secret,
         phase: &phase,
         fingerprints: &step.want,
+        removed: &removed,
     };
     let timeout = rb.monitor.timeout;
     let deadline = Instant::now() + timeout;
-    let progress = ctx.out.progress(
-        &format!("{} {}", journal.secret, step.name()),
-        checks.len() as u64,
-    );
-    let mut pending: Vec<(usize, String)> = (0..checks.len()).map(|i| (i, String::new())).collect();
+    let units: Vec<(usize, usize)> = checks
+        .iter()
+        .enumerate()
+        .flat_map(|(c, check)| (0..check.units()).map(move |u| (c, u)))
+        .collect();
+    let total = units.len();
+    let progress = ctx
+        .out
+        .progress(&format!("{} {}", journal.secret, step.name()), total as u64);
+    let mut pending: Vec<((usize, usize), String)> =
+        units.into_iter().map(|u| (u, String::new())).collect();
     loop {
-        let mut still = Vec::new();
-        for (i, _) in pending {
-            let remaining = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(100));
-            if let Err(why) = checks[i].poll(&action_ctx, remaining).await {
-                still.push((i, why));
-            }
-        }
-        pending = still;
-        progress.set((checks.len() - pending.len()) as u64);
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(100));
+        let action_ctx = &action_ctx;
+        pending = futures_util::stream::iter(pending)
+            .map(|((c, u), _)| async move {
+                let polled = checks[c].poll_unit(u, action_ctx, remaining).await;
+                polled.err().map(|why| ((c, u), why))
+            })
+            .buffer_unordered(action::FAN_OUT)
+            .filter_map(|r| async move { r })
+            .collect()
+            .await;
+        pending.sort_by_key(|(unit, _)| *unit);
+        progress.set((total - pending.len()) as u64);
         if pending.is_empty() {
             drop(progress);
             let all = checks
@@ -620,10 +679,14 @@ async fn monitor(
         let now = Instant::now();
         if now >= deadline {
             drop(progress);
-            let unsatisfied: Vec<String> = pending
+            let mut unsatisfied: Vec<String> = pending
                 .iter()
-                .map(|(i, why)| format!("{} ({why})", checks[*i].describe()))
+                .take(10)
+                .map(|((c, u), why)| format!("{} ({why})", checks[*c].describe_unit(*u)))
                 .collect();
+            if pending.len() > 10 {
+                unsatisfied.push(format!("and {} more", pending.len() - 10));
+            }
             ctx.record(
                 records,
                 journal,

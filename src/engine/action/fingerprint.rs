@@ -1,0 +1,170 @@
+//! `fingerprint: { url | urls }`: the contract a service implements. `GET url` answers
+//! `{"current": "<fp>", "accepted": ["<fp>", ...]}` — the fingerprint it signs with and
+//! those it verifies with. A service is caught up with a phase when it signs with the
+//! store's `current`, accepts every key the store holds (`current`, `pending`,
+//! `previous`), and accepts none the phase took out (a retired or replaced key).
+//! So after stage every service lists the pending key, after promote every service signs
+//! with the new key, and after retire no service accepts the old one.
+
+use std::time::Duration;
+
+use rotor_provider::Fingerprint;
+use serde::Deserialize;
+
+use super::http::{client, without_url};
+use super::{Context, Urls};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "Spec")]
+pub struct FingerprintCheck {
+    urls: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    url: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+}
+
+impl TryFrom<Spec> for FingerprintCheck {
+    type Error = String;
+    fn try_from(s: Spec) -> Result<Self, String> {
+        let urls = Urls {
+            url: s.url,
+            urls: s.urls,
+        };
+        urls.check().map_err(|e| format!("fingerprint: {e}"))?;
+        Ok(FingerprintCheck {
+            urls: urls.all().into_iter().map(str::to_owned).collect(),
+        })
+    }
+}
+
+/// What a service says about its keys.
+#[derive(Debug, Deserialize)]
+struct Report {
+    current: String,
+    #[serde(default)]
+    accepted: Vec<String>,
+}
+
+impl FingerprintCheck {
+    pub fn describe(&self) -> String {
+        match self.urls.len() {
+            1 => format!("fingerprint {}", self.urls[0]),
+            n => format!("fingerprint of {n} services"),
+        }
+    }
+
+    pub fn describe_unit(&self, unit: usize) -> String {
+        format!("fingerprint {}", self.urls[unit])
+    }
+
+    pub fn units(&self) -> usize {
+        self.urls.len()
+    }
+
+    pub async fn poll(
+        &self,
+        unit: usize,
+        ctx: &Context<'_>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let url = &self.urls[unit];
+        let resp = client()
+            .get(url)
+            .timeout(timeout.min(Duration::from_secs(10)))
+            .send()
+            .await
+            .map_err(|e| without_url(e))?;
+        if !resp.status().is_success() {
+            return Err(format!("answered {}", resp.status().as_u16()));
+        }
+        let report: Report = resp
+            .json()
+            .await
+            .map_err(|_| "did not answer {\"current\", \"accepted\"} JSON".to_owned())?;
+        judge(&report, ctx)
+    }
+}
+
+fn judge(report: &Report, ctx: &Context<'_>) -> Result<(), String> {
+    let want = ctx.fingerprints;
+    let accepts = |fp: &Fingerprint| report.accepted.iter().any(|a| a == fp.as_str());
+    if let Some(cur) = &want.current
+        && report.current != cur.as_str()
+    {
+        return Err(format!("signs with {}, not {cur}", report.current));
+    }
+    for (slot, fp) in [
+        ("current", &want.current),
+        ("pending", &want.pending),
+        ("previous", &want.previous),
+    ] {
+        if let Some(fp) = fp
+            && !accepts(fp)
+        {
+            return Err(format!("does not accept the {slot} key {fp} yet"));
+        }
+    }
+    if let Some(old) = ctx.removed.iter().find(|fp| accepts(fp)) {
+        return Err(format!(
+            "still accepts {old}, which the store no longer holds"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rotor_provider::Fingerprints;
+
+    fn fp(s: &str) -> Fingerprint {
+        Fingerprint::parse(&format!("sha256:{s:0<16}")).unwrap()
+    }
+
+    fn report(current: &str, accepted: &[&str]) -> Report {
+        Report {
+            current: fp(current).to_string(),
+            accepted: accepted.iter().map(|a| fp(a).to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn stage_promote_retire() {
+        let staged = Fingerprints {
+            current: Some(fp("a")),
+            pending: Some(fp("b")),
+            previous: None,
+        };
+        let ctx = |f, removed| Context {
+            secret: "s",
+            phase: "p",
+            fingerprints: f,
+            removed,
+        };
+        assert!(judge(&report("a", &["a", "b"]), &ctx(&staged, &[])).is_ok());
+        let e = judge(&report("a", &["a"]), &ctx(&staged, &[])).unwrap_err();
+        assert!(e.contains("pending"), "{e}");
+
+        let promoted = Fingerprints {
+            current: Some(fp("b")),
+            previous: Some(fp("a")),
+            pending: None,
+        };
+        assert!(judge(&report("a", &["a", "b"]), &ctx(&promoted, &[])).is_err());
+        assert!(judge(&report("b", &["b", "a"]), &ctx(&promoted, &[])).is_ok());
+
+        let retired = Fingerprints {
+            current: Some(fp("b")),
+            ..Fingerprints::default()
+        };
+        let removed = [fp("a")];
+        let e = judge(&report("b", &["b", "a"]), &ctx(&retired, &removed)).unwrap_err();
+        assert!(e.contains("still accepts"), "{e}");
+        assert!(judge(&report("b", &["b"]), &ctx(&retired, &removed)).is_ok());
+    }
+}

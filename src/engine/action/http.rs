@@ -1,0 +1,184 @@
+//! `http: { url | urls, method, headers, expect_status }`: a reload hook called on each
+//! URL. Header values may name environment variables (`${RELOAD_TOKEN}`), read when the
+//! hook runs; header values are never printed, logged or audited, only their names.
+//!
+//! Also the one HTTP client every HTTP action and check shares.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Urls;
+
+/// One client (and connection pool) for every hook, probe and query of the process.
+pub fn client() -> &'static reqwest::Client {
+    static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("the HTTP client builds with default settings")
+    });
+    &CLIENT
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "HttpSpec")]
+pub struct HttpSignal {
+    urls: Vec<String>,
+    method: reqwest::Method,
+    headers: BTreeMap<String, String>,
+    expect_status: Option<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSpec {
+    url: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+    #[serde(default = "post")]
+    method: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    expect_status: Option<u16>,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+
+impl TryFrom<HttpSpec> for HttpSignal {
+    type Error = String;
+    fn try_from(s: HttpSpec) -> Result<Self, String> {
+        let urls = Urls {
+            url: s.url,
+            urls: s.urls,
+        };
+        urls.check().map_err(|e| format!("http: {e}"))?;
+        let method = reqwest::Method::from_bytes(s.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("http: `{}` is not an HTTP method", s.method))?;
+        for name in s.headers.keys() {
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("http: `{name}` is not a header name"))?;
+        }
+        if let Some(code) = s.expect_status
+            && !(100..=599).contains(&code)
+        {
+            return Err(format!("http: expect_status {code} is not an HTTP status"));
+        }
+        Ok(HttpSignal {
+            urls: urls.all().into_iter().map(str::to_owned).collect(),
+            method,
+            headers: s.headers,
+            expect_status: s.expect_status,
+        })
+    }
+}
+
+/// `${NAME}` replaced by the environment variable's value; an unset one is an error
+/// naming it.
+fn expand(value: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "an unclosed `${` in a header value".to_owned())?;
+        let name = &after[..end];
+        let v = std::env::var(name)
+            .map_err(|_| format!("environment variable `{name}` (used in a header) is not set"))?;
+        out.push_str(&v);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl HttpSignal {
+    pub fn describe(&self) -> String {
+        let more = match self.urls.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        format!("http {} {}{more}", self.method, self.urls[0])
+    }
+
+    pub fn units(&self) -> usize {
+        self.urls.len()
+    }
+
+    pub async fn run(&self, unit: usize, timeout: Duration) -> Result<(), String> {
+        let url = &self.urls[unit];
+        let mut req = client().request(self.method.clone(), url).timeout(timeout);
+        for (name, value) in &self.headers {
+            let value = expand(value)?;
+            let mut v = reqwest::header::HeaderValue::from_str(&value)
+                .map_err(|_| format!("header `{name}` has a value that cannot be sent"))?;
+            v.set_sensitive(true);
+            req = req.header(name.as_str(), v);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("{} {url} failed: {}", self.method, without_url(e)))?;
+        let status = resp.status();
+        let ok = match self.expect_status {
+            Some(code) => status.as_u16() == code,
+            None => status.is_success(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            let want = self
+                .expect_status
+                .map_or_else(|| "2xx".to_owned(), |c| c.to_string());
+            Err(format!(
+                "{} {url} answered {}, expected {want}",
+                self.method,
+                status.as_u16()
+            ))
+        }
+    }
+}
+
+/// A reqwest error's text with its source chain, without repeating the URL.
+pub fn without_url(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    #[test]
+    fn expands_environment_variables_and_names_a_missing_one() {
+        // PATH is set wherever tests run.
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(expand("a ${PATH} b").unwrap(), format!("a {path} b"));
+        assert_eq!(expand("plain").unwrap(), "plain");
+        let e = expand("Bearer ${ROTOR_SURELY_UNSET_VAR}").unwrap_err();
+        assert!(e.contains("ROTOR_SURELY_UNSET_VAR"), "{e}");
+        assert!(expand("${OPEN").is_err());
+    }
+}

@@ -1,0 +1,288 @@
+//! Signal actions (tell services to reload) and monitor checks (wait until they did).
+//!
+//! ```yaml
+//! signal:                                   # run in order after every write
+//!   - sighup: { pidfiles: [/run/api-1.pid, /run/api-2.pid], signal: HUP }
+//!   - http: { url: "http://127.0.0.1:8080/admin/reload", headers: { Authorization: "Bearer ${RELOAD_TOKEN}" } }
+//!   - exec: ["systemctl", "reload", "payments"]
+//! monitor:
+//!   timeout: 60s
+//!   interval: 1s
+//!   checks:                                 # polled until all pass, or the timeout
+//!     - fingerprint: { urls: ["http://127.0.0.1:8080/rotor/keys"] }
+//!     - metrics: { url: "http://prometheus:9090", query: "...", below: 0.05 }
+//!     - exec: ["./check-keys-loaded.sh"]
+//! ```
+//!
+//! An action or check aimed at several processes or URLs is that many independent
+//! *units*: a signal's units run at once (at most [`FAN_OUT`] at a time), and so are a
+//! monitor's unsatisfied units each round, so a hundred services are signalled and
+//! confirmed together rather than one after another.
+
+mod exec;
+mod fingerprint;
+mod http;
+mod metrics;
+mod sighup;
+
+use std::fmt;
+use std::time::Duration;
+
+use rotor_provider::{Fingerprint, Fingerprints};
+use serde::Deserialize;
+
+pub use fingerprint::FingerprintCheck;
+pub use http::HttpSignal;
+pub use metrics::MetricsCheck;
+pub use sighup::Sighup;
+
+use crate::runbook::required_duration;
+
+/// How many units of one action or check run at once.
+pub const FAN_OUT: usize = 32;
+
+/// How long one signal unit may take.
+pub const SIGNAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "ActionSpec")]
+pub enum SignalAction {
+    Exec(Argv),
+    Sighup(Sighup),
+    Http(HttpSignal),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "ActionSpec")]
+pub enum Check {
+    Exec(Argv),
+    Fingerprint(FingerprintCheck),
+    Metrics(MetricsCheck),
+}
+
+/// The YAML shape of one list item: a map with exactly one key naming the action, so
+/// `- exec: [..]` reads naturally and an unknown key is reported where it stands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ActionSpec {
+    exec: Option<Argv>,
+    sighup: Option<Sighup>,
+    http: Option<HttpSignal>,
+    fingerprint: Option<FingerprintCheck>,
+    metrics: Option<MetricsCheck>,
+}
+
+impl ActionSpec {
+    fn count(&self) -> usize {
+        [
+            self.exec.is_some(),
+            self.sighup.is_some(),
+            self.http.is_some(),
+            self.fingerprint.is_some(),
+            self.metrics.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count()
+    }
+}
+
+impl TryFrom<ActionSpec> for SignalAction {
+    type Error = String;
+    fn try_from(spec: ActionSpec) -> Result<Self, String> {
+        const ONE: &str = "a signal action is one of: exec, sighup, http";
+        if spec.count() != 1 {
+            return Err(format!("{ONE} (exactly one per list item)"));
+        }
+        match spec {
+            ActionSpec { exec: Some(a), .. } => Ok(SignalAction::Exec(a)),
+            ActionSpec {
+                sighup: Some(s), ..
+            } => Ok(SignalAction::Sighup(s)),
+            ActionSpec { http: Some(h), .. } => Ok(SignalAction::Http(h)),
+            _ => Err(format!("{ONE}; fingerprint and metrics are monitor checks")),
+        }
+    }
+}
+
+impl TryFrom<ActionSpec> for Check {
+    type Error = String;
+    fn try_from(spec: ActionSpec) -> Result<Self, String> {
+        const ONE: &str = "a monitor check is one of: exec, fingerprint, metrics";
+        if spec.count() != 1 {
+            return Err(format!("{ONE} (exactly one per list item)"));
+        }
+        match spec {
+            ActionSpec { exec: Some(a), .. } => Ok(Check::Exec(a)),
+            ActionSpec {
+                fingerprint: Some(f),
+                ..
+            } => Ok(Check::Fingerprint(f)),
+            ActionSpec {
+                metrics: Some(m), ..
+            } => Ok(Check::Metrics(m)),
+            _ => Err(format!("{ONE}; sighup and http are signal actions")),
+        }
+    }
+}
+
+/// A non-empty argv.
+#[derive(Clone, Debug)]
+pub struct Argv(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Argv {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        if v.is_empty() || v[0].is_empty() {
+            return Err(serde::de::Error::custom(
+                "exec needs a program: [program, args...]",
+            ));
+        }
+        Ok(Argv(v))
+    }
+}
+
+impl fmt::Display for Argv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+/// `url:` or `urls: [..]`, at least one, each an http(s) URL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Urls {
+    url: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+}
+
+impl Urls {
+    pub fn all(&self) -> Vec<&str> {
+        self.url
+            .iter()
+            .chain(&self.urls)
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let all = self.all();
+        if all.is_empty() {
+            return Err("give `url` or `urls`".into());
+        }
+        for u in all {
+            let parsed = reqwest::Url::parse(u).map_err(|e| format!("`{u}` is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!("`{u}` is not an http or https URL"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    #[serde(default = "default_timeout", deserialize_with = "required_duration")]
+    pub timeout: Duration,
+    #[serde(default = "default_interval", deserialize_with = "required_duration")]
+    pub interval: Duration,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor {
+            timeout: default_timeout(),
+            interval: default_interval(),
+            checks: Vec::new(),
+        }
+    }
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// What an action is told about the phase it runs in.
+#[derive(Clone, Debug)]
+pub struct Context<'a> {
+    pub secret: &'a str,
+    pub phase: &'a str,
+    /// What the store holds after the phase's write.
+    pub fingerprints: &'a Fingerprints,
+    /// Keys the phase's write took out of the store (no service may accept them after).
+    pub removed: &'a [Fingerprint],
+}
+
+impl SignalAction {
+    pub fn describe(&self) -> String {
+        match self {
+            SignalAction::Exec(argv) => format!("exec {argv}"),
+            SignalAction::Sighup(s) => s.describe(),
+            SignalAction::Http(h) => h.describe(),
+        }
+    }
+
+    /// How many independent units (processes, URLs) the action has.
+    pub fn units(&self) -> usize {
+        match self {
+            SignalAction::Exec(_) => 1,
+            SignalAction::Sighup(s) => s.units(),
+            SignalAction::Http(h) => h.units(),
+        }
+    }
+
+    pub async fn run_unit(&self, unit: usize, ctx: &Context<'_>) -> Result<(), String> {
+        match self {
+            SignalAction::Exec(argv) => exec::run_exec(argv, ctx, SIGNAL_TIMEOUT).await,
+            SignalAction::Sighup(s) => s.run(unit),
+            SignalAction::Http(h) => h.run(unit, SIGNAL_TIMEOUT).await,
+        }
+    }
+}
+
+impl Check {
+    pub fn describe(&self) -> String {
+        match self {
+            Check::Exec(argv) => format!("exec {argv}"),
+            Check::Fingerprint(f) => f.describe(),
+            Check::Metrics(m) => m.describe(),
+        }
+    }
+
+    pub fn units(&self) -> usize {
+        match self {
+            Check::Exec(_) | Check::Metrics(_) => 1,
+            Check::Fingerprint(f) => f.units(),
+        }
+    }
+
+    /// What one unit is, in a list of unsatisfied checks.
+    pub fn describe_unit(&self, unit: usize) -> String {
+        match self {
+            Check::Fingerprint(f) => f.describe_unit(unit),
+            _ => self.describe(),
+        }
+    }
+
+    /// `Ok(())` when the unit is satisfied, else why not.
+    pub async fn poll_unit(
+        &self,
+        unit: usize,
+        ctx: &Context<'_>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        match self {
+            Check::Exec(argv) => exec::run_exec(argv, ctx, timeout).await,
+            Check::Fingerprint(f) => f.poll(unit, ctx, timeout).await,
+            Check::Metrics(m) => m.poll(timeout).await,
+        }
+    }
+}
