@@ -78,7 +78,7 @@ impl FingerprintCheck {
             .timeout(timeout.min(Duration::from_secs(10)))
             .send()
             .await
-            .map_err(|e| without_url(e))?;
+            .map_err(without_url)?;
         if !resp.status().is_success() {
             return Err(format!("answered {}", resp.status().as_u16()));
         }
