@@ -6,6 +6,8 @@ mod audit;
 mod crash;
 mod leak;
 mod lifecycle;
+#[cfg(feature = "demo")]
+mod live;
 mod runbooks;
 mod state;
 #[cfg(feature = "vault")]

@@ -18,6 +18,8 @@ use std::sync::Mutex;
 use base64::Engine as _;
 
 pub mod bao;
+pub mod demo;
+pub mod http;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");
 

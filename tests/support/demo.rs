@@ -1,0 +1,77 @@
+//! Demo services (`rotor-demo-service`, built with the `demo` feature) for the live
+//! rotation tests: started on free ports, killed when dropped.
+
+#![cfg(feature = "demo")]
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use super::Sandbox;
+use super::http::call;
+
+pub const DEMO_BIN: &str = env!("CARGO_BIN_EXE_rotor-demo-service");
+
+pub struct Service {
+    child: Child,
+    pub port: u16,
+    pub pidfile: PathBuf,
+}
+
+impl Service {
+    /// A service reading `keys/<secret>.env`, reloading up to `delay_ms` after SIGHUP
+    /// (never, when `stuck`).
+    pub fn start(s: &Sandbox, secret: &str, name: &str, delay_ms: u64, stuck: bool) -> Service {
+        let pidfile = s.path(&format!("{name}.pid"));
+        let mut cmd = Command::new(DEMO_BIN);
+        cmd.current_dir(s.dir.path())
+            .args(["--keys", &format!("keys/{secret}.env"), "--format", "env"])
+            .args(["--secret", secret, "--pidfile"])
+            .arg(&pidfile)
+            .args(["--reload-delay-max-ms", &delay_ms.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if stuck {
+            cmd.arg("--ignore-sighup");
+        }
+        let mut child = cmd.spawn().expect("start the demo service");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the demo service said {line:?}"));
+        Service {
+            child,
+            port,
+            pidfile,
+        }
+    }
+
+    pub fn keys_url(&self) -> String {
+        format!("http://127.0.0.1:{}/rotor/keys", self.port)
+    }
+
+    /// A token for `msg`, signed with the service's current key.
+    pub fn sign(&self, msg: &str) -> String {
+        let (code, token) = call(self.port, "POST", "/sign", msg);
+        assert_eq!(code, 200, "sign failed: {token}");
+        token
+    }
+
+    pub fn verifies(&self, token: &str) -> bool {
+        call(self.port, "POST", "/verify", token).0 == 200
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
