@@ -105,6 +105,24 @@ impl Error {
         }
     }
 
+    /// The same error with `state` (what the stores hold, what to run next) replaced,
+    /// for the variants that carry one.
+    pub fn with_state(self, new: String) -> Self {
+        match self {
+            Error::Conflict { secret, source, .. } => Error::Conflict {
+                secret,
+                state: new,
+                source,
+            },
+            Error::Provider { secret, source, .. } => Error::Provider {
+                secret,
+                state: new,
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// A provider error about `secret`, sorted into conflict or failure.
     pub fn provider(secret: &str, state: String, source: rotor_provider::Error) -> Self {
         let secret = secret.to_owned();

@@ -15,5 +15,10 @@ pub fn build(config: &TargetConfig, rb: &Runbook) -> Result<Box<dyn Provider>> {
             rotor_provider_vault::VaultProvider::new(c)
                 .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?,
         ),
+        #[cfg(feature = "aws-ssm")]
+        TargetConfig::AwsSsm(c) => Box::new(
+            rotor_provider_aws_ssm::SsmProvider::new(c)
+                .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?,
+        ),
     })
 }

@@ -34,6 +34,8 @@ pub enum TargetConfig {
     File(FileConfig),
     #[cfg(feature = "vault")]
     Vault(rotor_provider_vault::VaultConfig),
+    #[cfg(feature = "aws-ssm")]
+    AwsSsm(rotor_provider_aws_ssm::SsmConfig),
 }
 
 impl TargetConfig {
@@ -41,6 +43,8 @@ impl TargetConfig {
         "file",
         #[cfg(feature = "vault")]
         "vault",
+        #[cfg(feature = "aws-ssm")]
+        "aws-ssm",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -48,6 +52,8 @@ impl TargetConfig {
             TargetConfig::File(_) => "file",
             #[cfg(feature = "vault")]
             TargetConfig::Vault(_) => "vault",
+            #[cfg(feature = "aws-ssm")]
+            TargetConfig::AwsSsm(_) => "aws-ssm",
         }
     }
 }
@@ -223,6 +229,12 @@ fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Erro
                         let c: rotor_provider_vault::VaultConfig = map.next_value()?;
                         c.validate().map_err(de::Error::custom)?;
                         out.push(TargetConfig::Vault(c));
+                    }
+                    #[cfg(feature = "aws-ssm")]
+                    "aws-ssm" => {
+                        let c: rotor_provider_aws_ssm::SsmConfig = map.next_value()?;
+                        c.validate().map_err(de::Error::custom)?;
+                        out.push(TargetConfig::AwsSsm(c));
                     }
                     other => return Err(de::Error::unknown_variant(other, TargetConfig::KINDS)),
                 }

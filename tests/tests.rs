@@ -9,6 +9,8 @@ mod lifecycle;
 #[cfg(feature = "demo")]
 mod live;
 mod runbooks;
+#[cfg(feature = "aws-ssm")]
+mod ssm;
 mod state;
 #[cfg(feature = "vault")]
 mod vault;

@@ -259,6 +259,7 @@ pub async fn execute(
             StepKind::Write => {
                 // Until a store is written, a failure leaves nothing to resume.
                 let mut wrote = false;
+                let mut ahead = Vec::new();
                 let mut result = Ok(());
                 for t in targets.iter_mut() {
                     let before = t.current.as_ref().map(|v| v.version.clone());
@@ -267,9 +268,20 @@ pub async fn execute(
                     if result.is_err() {
                         break;
                     }
-                    wrote |= t.current.as_ref().map(|v| &v.version) != before.as_ref();
+                    if t.current.as_ref().map(|v| &v.version) != before.as_ref() {
+                        wrote = true;
+                        ahead.push(t.provider.location());
+                    }
                 }
-                result
+                match result {
+                    // Some stores took this write and another did not: say which.
+                    Err(e) if !ahead.is_empty() => Err(e.with_state(format!(
+                        "{}; {} is ahead of the other targets: run `rotor resume` to bring every target to the same key set",
+                        describe(targets),
+                        ahead.join(" and ")
+                    ))),
+                    other => other,
+                }
             }
             StepKind::Verify => verify(ctx, &mut records, journal, &step, targets).await,
             StepKind::Signal => signal(ctx, &mut records, journal, rb, &step, targets).await,

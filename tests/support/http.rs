@@ -126,3 +126,44 @@ pub fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
         .unwrap_or_default();
     (code, body)
 }
+
+/// Sends `req` on to `port` as it came and returns the answer: a pass-through proxy.
+pub fn forward(port: u16, req: &Request) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect upstream");
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
+    for (n, v) in &req.headers {
+        if !n.eq_ignore_ascii_case("connection") {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(req.body.as_bytes()).unwrap();
+    let mut text = Vec::new();
+    s.read_to_end(&mut text).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    let code = text[9..12].parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (code, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}

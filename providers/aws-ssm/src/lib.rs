@@ -1,0 +1,471 @@
+//! The AWS SSM Parameter Store backend: one parameter per slot under a prefix.
+//!
+//! ```yaml
+//! targets:
+//!   aws-ssm:
+//!     prefix: /payments/jwt        # the parameters live under it
+//!     kms_key_id: alias/payments   # optional; else the account's default key for SSM
+//!     region: eu-west-1            # optional; else the SDK's default chain (AWS_REGION, profile)
+//!     tier: Standard               # optional: Standard (default), Advanced, Intelligent-Tiering
+//! ```
+//!
+//! The layout services read:
+//!
+//! | parameter | type | holds |
+//! | --- | --- | --- |
+//! | `<prefix>/current` | SecureString | the key to sign with |
+//! | `<prefix>/previous` | SecureString | verify only, until retired |
+//! | `<prefix>/pending` | SecureString | verify only, between stage and promote |
+//! | `<prefix>/meta` | String | JSON: `rotated_at`, `rotation_id`, the fingerprints (never keys) |
+//!
+//! An empty slot does not exist. Credentials, region and endpoint come from the SDK's
+//! default chain (`AWS_PROFILE`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, web identity,
+//! instance metadata, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SSM`).
+//!
+//! SSM has no conditional write, so rotor checks instead: the version it works from is
+//! the versions of all four parameters; before a write it reads them again (one
+//! `GetParameters`) and stops with a conflict if any moved; before each further
+//! parameter it writes it checks that `meta` has not moved; and each `PutParameter` must
+//! return exactly the version that follows the one read. Writes go in an order that keeps
+//! `<prefix>/current` a key every service can verify: new verify-only slots first, then
+//! `current`, then the slots that empty, then `meta`.
+
+mod errors;
+mod pacing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
+use rotor_provider::{
+    Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+};
+use serde::{Deserialize, Serialize};
+
+use errors::classify;
+pub use pacing::Pacer;
+
+/// The `aws-ssm:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsmConfig {
+    pub prefix: String,
+    pub kms_key_id: Option<String>,
+    pub region: Option<String>,
+    pub tier: Option<String>,
+}
+
+impl SsmConfig {
+    /// Checks the prefix and tier (called by the runbook parser, so a bad value is
+    /// reported at its line and column).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let p = &self.prefix;
+        let ok = p.starts_with('/')
+            && !p.ends_with('/')
+            && p.len() > 1
+            && !p.contains("//")
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
+        if !ok {
+            return Err(format!(
+                "aws-ssm prefix `{p}` must look like `/payments/jwt`: a leading `/`, no trailing `/`, letters, digits, `_.-/`"
+            ));
+        }
+        self.tier()?;
+        Ok(())
+    }
+
+    fn tier(&self) -> std::result::Result<ParameterTier, String> {
+        match self.tier.as_deref() {
+            None | Some("Standard") => Ok(ParameterTier::Standard),
+            Some("Advanced") => Ok(ParameterTier::Advanced),
+            Some("Intelligent-Tiering") => Ok(ParameterTier::IntelligentTiering),
+            Some(other) => Err(format!(
+                "aws-ssm tier `{other}` is not one of Standard, Advanced, Intelligent-Tiering"
+            )),
+        }
+    }
+}
+
+/// The slots, in the order their parameters are named.
+const SLOTS: [&str; 4] = ["current", "previous", "pending", "meta"];
+
+/// What `<prefix>/meta` holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Meta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotation_id: Option<String>,
+    #[serde(default)]
+    fingerprints: Fingerprints,
+}
+
+/// The four parameters as read: value and version of each that exists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Snapshot {
+    params: [Option<(String, i64)>; 4],
+}
+
+impl Snapshot {
+    fn version(&self) -> Version {
+        let parts: Vec<String> = SLOTS
+            .iter()
+            .zip(&self.params)
+            .map(|(slot, p)| match p {
+                Some((_, v)) => format!("{slot}={v}"),
+                None => format!("{slot}=-"),
+            })
+            .collect();
+        Version(parts.join(","))
+    }
+
+    fn value(&self, i: usize) -> Option<&str> {
+        self.params[i].as_ref().map(|(v, _)| v.as_str())
+    }
+
+    fn version_of(&self, i: usize) -> Option<i64> {
+        self.params[i].as_ref().map(|(_, v)| *v)
+    }
+}
+
+/// A client built on first use.
+type LazyClient = Arc<tokio::sync::OnceCell<Client>>;
+
+/// One client per region, shared by every target of the run.
+static CLIENTS: LazyLock<Mutex<HashMap<Option<String>, LazyClient>>> =
+    LazyLock::new(Mutex::default);
+
+async fn client(region: Option<&str>) -> Client {
+    let cell = {
+        let mut clients = CLIENTS.lock().expect("client pool poisoned");
+        Arc::clone(clients.entry(region.map(str::to_owned)).or_default())
+    };
+    cell.get_or_init(|| async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // Throttling is retried by rotor itself, visibly and paced; the SDK makes
+            // one attempt per call.
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1));
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_owned()));
+        }
+        Client::new(&loader.load().await)
+    })
+    .await
+    .clone()
+}
+
+pub struct SsmProvider {
+    config: SsmConfig,
+    tier: ParameterTier,
+    client: tokio::sync::OnceCell<Client>,
+    pacer: &'static Pacer,
+}
+
+impl SsmProvider {
+    /// Like [`new`](Self::new), with an SDK configuration built by the caller (its own
+    /// credentials, region, endpoint) instead of the default chain.
+    pub fn with_sdk_config(config: &SsmConfig, sdk: &aws_config::SdkConfig) -> Result<Self> {
+        let p = Self::new(config)?;
+        let conf = aws_sdk_ssm::config::Builder::from(sdk)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build();
+        p.client
+            .set(Client::from_conf(conf))
+            .expect("a new provider has no client yet");
+        Ok(p)
+    }
+}
+
+impl std::fmt::Debug for SsmProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsmProvider")
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SsmProvider {
+    pub fn new(config: &SsmConfig) -> Result<Self> {
+        let tier = config.tier().map_err(|detail| Error::Config {
+            location: format!("aws-ssm:{}", config.prefix),
+            detail,
+        })?;
+        Ok(SsmProvider {
+            config: config.clone(),
+            tier,
+            client: tokio::sync::OnceCell::new(),
+            pacer: Pacer::global(),
+        })
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| client(self.config.region.as_deref()))
+            .await
+    }
+
+    fn name(&self, slot: usize) -> String {
+        format!("{}/{}", self.config.prefix, SLOTS[slot])
+    }
+
+    /// The four parameters, in one `GetParameters`.
+    async fn snapshot(&self) -> Result<Snapshot> {
+        let names: Vec<String> = (0..4).map(|i| self.name(i)).collect();
+        let out = self
+            .pacer
+            .call(&self.location(), "GetParameters", || async {
+                self.client()
+                    .await
+                    .get_parameters()
+                    .set_names(Some(names.clone()))
+                    .with_decryption(true)
+                    .send()
+                    .await
+            })
+            .await
+            .map_err(|e| classify(e, "GetParameters", &self.config.prefix, &self.location()))?;
+        let mut snap = Snapshot::default();
+        for p in out.parameters.unwrap_or_default() {
+            let Some(i) = names
+                .iter()
+                .position(|n| Some(n.as_str()) == p.name.as_deref())
+            else {
+                continue;
+            };
+            snap.params[i] = Some((p.value.unwrap_or_default(), p.version));
+        }
+        Ok(snap)
+    }
+
+    /// The version `meta` is at now.
+    async fn meta_version(&self) -> Result<Option<i64>> {
+        let name = self.name(3);
+        let got = self
+            .pacer
+            .call(&self.location(), "GetParameter", || async {
+                self.client().await.get_parameter().name(&name).send().await
+            })
+            .await;
+        match got {
+            Ok(out) => Ok(out.parameter.map(|p| p.version)),
+            Err(e) if errors::is_not_found(&e) => Ok(None),
+            Err(e) => Err(classify(e, "GetParameter", &name, &self.location())),
+        }
+    }
+
+    fn parse(&self, snap: &Snapshot) -> Result<Option<KeySet>> {
+        let Some(current) = snap.value(0) else {
+            return Ok(None);
+        };
+        let meta: Meta = match snap.value(3) {
+            None => Meta::default(),
+            Some(text) => serde_json::from_str(text).map_err(|e| Error::Invalid {
+                location: self.location(),
+                detail: format!("{} is not rotor's metadata JSON: {e}", self.name(3)),
+            })?,
+        };
+        let rotated_at = match meta.rotated_at {
+            None => None,
+            Some(t) => Some(t.parse().map_err(|e| Error::Invalid {
+                location: self.location(),
+                detail: format!(
+                    "rotated_at in {} is not an RFC 3339 time: {e}",
+                    self.name(3)
+                ),
+            })?),
+        };
+        Ok(Some(KeySet {
+            current: Key::new(current.to_owned()),
+            previous: snap.value(1).map(|v| Key::new(v.to_owned())),
+            pending: snap.value(2).map(|v| Key::new(v.to_owned())),
+            rotated_at,
+            rotation_id: meta.rotation_id,
+        }))
+    }
+
+    async fn put(&self, slot: usize, value: &str, secure: bool) -> Result<i64> {
+        let name = self.name(slot);
+        let out = self
+            .pacer
+            .call(&self.location(), "PutParameter", || async {
+                let mut req = self
+                    .client()
+                    .await
+                    .put_parameter()
+                    .name(&name)
+                    .value(value)
+                    .overwrite(true)
+                    .tier(self.tier.clone());
+                req = if secure {
+                    req.r#type(ParameterType::SecureString)
+                        .set_key_id(self.config.kms_key_id.clone())
+                } else {
+                    req.r#type(ParameterType::String)
+                };
+                req.send().await
+            })
+            .await
+            .map_err(|e| classify(e, "PutParameter", &name, &self.location()))?;
+        Ok(out.version)
+    }
+
+    async fn delete(&self, slot: usize) -> Result<()> {
+        let name = self.name(slot);
+        let got = self
+            .pacer
+            .call(&self.location(), "DeleteParameter", || async {
+                self.client()
+                    .await
+                    .delete_parameter()
+                    .name(&name)
+                    .send()
+                    .await
+            })
+            .await;
+        match got {
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify(e, "DeleteParameter", &name, &self.location())),
+        }
+    }
+}
+
+/// One change to one parameter.
+enum Op<'a> {
+    Put(usize, &'a str),
+    Delete(usize),
+}
+
+#[async_trait::async_trait]
+impl Provider for SsmProvider {
+    fn kind(&self) -> &'static str {
+        "aws-ssm"
+    }
+
+    fn location(&self) -> String {
+        match &self.config.region {
+            Some(r) => format!("aws-ssm:{} in {r}", self.config.prefix),
+            None => format!("aws-ssm:{}", self.config.prefix),
+        }
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let snap = self.snapshot().await?;
+        Ok(self.parse(&snap)?.map(|set| Versioned {
+            set,
+            version: snap.version(),
+        }))
+    }
+
+    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+        let fresh = self.snapshot().await?;
+        match &condition {
+            WriteCondition::Create if fresh.value(0).is_some() => {
+                return Err(Error::conflict(
+                    self.location(),
+                    format!("{} appeared after rotor found none", self.name(0)),
+                ));
+            }
+            WriteCondition::Update(v) if *v != fresh.version() => {
+                return Err(Error::conflict(
+                    self.location(),
+                    format!("the parameters moved from {v} to {}", fresh.version()),
+                ));
+            }
+            _ => {}
+        }
+        let meta = Meta {
+            rotated_at: set.rotated_at.map(|t| t.to_string()),
+            rotation_id: set.rotation_id.clone(),
+            fingerprints: set.fingerprints(),
+        };
+        let meta_text = serde_json::to_string(&meta).expect("metadata serializes");
+        let want: [Option<&str>; 3] = [
+            Some(set.current.expose()),
+            set.previous.as_ref().map(Key::expose),
+            set.pending.as_ref().map(Key::expose),
+        ];
+        // New verify-only keys first, then current, then the slots that empty: at every
+        // point `current` holds a key every service already accepts.
+        let mut ops = Vec::new();
+        for slot in [1, 2, 0] {
+            if let Some(v) = want[slot]
+                && fresh.value(slot) != Some(v)
+            {
+                ops.push(Op::Put(slot, v));
+            }
+        }
+        for slot in [1, 2] {
+            if want[slot].is_none() && fresh.value(slot).is_some() {
+                ops.push(Op::Delete(slot));
+            }
+        }
+        let mut versions: [Option<i64>; 4] = std::array::from_fn(|i| fresh.version_of(i));
+        let mut touched: Vec<String> = Vec::new();
+        let moved = |touched: &[String], detail: String| {
+            let did = if touched.is_empty() {
+                "nothing was written".to_owned()
+            } else {
+                format!("rotor had already written {}", touched.join(", "))
+            };
+            Error::conflict(self.location(), format!("{detail}; {did}"))
+        };
+        for op in ops {
+            // Someone else's writer goes through meta (another rotor) or a slot.
+            if !touched.is_empty() && self.meta_version().await? != versions[3] {
+                return Err(moved(
+                    &touched,
+                    format!("{} changed while rotor was writing", self.name(3)),
+                ));
+            }
+            match op {
+                Op::Put(slot, value) => {
+                    let expected = versions[slot].map_or(1, |v| v + 1);
+                    let got = self.put(slot, value, true).await?;
+                    touched.push(self.name(slot));
+                    if got != expected {
+                        return Err(moved(
+                            &touched,
+                            format!(
+                                "{} came back at version {got}, not {expected}: someone else wrote it",
+                                self.name(slot)
+                            ),
+                        ));
+                    }
+                    versions[slot] = Some(got);
+                }
+                Op::Delete(slot) => {
+                    self.delete(slot).await?;
+                    touched.push(format!("{} (deleted)", self.name(slot)));
+                    versions[slot] = None;
+                }
+            }
+        }
+        if !touched.is_empty() && self.meta_version().await? != versions[3] {
+            return Err(moved(
+                &touched,
+                format!("{} changed while rotor was writing", self.name(3)),
+            ));
+        }
+        let expected = versions[3].map_or(1, |v| v + 1);
+        let got = self.put(3, &meta_text, false).await?;
+        if got != expected {
+            touched.push(self.name(3));
+            return Err(moved(
+                &touched,
+                format!(
+                    "{} came back at version {got}, not {expected}: someone else wrote it",
+                    self.name(3)
+                ),
+            ));
+        }
+        versions[3] = Some(got);
+        let after = Snapshot {
+            params: std::array::from_fn(|i| {
+                versions[i].map(|v| (want.get(i).copied().flatten().unwrap_or("").to_owned(), v))
+            }),
+        };
+        Ok(after.version())
+    }
+}

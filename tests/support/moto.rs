@@ -1,0 +1,183 @@
+//! The moto server (an AWS emulator) for one test, reached through the real AWS SDK:
+//! started on a free loopback port, ready when it answers HTTP, killed when dropped.
+//!
+//! `moto_server` is found through `ROTOR_TEST_MOTO`, then the project's `.venv` (where
+//! `scripts/test` installs it), then `PATH`. A missing server fails the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::types::ParameterType;
+
+use super::Cmd;
+use super::bao::http_status;
+
+pub fn moto_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ROTOR_TEST_MOTO") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    if venv.is_file() {
+        return venv;
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("moto_server").is_file() {
+                return dir.join("moto_server");
+            }
+        }
+    }
+    panic!(
+        "moto_server is needed for the AWS SSM tests and was not found: run scripts/test \
+         (it installs it), or set ROTOR_TEST_MOTO"
+    );
+}
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+/// One parameter as the SDK reads it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub value: String,
+    pub version: i64,
+    pub secure: bool,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(moto_binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_status(port, "/moto-api/").is_none() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "moto_server exited at start"
+            );
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sdk = rt.block_on(sdk_config(port));
+        let client = Client::new(&sdk);
+        let moto = Moto {
+            child,
+            port,
+            rt,
+            client,
+        };
+        // The first SSM call loads moto's backend (about 2 s): do it before the test.
+        moto.params("/warm-up");
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Points a rotor command at this server with test credentials.
+    pub fn env<'a>(&self, cmd: Cmd<'a>) -> Cmd<'a> {
+        self.env_at(cmd, &self.endpoint())
+    }
+
+    /// Points a rotor command at `endpoint` (a proxy in front of this server, say).
+    pub fn env_at<'a>(&self, cmd: Cmd<'a>, endpoint: &str) -> Cmd<'a> {
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", endpoint)
+    }
+
+    /// Every parameter under `prefix`, decrypted, by name.
+    pub fn params(&self, prefix: &str) -> BTreeMap<String, Param> {
+        self.rt.block_on(async {
+            let mut out = BTreeMap::new();
+            let mut pages = self
+                .client
+                .get_parameters_by_path()
+                .path(prefix)
+                .recursive(true)
+                .with_decryption(true)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                for p in page.unwrap().parameters.unwrap_or_default() {
+                    out.insert(
+                        p.name.unwrap(),
+                        Param {
+                            value: p.value.unwrap_or_default(),
+                            version: p.version,
+                            secure: p.r#type == Some(ParameterType::SecureString),
+                        },
+                    );
+                }
+            }
+            out
+        })
+    }
+
+    /// Writes a parameter as another writer would.
+    pub fn put(&self, name: &str, value: &str) {
+        self.rt.block_on(async {
+            self.client
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(ParameterType::SecureString)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.rt.block_on(sdk_config(self.port))
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+async fn sdk_config(port: u16) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "rotor-tests",
+        ))
+        .load()
+        .await
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
