@@ -101,7 +101,7 @@ _rotor() {
 
     case "${cmd}" in
         rotor)
-            opts="-v -h -V --state-dir --output --verbose --help --version rotate retire-previous status plan rollback resume audit completions help"
+            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan rollback resume audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,6 +115,10 @@ _rotor() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -123,7 +127,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit)
-            opts="-v -h --state-dir --output --verbose --help show verify help"
+            opts="-v -h --state-dir --output --verbose --context --help show verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +139,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -201,7 +209,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__show)
-            opts="-v -h --state-dir --output --verbose --help"
+            opts="-v -h --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -213,6 +221,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -223,7 +235,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__verify)
-            opts="-v -h --state-dir --output --verbose --help"
+            opts="-v -h --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +249,10 @@ _rotor() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -245,7 +261,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__completions)
-            opts="-v -h --state-dir --output --verbose --help bash elvish fish powershell zsh"
+            opts="-v -h --state-dir --output --verbose --context --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +273,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -435,7 +455,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__plan)
-            opts="-v -h --runbook --runbooks --secret --provider --state-dir --output --verbose --help"
+            opts="-v -h --runbook --runbooks --secret --provider --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +483,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -473,7 +497,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__resume)
-            opts="-y -v -h --secret --yes --state-dir --output --verbose --help"
+            opts="-y -v -h --secret --yes --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -489,6 +513,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -499,7 +527,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__retire__subcmd__previous)
-            opts="-y -v -h --runbook --runbooks --secret --provider --force --yes --dry-run --state-dir --output --verbose --help"
+            opts="-y -v -h --runbook --runbooks --secret --provider --force --yes --dry-run --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +555,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -537,7 +569,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rollback)
-            opts="-y -v -h --runbook --runbooks --secret --provider --yes --dry-run --state-dir --output --verbose --help"
+            opts="-y -v -h --runbook --runbooks --secret --provider --yes --dry-run --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,6 +599,10 @@ _rotor() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -575,7 +611,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rotate)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --force --yes --if-due --dry-run --key-file --jobs --state-dir --output --verbose --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --force --yes --if-due --dry-run --key-file --jobs --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -617,6 +653,10 @@ _rotor() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -625,7 +665,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__status)
-            opts="-v -h --runbook --runbooks --secret --provider --state-dir --output --verbose --help"
+            opts="-v -h --runbook --runbooks --secret --provider --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,6 +693,10 @@ _rotor() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

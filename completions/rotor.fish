@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rotor_global_optspecs
-    string join \n state-dir= output= v/verbose h/help V/version
+    string join \n state-dir= output= v/verbose context= h/help V/version
 end
 
 function __fish_rotor_needs_command
@@ -27,6 +27,7 @@ end
 complete -c rotor -n "__fish_rotor_needs_command" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_needs_command" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_needs_command" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_needs_command" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_needs_command" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_needs_command" -s V -l version -d 'Print version'
@@ -48,6 +49,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l force -d 'Emergency: bypass min_interval and a foreign pending key, write the new key alone (every old token dies at once)'
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s y -l yes -d 'Do not ask for confirmation (needed for --force without a terminal)'
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l if-due -d 'Only rotate secrets older than their max_age; exit 0 otherwise'
@@ -61,6 +63,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l provider
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l force -d 'Retire before the grace period is over (asks for confirmation)'
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s y -l yes -d 'Do not ask for confirmation'
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l dry-run -d 'Print the steps, touch nothing'
@@ -73,6 +76,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand status" -l provider -d 'Only
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand status" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand status" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l runbook -d 'A runbook file (repeatable)' -r -F
@@ -82,6 +86,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand plan" -l provider -d 'Only t
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbook -d 'A runbook file (repeatable)' -r -F
@@ -91,6 +96,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l provider -d 'On
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s y -l yes -d 'Accepted for symmetry; rollback asks nothing'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l dry-run -d 'Print the steps, touch nothing'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -99,12 +105,14 @@ complete -c rotor -n "__fish_rotor_using_subcommand resume" -l secret -d 'Only t
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s y -l yes -d 'Accepted for symmetry; resume asks nothing'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "show" -d 'Print the audit log'
@@ -113,11 +121,13 @@ complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_s
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the audit log'
@@ -126,6 +136,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subco
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand completions" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'

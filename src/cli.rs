@@ -13,7 +13,7 @@ Exit codes:
   3  refused by policy (too recent, grace not over, a rotation in flight)
   4  the lock is held by another rotor
   5  write conflict: someone else changed the key set (nothing was written)
-  6  monitor timed out (the message says which keys are live)";
+  6  monitor timed out or a rollout failed (the message says which keys are live)";
 
 /// Rotate HMAC and JWT signing secrets without downtime.
 #[derive(Debug, Parser)]
@@ -30,6 +30,10 @@ pub struct Cli {
     /// More logging (-v info, -vv debug); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// The kubeconfig context for Kubernetes targets and actions that name none
+    #[arg(long, global = true, env = "ROTOR_KUBE_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,

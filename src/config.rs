@@ -11,6 +11,8 @@ use crate::state::StateDir;
 #[derive(Debug)]
 pub struct Config {
     pub state: StateDir,
+    /// `--context`: the kubeconfig context for Kubernetes targets naming none.
+    pub kube_context: Option<String>,
     pub output: OutputFormat,
     pub verbose: u8,
     pub mode: Mode,
@@ -130,6 +132,7 @@ impl Config {
         };
         Ok(Config {
             state: StateDir::resolve(cli.state_dir)?,
+            kube_context: cli.context,
             output: cli.output,
             verbose: cli.verbose,
             mode,

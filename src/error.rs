@@ -147,7 +147,7 @@ impl Error {
 /// A monitor that was not satisfied in time: which checks failed, and which keys are live.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{secret}: monitor timed out after {timeout} in phase {phase}; not satisfied: {}; live keys: {live}; {advice}",
+    "{secret}: monitor {timeout} in phase {phase}; not satisfied: {}; live keys: {live}; {advice}",
     unsatisfied.join(", ")
 )]
 pub struct MonitorTimeout {

@@ -36,6 +36,10 @@ use crate::output::Output;
 /// Runs one command to completion.
 pub async fn run(config: Config) -> Result<()> {
     let out = Output::new(config.output);
+    #[cfg(feature = "kubernetes")]
+    if let Some(c) = &config.kube_context {
+        rotor_provider_kubernetes::set_default_context(c.clone());
+    }
     let state = &config.state;
     let (name, dry_run) = match &config.mode {
         Mode::Status(sel) => return command::status::status(&out, state, sel).await,

@@ -15,6 +15,8 @@ pub fn build(config: &TargetConfig, rb: &Runbook) -> Result<Box<dyn Provider>> {
             rotor_provider_vault::VaultProvider::new(c)
                 .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?,
         ),
+        #[cfg(feature = "kubernetes")]
+        TargetConfig::Kubernetes(c) => Box::new(rotor_provider_kubernetes::SecretProvider::new(c)),
         #[cfg(feature = "aws-ssm")]
         TargetConfig::AwsSsm(c) => Box::new(
             rotor_provider_aws_ssm::SsmProvider::new(c)

@@ -36,6 +36,8 @@ pub enum TargetConfig {
     Vault(rotor_provider_vault::VaultConfig),
     #[cfg(feature = "aws-ssm")]
     AwsSsm(rotor_provider_aws_ssm::SsmConfig),
+    #[cfg(feature = "kubernetes")]
+    Kubernetes(rotor_provider_kubernetes::SecretConfig),
 }
 
 impl TargetConfig {
@@ -45,6 +47,8 @@ impl TargetConfig {
         "vault",
         #[cfg(feature = "aws-ssm")]
         "aws-ssm",
+        #[cfg(feature = "kubernetes")]
+        "kubernetes",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -54,6 +58,8 @@ impl TargetConfig {
             TargetConfig::Vault(_) => "vault",
             #[cfg(feature = "aws-ssm")]
             TargetConfig::AwsSsm(_) => "aws-ssm",
+            #[cfg(feature = "kubernetes")]
+            TargetConfig::Kubernetes(_) => "kubernetes",
         }
     }
 }
@@ -235,6 +241,12 @@ fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Erro
                         let c: rotor_provider_aws_ssm::SsmConfig = map.next_value()?;
                         c.validate().map_err(de::Error::custom)?;
                         out.push(TargetConfig::AwsSsm(c));
+                    }
+                    #[cfg(feature = "kubernetes")]
+                    "kubernetes" => {
+                        let c: rotor_provider_kubernetes::SecretConfig = map.next_value()?;
+                        c.validate().map_err(de::Error::custom)?;
+                        out.push(TargetConfig::Kubernetes(c));
                     }
                     other => return Err(de::Error::unknown_variant(other, TargetConfig::KINDS)),
                 }

@@ -4,6 +4,8 @@ mod support;
 
 mod audit;
 mod crash;
+#[cfg(feature = "kubernetes")]
+mod kubernetes;
 mod leak;
 mod lifecycle;
 #[cfg(feature = "demo")]

@@ -19,7 +19,7 @@ use rotor_provider::{Fingerprint, Fingerprints, Key, KeySet, Provider, Versioned
 use crate::audit::{AuditLog, Entry};
 use futures_util::StreamExt;
 
-use crate::engine::action::Context;
+use crate::engine::action::{Context, Unsatisfied};
 use crate::engine::journal::Journal;
 use crate::engine::plan::{Step, StepKind};
 use crate::error::{Error, Result};
@@ -249,6 +249,7 @@ pub async fn execute(
 ) -> Result<Vec<Record>> {
     let mut records = Vec::new();
     let mut saved = journal.next;
+    let mut written_at: Option<Instant> = None;
     while journal.next < journal.steps.len() {
         let index = journal.next;
         let step = journal.steps[index].clone();
@@ -284,9 +285,16 @@ pub async fn execute(
                 }
             }
             StepKind::Verify => verify(ctx, &mut records, journal, &step, targets).await,
-            StepKind::Signal => signal(ctx, &mut records, journal, rb, &step, targets).await,
-            StepKind::Monitor => monitor(ctx, &mut records, journal, rb, &step, targets).await,
+            StepKind::Signal => {
+                signal(ctx, &mut records, journal, rb, &step, targets, written_at).await
+            }
+            StepKind::Monitor => {
+                monitor(ctx, &mut records, journal, rb, &step, targets, written_at).await
+            }
         };
+        if step.kind == StepKind::Write && result.is_ok() {
+            written_at = Some(Instant::now());
+        }
         if let Err(e) = result {
             // The journal names the step that failed, for `status` and `resume`.
             if saved != index {
@@ -551,6 +559,7 @@ async fn signal(
     rb: &Runbook,
     step: &Step,
     targets: &[Target],
+    written_at: Option<Instant>,
 ) -> Result<()> {
     let phase = step.phase.to_string();
     let removed = removed_by_phase(journal, step);
@@ -559,6 +568,7 @@ async fn signal(
         phase: &phase,
         fingerprints: &step.want,
         removed: &removed,
+        written_at,
     };
     if rb.signal.is_empty() {
         return ctx
@@ -572,18 +582,32 @@ async fn signal(
     for action in &rb.signal {
         let what = action.describe();
         let action_ctx = &action_ctx;
-        let mut failures: Vec<String> = futures_util::stream::iter(0..action.units())
-            .map(|unit| async move { action.run_unit(unit, action_ctx).await.err() })
-            .buffer_unordered(action::FAN_OUT)
-            .filter_map(|r| async move { r })
-            .collect()
-            .await;
+        let results: Vec<std::result::Result<Option<String>, String>> =
+            futures_util::stream::iter(0..action.units())
+                .map(|unit| async move { action.run_unit(unit, action_ctx).await })
+                .buffer_unordered(action::FAN_OUT)
+                .collect()
+                .await;
+        let mut notes = Vec::new();
+        let mut failures = Vec::new();
+        for r in results {
+            match r {
+                Ok(Some(note)) => notes.push(note),
+                Ok(None) => {}
+                Err(why) => failures.push(why),
+            }
+        }
         if failures.is_empty() {
+            let detail = if notes.is_empty() {
+                what
+            } else {
+                format!("{what}: {}", notes.join("; "))
+            };
             ctx.record(
                 records,
                 journal,
                 Event {
-                    detail: Some(what),
+                    detail: Some(detail),
                     ..Event::new(&step.name(), "signalled")
                 },
             )
@@ -626,6 +650,7 @@ async fn monitor(
     rb: &Runbook,
     step: &Step,
     targets: &[Target],
+    written_at: Option<Instant>,
 ) -> Result<()> {
     let checks = &rb.monitor.checks;
     if checks.is_empty() {
@@ -640,6 +665,7 @@ async fn monitor(
         phase: &phase,
         fingerprints: &step.want,
         removed: &removed,
+        written_at,
     };
     let timeout = rb.monitor.timeout;
     let deadline = Instant::now() + timeout;
@@ -652,8 +678,10 @@ async fn monitor(
     let progress = ctx
         .out
         .progress(&format!("{} {}", journal.secret, step.name()), total as u64);
-    let mut pending: Vec<((usize, usize), String)> =
-        units.into_iter().map(|u| (u, String::new())).collect();
+    let mut pending: Vec<((usize, usize), Unsatisfied)> = units
+        .into_iter()
+        .map(|u| (u, Unsatisfied::Waiting(String::new())))
+        .collect();
     loop {
         let remaining = deadline
             .saturating_duration_since(Instant::now())
@@ -689,12 +717,22 @@ async fn monitor(
                 .await;
         }
         let now = Instant::now();
-        if now >= deadline {
+        // A unit that can never be satisfied ends the wait at once.
+        let failed = pending
+            .iter()
+            .any(|(_, why)| matches!(why, Unsatisfied::Failed(_)));
+        if now >= deadline || failed {
             drop(progress);
             let mut unsatisfied: Vec<String> = pending
                 .iter()
                 .take(10)
-                .map(|((c, u), why)| format!("{} ({why})", checks[*c].describe_unit(*u)))
+                .map(|((c, u), why)| {
+                    let why = match why {
+                        Unsatisfied::Waiting(w) => w.clone(),
+                        Unsatisfied::Failed(f) => format!("failed: {f}"),
+                    };
+                    format!("{} ({why})", checks[*c].describe_unit(*u))
+                })
                 .collect();
             if pending.len() > 10 {
                 unsatisfied.push(format!("and {} more", pending.len() - 10));
@@ -704,7 +742,7 @@ async fn monitor(
                 journal,
                 Event {
                     detail: Some(unsatisfied.join(", ")),
-                    ..Event::new(&step.name(), "timed out")
+                    ..Event::new(&step.name(), if failed { "failed" } else { "timed out" })
                 },
             )
             .await?;
@@ -712,7 +750,11 @@ async fn monitor(
                 crate::error::MonitorTimeout {
                     secret: journal.secret.clone(),
                     phase,
-                    timeout: humantime::format_duration(timeout).to_string(),
+                    timeout: if failed {
+                        "gave up (a check failed)".to_owned()
+                    } else {
+                        format!("timed out after {}", humantime::format_duration(timeout))
+                    },
                     unsatisfied,
                     live: step.want.clone(),
                     advice: format!("{}; {}", describe(targets), advice(step)),

@@ -239,6 +239,17 @@ cluster_addr = "http://127.0.0.1:{cluster}"
         bao.token = v["root_token"].as_str().unwrap().to_owned();
         bao.unseal();
         bao.ok(&["secrets", "enable", "-path=secret", "kv-v2"]);
+        // A new KV v2 mount answers errors while it sets itself up: ready once a
+        // version can be read back.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !bao.cli(&["kv", "get", "secret/ready"]).status.success() {
+            let _ = bao.cli(&["kv", "put", "secret/ready", "ok=1"]);
+            assert!(
+                Instant::now() < deadline,
+                "the KV v2 mount did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         bao
     }
 

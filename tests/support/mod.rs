@@ -20,6 +20,7 @@ use base64::Engine as _;
 pub mod bao;
 pub mod demo;
 pub mod http;
+pub mod kube;
 pub mod moto;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");

@@ -145,6 +145,7 @@ mod tests {
             phase: "p",
             fingerprints: f,
             removed,
+            written_at: None,
         };
         assert!(judge(&report("a", &["a", "b"]), &ctx(&staged, &[])).is_ok());
         let e = judge(&report("a", &["a"]), &ctx(&staged, &[])).unwrap_err();

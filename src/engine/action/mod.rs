@@ -22,6 +22,8 @@
 mod exec;
 mod fingerprint;
 mod http;
+#[cfg(feature = "kubernetes")]
+mod kubernetes;
 mod metrics;
 mod sighup;
 
@@ -33,6 +35,8 @@ use serde::Deserialize;
 
 pub use fingerprint::FingerprintCheck;
 pub use http::HttpSignal;
+#[cfg(feature = "kubernetes")]
+pub use kubernetes::KubernetesRollout;
 pub use metrics::MetricsCheck;
 pub use sighup::Sighup;
 
@@ -50,6 +54,8 @@ pub enum SignalAction {
     Exec(Argv),
     Sighup(Sighup),
     Http(HttpSignal),
+    #[cfg(feature = "kubernetes")]
+    KubernetesRollout(KubernetesRollout),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -58,6 +64,8 @@ pub enum Check {
     Exec(Argv),
     Fingerprint(FingerprintCheck),
     Metrics(MetricsCheck),
+    #[cfg(feature = "kubernetes")]
+    KubernetesRollout(KubernetesRollout),
 }
 
 /// The YAML shape of one list item: a map with exactly one key naming the action, so
@@ -70,6 +78,8 @@ pub struct ActionSpec {
     http: Option<HttpSignal>,
     fingerprint: Option<FingerprintCheck>,
     metrics: Option<MetricsCheck>,
+    #[cfg(feature = "kubernetes")]
+    kubernetes_rollout: Option<KubernetesRollout>,
 }
 
 impl ActionSpec {
@@ -80,6 +90,8 @@ impl ActionSpec {
             self.http.is_some(),
             self.fingerprint.is_some(),
             self.metrics.is_some(),
+            #[cfg(feature = "kubernetes")]
+            self.kubernetes_rollout.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -90,7 +102,7 @@ impl ActionSpec {
 impl TryFrom<ActionSpec> for SignalAction {
     type Error = String;
     fn try_from(spec: ActionSpec) -> Result<Self, String> {
-        const ONE: &str = "a signal action is one of: exec, sighup, http";
+        const ONE: &str = "a signal action is one of: exec, sighup, http, kubernetes-rollout";
         if spec.count() != 1 {
             return Err(format!("{ONE} (exactly one per list item)"));
         }
@@ -100,6 +112,11 @@ impl TryFrom<ActionSpec> for SignalAction {
                 sighup: Some(s), ..
             } => Ok(SignalAction::Sighup(s)),
             ActionSpec { http: Some(h), .. } => Ok(SignalAction::Http(h)),
+            #[cfg(feature = "kubernetes")]
+            ActionSpec {
+                kubernetes_rollout: Some(k),
+                ..
+            } => Ok(SignalAction::KubernetesRollout(k)),
             _ => Err(format!("{ONE}; fingerprint and metrics are monitor checks")),
         }
     }
@@ -108,7 +125,8 @@ impl TryFrom<ActionSpec> for SignalAction {
 impl TryFrom<ActionSpec> for Check {
     type Error = String;
     fn try_from(spec: ActionSpec) -> Result<Self, String> {
-        const ONE: &str = "a monitor check is one of: exec, fingerprint, metrics";
+        const ONE: &str =
+            "a monitor check is one of: exec, fingerprint, metrics, kubernetes-rollout";
         if spec.count() != 1 {
             return Err(format!("{ONE} (exactly one per list item)"));
         }
@@ -121,6 +139,11 @@ impl TryFrom<ActionSpec> for Check {
             ActionSpec {
                 metrics: Some(m), ..
             } => Ok(Check::Metrics(m)),
+            #[cfg(feature = "kubernetes")]
+            ActionSpec {
+                kubernetes_rollout: Some(k),
+                ..
+            } => Ok(Check::KubernetesRollout(k)),
             _ => Err(format!("{ONE}; sighup and http are signal actions")),
         }
     }
@@ -219,6 +242,23 @@ pub struct Context<'a> {
     pub fingerprints: &'a Fingerprints,
     /// Keys the phase's write took out of the store (no service may accept them after).
     pub removed: &'a [Fingerprint],
+    /// When this process finished the phase's write (`None`: an earlier process did).
+    pub written_at: Option<std::time::Instant>,
+}
+
+/// Why a monitor unit is not satisfied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unsatisfied {
+    /// Not yet; poll again.
+    Waiting(String),
+    /// It will not get there (a rollout past its progress deadline): stop waiting.
+    Failed(String),
+}
+
+impl From<String> for Unsatisfied {
+    fn from(why: String) -> Self {
+        Unsatisfied::Waiting(why)
+    }
 }
 
 impl SignalAction {
@@ -227,6 +267,8 @@ impl SignalAction {
             SignalAction::Exec(argv) => format!("exec {argv}"),
             SignalAction::Sighup(s) => s.describe(),
             SignalAction::Http(h) => h.describe(),
+            #[cfg(feature = "kubernetes")]
+            SignalAction::KubernetesRollout(k) => k.describe(),
         }
     }
 
@@ -236,14 +278,22 @@ impl SignalAction {
             SignalAction::Exec(_) => 1,
             SignalAction::Sighup(s) => s.units(),
             SignalAction::Http(h) => h.units(),
+            // Restarts are checked all together first, then made: one unit.
+            #[cfg(feature = "kubernetes")]
+            SignalAction::KubernetesRollout(_) => 1,
         }
     }
 
-    pub async fn run_unit(&self, unit: usize, ctx: &Context<'_>) -> Result<(), String> {
+    /// Runs one unit; `Ok(Some(text))` when it has something to say for the record.
+    pub async fn run_unit(&self, unit: usize, ctx: &Context<'_>) -> Result<Option<String>, String> {
         match self {
-            SignalAction::Exec(argv) => exec::run_exec(argv, ctx, SIGNAL_TIMEOUT).await,
-            SignalAction::Sighup(s) => s.run(unit),
-            SignalAction::Http(h) => h.run(unit, SIGNAL_TIMEOUT).await,
+            SignalAction::Exec(argv) => exec::run_exec(argv, ctx, SIGNAL_TIMEOUT)
+                .await
+                .map(|()| None),
+            SignalAction::Sighup(s) => s.run(unit).map(|()| None),
+            SignalAction::Http(h) => h.run(unit, SIGNAL_TIMEOUT).await.map(|()| None),
+            #[cfg(feature = "kubernetes")]
+            SignalAction::KubernetesRollout(k) => k.restart_all(ctx.written_at).await.map(Some),
         }
     }
 }
@@ -254,6 +304,8 @@ impl Check {
             Check::Exec(argv) => format!("exec {argv}"),
             Check::Fingerprint(f) => f.describe(),
             Check::Metrics(m) => m.describe(),
+            #[cfg(feature = "kubernetes")]
+            Check::KubernetesRollout(k) => k.describe(),
         }
     }
 
@@ -261,6 +313,8 @@ impl Check {
         match self {
             Check::Exec(_) | Check::Metrics(_) => 1,
             Check::Fingerprint(f) => f.units(),
+            #[cfg(feature = "kubernetes")]
+            Check::KubernetesRollout(k) => k.units(),
         }
     }
 
@@ -268,6 +322,8 @@ impl Check {
     pub fn describe_unit(&self, unit: usize) -> String {
         match self {
             Check::Fingerprint(f) => f.describe_unit(unit),
+            #[cfg(feature = "kubernetes")]
+            Check::KubernetesRollout(k) => k.describe_unit(unit),
             _ => self.describe(),
         }
     }
@@ -278,11 +334,17 @@ impl Check {
         unit: usize,
         ctx: &Context<'_>,
         timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unsatisfied> {
         match self {
-            Check::Exec(argv) => exec::run_exec(argv, ctx, timeout).await,
-            Check::Fingerprint(f) => f.poll(unit, ctx, timeout).await,
-            Check::Metrics(m) => m.poll(timeout).await,
+            Check::Exec(argv) => Ok(exec::run_exec(argv, ctx, timeout).await?),
+            Check::Fingerprint(f) => Ok(f.poll(unit, ctx, timeout).await?),
+            Check::Metrics(m) => Ok(m.poll(timeout).await?),
+            #[cfg(feature = "kubernetes")]
+            Check::KubernetesRollout(k) => match k.poll(unit).await {
+                Ok(None) => Ok(()),
+                Ok(Some(why)) => Err(Unsatisfied::Waiting(why)),
+                Err(why) => Err(Unsatisfied::Failed(why)),
+            },
         }
     }
 }

@@ -1,0 +1,404 @@
+//! The Kubernetes backend: one Secret holds the key set; plus the rollout restart and
+//! rollout status rotor's `kubernetes-rollout` signal and monitor use ([`rollout`]).
+//!
+//! ```yaml
+//! targets:
+//!   kubernetes:
+//!     namespace: payments
+//!     name: jwt-secret
+//!     keys: { current: JWT_SECRET_CURRENT }   # optional data key names
+//!     context: prod-eu                         # optional kubeconfig context
+//! ```
+//!
+//! The slots are data keys (`current`, `previous`, `pending` unless renamed), so a
+//! Deployment can mount the Secret or take it with `envFrom`; the non-secret metadata is
+//! in annotations: `rotor.rotated-at`, `rotor.rotation-id`, `rotor.fingerprint-current`,
+//! `rotor.fingerprint-previous`, `rotor.fingerprint-pending`. Other data keys, labels and
+//! annotations are kept. Every write is a replace carrying the `resourceVersion` read, so
+//! a concurrent change makes the API server answer 409 and rotor's write is refused. A
+//! missing Secret is created with type `Opaque` (when the runbook says `create: true`).
+//!
+//! Configuration: `KUBECONFIG` (or `~/.kube/config`) with its current context, another
+//! context by name, or the in-cluster service account.
+
+pub mod rollout;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use rotor_provider::keyset::{self, FieldNames, FieldOverrides};
+use rotor_provider::{Error, KeySet, Provider, Result, Version, Versioned, WriteCondition};
+use serde::Deserialize;
+
+/// The `kubernetes:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub keys: FieldOverrides,
+    pub context: Option<String>,
+}
+
+/// A DNS-1123 name (namespaces, Secrets, workloads).
+pub fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} `{name}` is not a valid Kubernetes name (lower-case letters, digits, `-` and `.`)"
+        ))
+    }
+}
+
+impl SecretConfig {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        check_name("namespace", &self.namespace)?;
+        check_name("secret name", &self.name)
+    }
+}
+
+/// The context `--context` chose for every target without its own.
+static DEFAULT_CONTEXT: OnceLock<String> = OnceLock::new();
+
+/// Sets the kubeconfig context used where a runbook names none (`rotor --context`).
+pub fn set_default_context(context: String) {
+    let _ = DEFAULT_CONTEXT.set(context);
+}
+
+type LazyClient = Arc<tokio::sync::OnceCell<(Client, String)>>;
+
+/// One client per context, shared by every target and action of the run.
+static CLIENTS: LazyLock<Mutex<HashMap<Option<String>, LazyClient>>> =
+    LazyLock::new(Mutex::default);
+
+/// The client for `context` (or the default one) and the API server's address.
+pub async fn client(context: Option<&str>) -> Result<(Client, String)> {
+    let context = context
+        .map(str::to_owned)
+        .or_else(|| DEFAULT_CONTEXT.get().cloned());
+    let cell = {
+        let mut clients = CLIENTS.lock().expect("client pool poisoned");
+        Arc::clone(clients.entry(context.clone()).or_default())
+    };
+    cell.get_or_try_init(|| async {
+        let where_ = context.as_deref().map_or_else(
+            || "the current context".to_owned(),
+            |c| format!("context `{c}`"),
+        );
+        let config = match &context {
+            None => Config::infer().await.map_err(|e| Error::Config {
+                location: "kubernetes".into(),
+                detail: format!(
+                    "no Kubernetes configuration: set KUBECONFIG or run in a cluster ({e})"
+                ),
+            })?,
+            Some(c) => {
+                let kubeconfig = Kubeconfig::read().map_err(|e| Error::Config {
+                    location: "kubernetes".into(),
+                    detail: format!("cannot read the kubeconfig: {e}"),
+                })?;
+                let options = KubeConfigOptions {
+                    context: Some(c.clone()),
+                    ..KubeConfigOptions::default()
+                };
+                Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| Error::Config {
+                        location: "kubernetes".into(),
+                        detail: format!("cannot use {where_} of the kubeconfig: {e}"),
+                    })?
+            }
+        };
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned();
+        let client = Client::try_from(config).map_err(|e| Error::Config {
+            location: format!("kubernetes at {server}"),
+            detail: format!("cannot set up the Kubernetes client: {e}"),
+        })?;
+        Ok((client, server))
+    })
+    .await
+    .cloned()
+}
+
+const ANNOTATION_PREFIX: &str = "rotor.";
+
+fn annotation(name: &str) -> String {
+    format!("{ANNOTATION_PREFIX}{name}")
+}
+
+pub struct SecretProvider {
+    config: SecretConfig,
+    names: FieldNames,
+    /// The last Secret read or written, so a write keeps what is not rotor's.
+    seen: Mutex<Option<Secret>>,
+    client: tokio::sync::OnceCell<(Client, String)>,
+}
+
+impl std::fmt::Debug for SecretProvider {
+    // A Secret's Debug shows its data: only the location is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretProvider")
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretProvider {
+    pub fn new(config: &SecretConfig) -> Self {
+        SecretProvider {
+            config: config.clone(),
+            names: config.keys.apply(FieldNames::default()),
+            seen: Mutex::new(None),
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Like [`new`](Self::new), over a client built by the caller.
+    pub fn with_client(config: &SecretConfig, client: Client, server: String) -> Self {
+        let p = Self::new(config);
+        if p.client.set((client, server)).is_err() {
+            unreachable!("a new provider has no client yet");
+        }
+        p
+    }
+
+    async fn api(&self) -> Result<(Api<Secret>, &str)> {
+        let (client, server) = self
+            .client
+            .get_or_try_init(|| client(self.config.context.as_deref()))
+            .await?;
+        Ok((
+            Api::namespaced(client.clone(), &self.config.namespace),
+            server.as_str(),
+        ))
+    }
+
+    fn error(&self, verb: &str, server: &str, e: kube::Error) -> Error {
+        let location = self.location();
+        let ns = &self.config.namespace;
+        match e {
+            kube::Error::Api(s) if s.is_conflict() || s.is_already_exists() => Error::Conflict {
+                location,
+                detail: format!(
+                    "the Secret changed since rotor read it (the API server answered {}: {})",
+                    s.code, s.reason
+                ),
+            },
+            kube::Error::Api(s) if s.code == 401 => Error::PermissionDenied {
+                location,
+                detail: format!(
+                    "the API server at {server} does not accept the credentials (401 {}): check the kubeconfig's user",
+                    s.reason
+                ),
+                source: Some(s),
+            },
+            kube::Error::Api(s) if s.code == 403 => Error::PermissionDenied {
+                location,
+                detail: format!(
+                    "not allowed to {verb} secrets in namespace `{ns}`; rotor needs get, create and update on secrets there ({})",
+                    s.message
+                ),
+                source: Some(s),
+            },
+            kube::Error::Api(s)
+                if s.code == 404 && verb == "update" && !s.message.contains("namespaces") =>
+            {
+                Error::Conflict {
+                    location,
+                    detail: "the Secret was deleted since rotor read it".into(),
+                }
+            }
+            kube::Error::Api(s) if s.code == 404 && s.message.contains("namespaces") => {
+                Error::Config {
+                    location,
+                    detail: format!("namespace `{ns}` does not exist ({})", s.message),
+                }
+            }
+            kube::Error::Api(s) => Error::Other {
+                location,
+                detail: format!(
+                    "the API server at {server} refused to {verb} the Secret: {} {} ({})",
+                    s.code, s.reason, s.message
+                ),
+                source: Some(s),
+            },
+            kube::Error::SerdeError(_) => Error::Invalid {
+                location,
+                detail: format!("the API server at {server} sent a Secret rotor cannot read"),
+            },
+            other => Error::Unreachable {
+                location,
+                detail: format!("cannot reach the Kubernetes API server at {server}: {other}"),
+                source: Some(Box::new(other)),
+            },
+        }
+    }
+
+    fn parse(&self, secret: &Secret) -> Result<Option<KeySet>> {
+        let data = secret.data.clone().unwrap_or_default();
+        let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+        let mut bad = None;
+        let get = |name: &str| -> Option<String> {
+            if name == self.names.rotated_at {
+                return annotations.get(&annotation("rotated-at")).cloned();
+            }
+            if name == self.names.rotation_id {
+                return annotations.get(&annotation("rotation-id")).cloned();
+            }
+            data.get(name)
+                .and_then(|b| String::from_utf8(b.0.clone()).ok())
+        };
+        for slot in [
+            &self.names.current,
+            &self.names.previous,
+            &self.names.pending,
+        ] {
+            if let Some(b) = data.get(slot.as_str())
+                && String::from_utf8(b.0.clone()).is_err()
+            {
+                bad = Some(slot.clone());
+            }
+        }
+        if let Some(slot) = bad {
+            return Err(Error::Invalid {
+                location: self.location(),
+                detail: format!("data key `{slot}` is not UTF-8 text"),
+            });
+        }
+        keyset::from_fields(&self.names, get).map_err(|detail| Error::Invalid {
+            location: self.location(),
+            detail,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for SecretProvider {
+    fn kind(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn location(&self) -> String {
+        match &self.config.context {
+            Some(c) => format!(
+                "kubernetes:{}/{} in context {c}",
+                self.config.namespace, self.config.name
+            ),
+            None => format!("kubernetes:{}/{}", self.config.namespace, self.config.name),
+        }
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let (api, server) = self.api().await?;
+        let got = api
+            .get_opt(&self.config.name)
+            .await
+            .map_err(|e| self.error("get", server, e))?;
+        let Some(secret) = got else {
+            *self.seen.lock().expect("poisoned") = None;
+            return Ok(None);
+        };
+        let set = self.parse(&secret)?;
+        let version = secret.metadata.resource_version.clone().unwrap_or_default();
+        *self.seen.lock().expect("poisoned") = Some(secret);
+        Ok(set.map(|set| Versioned {
+            set,
+            version: Version(version),
+        }))
+    }
+
+    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+        let (api, server) = self.api().await?;
+        let seen = self.seen.lock().expect("poisoned").clone();
+        // The object to send: the one read (keeping what is not rotor's), or a new one.
+        let (mut secret, create) = match (&condition, seen) {
+            (WriteCondition::Update(v), Some(s))
+                if s.metadata.resource_version.as_deref() == Some(v.0.as_str()) =>
+            {
+                (s, false)
+            }
+            (WriteCondition::Update(v), _) => {
+                // Not the version rotor last saw: let the API server judge it.
+                let mut s = Secret::default();
+                s.metadata.name = Some(self.config.name.clone());
+                s.metadata.resource_version = Some(v.0.clone());
+                (s, false)
+            }
+            // A Secret without a key set: replace it at the version read.
+            (WriteCondition::Create, Some(s)) if self.parse(&s)?.is_none() => (s, false),
+            (WriteCondition::Create, _) => {
+                let mut s = Secret::default();
+                s.metadata.name = Some(self.config.name.clone());
+                s.metadata.namespace = Some(self.config.namespace.clone());
+                s.type_ = Some("Opaque".into());
+                (s, true)
+            }
+        };
+        let data = secret.data.get_or_insert_with(BTreeMap::new);
+        for slot in [
+            &self.names.current,
+            &self.names.previous,
+            &self.names.pending,
+        ] {
+            data.remove(slot.as_str());
+        }
+        for (name, value) in keyset::to_fields(&self.names, set) {
+            if name == self.names.rotated_at || name == self.names.rotation_id {
+                continue;
+            }
+            data.insert(name.to_owned(), ByteString(value.as_bytes().to_vec()));
+        }
+        let annotations = secret
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new);
+        annotations.retain(|k, _| !k.starts_with(ANNOTATION_PREFIX));
+        let fps = set.fingerprints();
+        let meta = [
+            ("rotated-at", set.rotated_at.map(|t| t.to_string())),
+            ("rotation-id", set.rotation_id.clone()),
+            ("fingerprint-current", fps.current.map(|f| f.to_string())),
+            ("fingerprint-previous", fps.previous.map(|f| f.to_string())),
+            ("fingerprint-pending", fps.pending.map(|f| f.to_string())),
+        ];
+        for (k, v) in meta {
+            if let Some(v) = v {
+                annotations.insert(annotation(k), v);
+            }
+        }
+        let written = if create {
+            api.create(&PostParams::default(), &secret)
+                .await
+                .map_err(|e| self.error("create", server, e))?
+        } else {
+            api.replace(&self.config.name, &PostParams::default(), &secret)
+                .await
+                .map_err(|e| self.error("update", server, e))?
+        };
+        let version = written
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
+        *self.seen.lock().expect("poisoned") = Some(written);
+        Ok(Version(version))
+    }
+}

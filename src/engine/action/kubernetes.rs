@@ -1,0 +1,162 @@
+//! `kubernetes-rollout: { namespace, deployments, statefulsets, daemonsets, context }`:
+//! as a signal, `kubectl rollout restart` of each workload (all checked first, so a
+//! paused Deployment refuses the action before any workload restarts); as a check,
+//! `kubectl rollout status` of each, pinned to the generation rotor's restart produced.
+//!
+//! One restart per workload per phase: when several secrets rotated in one run share a
+//! workload, a restart that began after a secret's write already carries that write, so
+//! the workload is not restarted again for it.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
+
+use rotor_provider_kubernetes::rollout::{self, Kind, Rollout, Workload};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "Spec")]
+pub struct KubernetesRollout {
+    workloads: Vec<Workload>,
+    context: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    namespace: String,
+    #[serde(default)]
+    deployments: Vec<String>,
+    #[serde(default)]
+    statefulsets: Vec<String>,
+    #[serde(default)]
+    daemonsets: Vec<String>,
+    context: Option<String>,
+}
+
+impl TryFrom<Spec> for KubernetesRollout {
+    type Error = String;
+    fn try_from(s: Spec) -> Result<Self, String> {
+        rotor_provider_kubernetes::check_name("namespace", &s.namespace)?;
+        let mut workloads = Vec::new();
+        for (kind, names) in [
+            (Kind::Deployment, s.deployments),
+            (Kind::StatefulSet, s.statefulsets),
+            (Kind::DaemonSet, s.daemonsets),
+        ] {
+            for name in names {
+                rotor_provider_kubernetes::check_name("workload", &name)?;
+                let w = Workload {
+                    kind,
+                    namespace: s.namespace.clone(),
+                    name,
+                };
+                if !workloads.contains(&w) {
+                    workloads.push(w);
+                }
+            }
+        }
+        if workloads.is_empty() {
+            return Err(
+                "kubernetes-rollout: name at least one of deployments, statefulsets, daemonsets"
+                    .into(),
+            );
+        }
+        Ok(KubernetesRollout {
+            workloads,
+            context: s.context,
+        })
+    }
+}
+
+/// Restarts this process made: workload → (when it began, the generation it produced).
+static RESTARTS: LazyLock<Mutex<HashMap<Workload, (Instant, i64)>>> = LazyLock::new(Mutex::default);
+
+impl KubernetesRollout {
+    pub fn describe(&self) -> String {
+        let first = &self.workloads[0];
+        match self.workloads.len() {
+            1 => format!("kubernetes-rollout {first}"),
+            n => format!("kubernetes-rollout {first} (+{} more)", n - 1),
+        }
+    }
+
+    pub fn units(&self) -> usize {
+        self.workloads.len()
+    }
+
+    pub fn describe_unit(&self, unit: usize) -> String {
+        format!("rollout of {}", self.workloads[unit])
+    }
+
+    async fn client(&self) -> Result<kube::Client, String> {
+        rotor_provider_kubernetes::client(self.context.as_deref())
+            .await
+            .map(|(c, _)| c)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Restarts every workload not already restarted since `written_at`.
+    pub async fn restart_all(&self, written_at: Option<Instant>) -> Result<String, String> {
+        let client = self.client().await?;
+        for w in &self.workloads {
+            rollout::check_restartable(&client, w).await?;
+        }
+        // RFC 3339 like kubectl's, but to the nanosecond: two restarts within one second
+        // (stage and promote of a fast rollout) must still change the pod template, or
+        // the second one would be no change at all and restart nothing.
+        let at = jiff::Timestamp::now().to_string();
+        let mut done = Vec::new();
+        let mut skipped = Vec::new();
+        for w in &self.workloads {
+            let already = RESTARTS
+                .lock()
+                .expect("restart ledger poisoned")
+                .get(w)
+                .is_some_and(|(began, _)| written_at.is_some_and(|wr| *began >= wr));
+            if already {
+                skipped.push(w.to_string());
+                continue;
+            }
+            let began = Instant::now();
+            let generation = rollout::restart(&client, w, &at).await?;
+            RESTARTS
+                .lock()
+                .expect("restart ledger poisoned")
+                .insert(w.clone(), (began, generation));
+            done.push(w.to_string());
+        }
+        let mut said = format!(
+            "restarted {}",
+            if done.is_empty() {
+                "nothing".to_owned()
+            } else {
+                done.join(", ")
+            }
+        );
+        if !skipped.is_empty() {
+            said.push_str(&format!(
+                "; already restarted after this write: {}",
+                skipped.join(", ")
+            ));
+        }
+        Ok(said)
+    }
+
+    /// `Ok(None)` when rolled out, `Ok(Some(why))` while waiting, `Err` when it failed.
+    pub async fn poll(&self, unit: usize) -> Result<Option<String>, String> {
+        let w = &self.workloads[unit];
+        let min = RESTARTS
+            .lock()
+            .expect("restart ledger poisoned")
+            .get(w)
+            .map_or(0, |(_, g)| *g);
+        let client = self.client().await?;
+        match rollout::status(&client, w, min).await {
+            Ok(Rollout::Done) => Ok(None),
+            Ok(Rollout::Waiting(why)) => Ok(Some(why)),
+            Ok(Rollout::Failed(why)) => Err(why),
+            Err(why) => Ok(Some(why)),
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The Kubernetes backend, rollout restart and rollout status against the test API
+//! server (`support/kube.rs`), kept honest by the real `kubectl`; the tests play the
+//! controller by writing workload status.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::kube::{Cluster, deployment};
+use crate::support::{Cmd, Sandbox, fp};
+
+fn kubectl(c: &Cluster, args: &[&str]) -> std::process::Output {
+    Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", c.kubeconfig().display()))
+        .arg(format!(
+            "--cache-dir={}",
+            c.dir.path().join("cache").display()
+        ))
+        .args(args)
+        .output()
+        .expect("kubectl is on the machine")
+}
+
+fn rotor<'a>(s: &'a Sandbox, c: &Cluster) -> Cmd<'a> {
+    s.rotor().env("KUBECONFIG", c.kubeconfig())
+}
+
+fn runbook(s: &Sandbox, extra: &str) {
+    s.write(
+        "runbooks/api.yaml",
+        &format!(
+            "secret: api\ncreate: true\ntargets:\n  kubernetes: {{ namespace: payments, name: jwt }}\n{extra}"
+        ),
+    );
+}
+
+/// The Secret's key slots; every key found joins the leak search.
+fn slots(s: &Sandbox, c: &Cluster) -> BTreeMap<String, String> {
+    let data = c.secret_data("payments", "jwt").unwrap_or_default();
+    for v in data.values() {
+        s.add_key(v);
+    }
+    data
+}
+
+#[test]
+fn kubectl_and_rotor_see_the_same_objects() {
+    let c = Cluster::start(&["payments"]);
+    let s = Sandbox::new();
+    let key = "k".repeat(20) + "kubectl-made-key-0123456789";
+    s.add_key(&key);
+    let secret = s.write(
+        "secret.json",
+        &json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "jwt", "namespace": "payments", "labels": {"app": "api"}},
+                "stringData": {"current": key, "other": "kept"}})
+        .to_string(),
+    );
+    let out = kubectl(
+        &c,
+        &["create", "--validate=false", "-f", secret.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // rotor reads what kubectl wrote.
+    runbook(&s, "");
+    let st = rotor(&s, &c)
+        .args(["status", "--output", "json"])
+        .run()
+        .expect(0)
+        .json();
+    assert_eq!(
+        st["secrets"][0]["targets"][0]["fingerprints"]["current"],
+        fp(&key).as_str()
+    );
+    let stale = kubectl(
+        &c,
+        &["get", "secret", "jwt", "-n", "payments", "-o", "json"],
+    );
+    assert!(
+        stale.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stale.stderr)
+    );
+
+    // kubectl reads what rotor wrote: the slots, the annotations, what was there before.
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let got = kubectl(
+        &c,
+        &["get", "secret", "jwt", "-n", "payments", "-o", "json"],
+    );
+    let obj: Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(obj, c.get("secrets", "payments", "jwt").unwrap());
+    let data = slots(&s, &c);
+    assert_eq!(data["previous"], key);
+    assert_eq!(data["other"], "kept");
+    assert_eq!(obj["metadata"]["labels"]["app"], "api");
+    let ann = &obj["metadata"]["annotations"];
+    assert_eq!(
+        ann["rotor.fingerprint-current"],
+        fp(&data["current"]).as_str()
+    );
+    assert_eq!(ann["rotor.fingerprint-previous"], fp(&key).as_str());
+    assert!(ann["rotor.rotated-at"].is_string());
+
+    // A replace with the stale object is a conflict, as kubectl prints it.
+    let path = s.write("stale.json", &String::from_utf8_lossy(&stale.stdout));
+    let out = kubectl(
+        &c,
+        &["replace", "--validate=false", "-f", path.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Conflict") && err.contains("the object has been modified"),
+        "{err}"
+    );
+
+    // kubectl's own rollout restart writes the annotation rotor writes.
+    let dep = s.write("dep.json", &deployment("payments", "api", 2).to_string());
+    let out = kubectl(
+        &c,
+        &["create", "--validate=false", "-f", dep.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubectl(
+        &c,
+        &["rollout", "restart", "deployment/api", "-n", "payments"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = c.get("deployments", "payments", "api").unwrap();
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_string(),
+        "{d}"
+    );
+    assert_eq!(
+        d["metadata"]["generation"], 2,
+        "a spec change bumps the generation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn conformance() {
+    let c = Cluster::start(&["payments"]);
+    let kubeconfig = kube::config::Kubeconfig::read_from(c.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let sc: rotor_provider_kubernetes::SecretConfig =
+        serde_json::from_value(json!({"namespace": "payments", "name": "conformance"})).unwrap();
+    let p = rotor_provider_kubernetes::SecretProvider::with_client(&sc, client, c.server_url());
+    rotor_provider::conformance::run(&p).await;
+}
+
+/// Plays the Deployment controller: a rollout of a new generation takes `delay`, then
+/// the status says it is done (or, for `stuck`, that its progress deadline passed).
+/// Records the Secret's slots at the moment each rollout completes.
+/// A finished rollout: the Deployment, its generation, the Secret's slots at that moment.
+type Finished = (String, i64, BTreeMap<String, String>);
+
+struct Controller {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Finished>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Controller {
+    fn start(c: &Arc<Cluster>, names: &[&str], stuck: Option<&str>, delay: Duration) -> Controller {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (st, sn, c) = (Arc::clone(&stop), Arc::clone(&seen), Arc::clone(c));
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let stuck = stuck.map(str::to_owned);
+        let thread = std::thread::spawn(move || {
+            let mut noticed: BTreeMap<String, std::time::Instant> = BTreeMap::new();
+            while !st.load(Ordering::Relaxed) {
+                for n in &names {
+                    let d = c.get("deployments", "payments", n).unwrap();
+                    let generation = d["metadata"]["generation"].as_i64().unwrap();
+                    let observed = d["status"]["observedGeneration"].as_i64().unwrap_or(0);
+                    if generation <= observed {
+                        continue;
+                    }
+                    let since = *noticed
+                        .entry(n.clone())
+                        .or_insert_with(std::time::Instant::now);
+                    if since.elapsed() < delay {
+                        continue;
+                    }
+                    noticed.remove(n);
+                    let is_stuck = stuck.as_deref() == Some(n.as_str());
+                    c.update("deployments", "payments", n, |d| {
+                        d["status"]["observedGeneration"] = json!(generation);
+                        if is_stuck {
+                            d["status"]["updatedReplicas"] = json!(1);
+                            d["status"]["conditions"] = json!([{"type": "Progressing",
+                                "status": "False", "reason": "ProgressDeadlineExceeded"}]);
+                        }
+                    });
+                    let data = c.secret_data("payments", "jwt").unwrap_or_default();
+                    sn.lock().unwrap().push((n.clone(), generation, data));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Controller {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finished> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+const ROLLOUT: &str = "signal:\n  - kubernetes-rollout: { namespace: payments, deployments: [api, worker] }\nmonitor:\n  timeout: 20s\n  interval: 50ms\n  checks:\n    - kubernetes-rollout: { namespace: payments, deployments: [api, worker] }\n";
+
+#[test]
+fn promote_waits_until_both_deployments_rolled_out() {
+    let c = Arc::new(Cluster::start(&["payments"]));
+    for n in ["api", "worker"] {
+        c.create("deployments", deployment("payments", n, 3));
+    }
+    let s = Sandbox::new();
+    runbook(&s, "");
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let old = slots(&s, &c)["current"].clone();
+    runbook(&s, ROLLOUT);
+    let controller = Controller::start(&c, &["api", "worker"], None, Duration::from_millis(300));
+    let out = rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let seen = controller.finish();
+    let new = slots(&s, &c)["current"].clone();
+    assert_ne!(new, old);
+
+    // Each Deployment was restarted once per phase (stage, promote)...
+    let patches: Vec<_> = c
+        .writes()
+        .into_iter()
+        .filter(|(verb, plural, ..)| verb == "patch" && plural == "deployments")
+        .collect();
+    assert_eq!(patches.len(), 4, "{patches:?}");
+    // ...and the stage rollouts completed while the new key was still only pending:
+    // promote came after both.
+    for n in ["api", "worker"] {
+        let stage = seen
+            .iter()
+            .find(|(d, g, _)| d == n && *g == 2)
+            .expect("stage rollout");
+        assert_eq!(
+            stage.2["current"], old,
+            "{n}: promoted before its stage rollout finished"
+        );
+        assert_eq!(stage.2["pending"], new);
+        assert!(
+            seen.iter().any(|(d, g, _)| d == n && *g == 3),
+            "{n}: promote rollout"
+        );
+    }
+    for n in ["api", "worker"] {
+        let d = c.get("deployments", "payments", n).unwrap();
+        assert!(
+            d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+                .is_string()
+        );
+    }
+    assert!(
+        out.stdout.contains("restarted deployment/api in payments"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_deployment_past_its_progress_deadline_ends_in_exit_6_with_the_old_key_current() {
+    let c = Arc::new(Cluster::start(&["payments"]));
+    for n in ["api", "worker"] {
+        c.create("deployments", deployment("payments", n, 3));
+    }
+    let s = Sandbox::new();
+    runbook(&s, "");
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let old = slots(&s, &c)["current"].clone();
+    runbook(&s, ROLLOUT);
+    let controller = Controller::start(
+        &c,
+        &["api", "worker"],
+        Some("worker"),
+        Duration::from_millis(100),
+    );
+    let started = std::time::Instant::now();
+    let out = rotor(&s, &c).args(["rotate"]).run().expect(6);
+    controller.finish();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "a failed rollout ends the wait before the 20 s timeout"
+    );
+    assert!(
+        out.stderr
+            .contains("deployment \"worker\" exceeded its progress deadline"),
+        "{}",
+        out.stderr
+    );
+    let data = slots(&s, &c);
+    assert_eq!(data["current"], old, "the old key is still current");
+    assert!(data.contains_key("pending"));
+}
+
+#[test]
+fn a_paused_deployment_is_refused_before_anything_restarts() {
+    let c = Arc::new(Cluster::start(&["payments"]));
+    c.create("deployments", deployment("payments", "api", 3));
+    let mut worker = deployment("payments", "worker", 3);
+    worker["spec"]["paused"] = json!(true);
+    c.create("deployments", worker);
+    let s = Sandbox::new();
+    runbook(&s, ROLLOUT);
+    let out = rotor(&s, &c).args(["rotate"]).run().expect(1);
+    assert!(
+        out.stderr.contains(
+            "deployments.apps \"worker\" can't restart paused deployment (run rollout resume first)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let patched: Vec<_> = c
+        .writes()
+        .into_iter()
+        .filter(|(_, plural, ..)| plural == "deployments")
+        .collect();
+    assert!(patched.is_empty(), "a workload was restarted: {patched:?}");
+}
+
+#[test]
+fn a_concurrent_writer_is_a_conflict_and_the_secret_keeps_their_change() {
+    let c = Cluster::start(&["payments"]);
+    let s = Sandbox::new();
+    runbook(&s, "");
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let paused = rotor(&s, &c)
+        .args(["rotate"])
+        .env("ROTOR_FAILPOINT", "pause@before:promote.write")
+        .spawn_paused();
+    let staged = slots(&s, &c);
+    let out = kubectl(
+        &c,
+        &[
+            "annotate",
+            "secret",
+            "jwt",
+            "-n",
+            "payments",
+            "team=payments",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = paused.resume(&s).expect(5);
+    assert!(out.stderr.contains("write conflict"), "{}", out.stderr);
+    assert_eq!(slots(&s, &c), staged, "the Secret's keys are untouched");
+    let obj = c.get("secrets", "payments", "jwt").unwrap();
+    assert_eq!(obj["metadata"]["annotations"]["team"], "payments");
+}
+
+#[test]
+fn credentials_namespaces_and_servers_get_clear_errors() {
+    let c = Cluster::start(&["payments"]);
+    c.add_token("readonly", &["get", "list"]);
+    let s = Sandbox::new();
+    runbook(&s, "");
+    let out = rotor(&s, &c)
+        .args(["--context", "readonly", "rotate"])
+        .run()
+        .expect(1);
+    assert!(
+        out.stderr
+            .contains("not allowed to create secrets in namespace `payments`"),
+        "{}",
+        out.stderr
+    );
+    assert!(c.get("secrets", "payments", "jwt").is_none());
+
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  kubernetes: { namespace: nope, name: jwt }\n",
+    );
+    let out = rotor(&s, &c).args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("namespace `nope` does not exist"),
+        "{}",
+        out.stderr
+    );
+
+    let k = s.write(
+        "dead.kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster:\n    server: http://127.0.0.1:1\nusers:\n- name: x\n  user:\n    token: t\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\ncurrent-context: x\n",
+    );
+    let out = s
+        .rotor()
+        .env("KUBECONFIG", &k)
+        .args(["status"])
+        .run()
+        .expect(1);
+    assert!(
+        out.stderr
+            .contains("cannot reach the Kubernetes API server at http://127.0.0.1:1"),
+        "{}",
+        out.stderr
+    );
+}

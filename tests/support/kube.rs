@@ -1,0 +1,508 @@
+//! A small, stateful Kubernetes API server for the tests (no real one can run here):
+//! plain HTTP on loopback, following the API conventions for what rotor and `kubectl`
+//! use — discovery, Secrets, Deployments, StatefulSets and DaemonSets with
+//! GET/LIST/POST/PUT/PATCH/DELETE, `resourceVersion` stamped on every write and 409 on a
+//! stale one, `generation` bumped on spec changes, the `status` subresource, `Status`
+//! objects on errors, bearer tokens with per-token verbs. Tests play the controller by
+//! writing workload status with [`Cluster::update`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::http::{Request, TestServer};
+
+/// (api prefix, resource plural, kind) of what the server serves.
+const RESOURCES: &[(&str, &str, &str)] = &[
+    ("/api/v1", "secrets", "Secret"),
+    ("/apis/apps/v1", "deployments", "Deployment"),
+    ("/apis/apps/v1", "statefulsets", "StatefulSet"),
+    ("/apis/apps/v1", "daemonsets", "DaemonSet"),
+];
+
+#[derive(Debug, Default)]
+pub struct State {
+    rv: u64,
+    /// (plural, namespace, name) → object
+    objects: BTreeMap<(String, String, String), Value>,
+    namespaces: BTreeSet<String>,
+    /// token → verbs it may use (`None`: all)
+    tokens: BTreeMap<String, Option<Vec<String>>>,
+    /// Every write request, as (verb, plural, namespace, name).
+    pub writes: Vec<(String, String, String, String)>,
+}
+
+pub struct Cluster {
+    pub server: TestServer,
+    pub state: Arc<Mutex<State>>,
+    pub dir: tempfile::TempDir,
+}
+
+fn status(code: u16, reason: &str, message: &str) -> (u16, String) {
+    (
+        code,
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": message, "reason": reason, "code": code
+        })
+        .to_string(),
+    )
+}
+
+/// RFC 7386 JSON merge patch (also what a strategic merge patch of maps does).
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+impl Cluster {
+    /// A server with the given namespaces; the token `admin`, and anonymous requests, may
+    /// do everything.
+    pub fn start(namespaces: &[&str]) -> Cluster {
+        let state = Arc::new(Mutex::new(State::default()));
+        {
+            let mut s = state.lock().unwrap();
+            s.namespaces = namespaces.iter().map(|n| n.to_string()).collect();
+            s.tokens.insert("admin".into(), None);
+            // kubectl sends no bearer token over plain HTTP: anonymous may do everything.
+            s.tokens.insert(String::new(), None);
+        }
+        let st = Arc::clone(&state);
+        let port_cell = Arc::new(Mutex::new(0u16));
+        let pc = Arc::clone(&port_cell);
+        let server = TestServer::start(move |req| {
+            let port = *pc.lock().unwrap();
+            handle(&st, req, port)
+        });
+        *port_cell.lock().unwrap() = server.port;
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = Cluster { server, state, dir };
+        cluster.write_kubeconfig();
+        cluster
+    }
+
+    /// A token allowed only `verbs` (`get`, `list`, `create`, `update`, `patch`, ...).
+    pub fn add_token(&self, token: &str, verbs: &[&str]) {
+        self.state.lock().unwrap().tokens.insert(
+            token.into(),
+            Some(verbs.iter().map(|v| v.to_string()).collect()),
+        );
+    }
+
+    pub fn server_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.server.port)
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    fn write_kubeconfig(&self) {
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {url}\nusers:\n- name: admin\n  user:\n    token: admin\n- name: readonly\n  user:\n    token: readonly\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n    namespace: default\n- name: readonly\n  context:\n    cluster: test\n    user: readonly\n    namespace: default\ncurrent-context: test\n",
+            url = self.server_url()
+        );
+        std::fs::write(self.kubeconfig(), text).unwrap();
+    }
+
+    /// Creates an object directly, as if applied.
+    pub fn create(&self, plural: &str, mut obj: Value) -> Value {
+        let mut s = self.state.lock().unwrap();
+        let ns = obj["metadata"]["namespace"].as_str().unwrap().to_owned();
+        let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
+        s.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+        obj["metadata"]["uid"] = json!(format!("uid-{}", s.rv));
+        if plural != "secrets" {
+            obj["metadata"]["generation"] = json!(1);
+        }
+        s.objects.insert((plural.into(), ns, name), obj.clone());
+        obj
+    }
+
+    pub fn get(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        let s = self.state.lock().unwrap();
+        s.objects
+            .get(&(plural.into(), ns.into(), name.into()))
+            .cloned()
+    }
+
+    /// Changes an object in place (a controller writing status), stamping a new
+    /// resourceVersion.
+    pub fn update(&self, plural: &str, ns: &str, name: &str, f: impl FnOnce(&mut Value)) {
+        let mut s = self.state.lock().unwrap();
+        s.rv += 1;
+        let rv = s.rv;
+        let obj = s
+            .objects
+            .get_mut(&(plural.into(), ns.into(), name.into()))
+            .expect("object exists");
+        f(obj);
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+    }
+
+    /// The decoded data of a Secret.
+    pub fn secret_data(&self, ns: &str, name: &str) -> Option<BTreeMap<String, String>> {
+        let obj = self.get("secrets", ns, name)?;
+        Some(
+            obj["data"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let bytes = base64::engine::general_purpose::STANDARD
+                                .decode(v.as_str().unwrap_or(""))
+                                .unwrap();
+                            (k.clone(), String::from_utf8(bytes).unwrap())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+
+    pub fn writes(&self) -> Vec<(String, String, String, String)> {
+        self.state.lock().unwrap().writes.clone()
+    }
+}
+
+/// A Deployment with `replicas`, rolled out (status matching its generation).
+pub fn deployment(ns: &str, name: &str, replicas: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": name, "namespace": ns },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [ { "name": "app", "image": "app:1" } ] }
+            }
+        },
+        "status": {
+            "observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas
+        }
+    })
+}
+
+fn verb_of(method: &str, has_name: bool) -> &'static str {
+    match (method, has_name) {
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        _ => "unknown",
+    }
+}
+
+fn handle(state: &Mutex<State>, req: &Request, port: u16) -> (u16, String) {
+    let path = req.target.split('?').next().unwrap_or("").to_owned();
+    // Discovery needs no token, like a cluster that allows system:discovery.
+    match path.as_str() {
+        "/version" => {
+            return (
+                200,
+                json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0", "platform": "linux/amd64"})
+                    .to_string(),
+            );
+        }
+        "/api" => {
+            return (
+                200,
+                json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": format!("127.0.0.1:{port}")}]})
+                .to_string(),
+            );
+        }
+        "/apis" => {
+            return (
+                200,
+                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [{
+                    "name": "apps",
+                    "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+                    "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]})
+                .to_string(),
+            );
+        }
+        "/api/v1" | "/apis/apps/v1" => {
+            let gv = if path == "/api/v1" { "v1" } else { "apps/v1" };
+            let verbs = ["create", "delete", "get", "list", "patch", "update"];
+            let mut resources = Vec::new();
+            for (prefix, plural, kind) in RESOURCES.iter().filter(|r| r.0 == path) {
+                let _ = prefix;
+                resources.push(json!({"name": plural, "singularName": kind.to_lowercase(),
+                    "namespaced": true, "kind": kind, "verbs": verbs}));
+                if *plural != "secrets" {
+                    resources.push(
+                        json!({"name": format!("{plural}/status"), "singularName": "",
+                        "namespaced": true, "kind": kind, "verbs": ["get", "patch", "update"]}),
+                    );
+                }
+            }
+            if path == "/api/v1" {
+                resources.push(json!({"name": "namespaces", "singularName": "namespace",
+                    "namespaced": false, "kind": "Namespace", "verbs": ["get", "list"]}));
+            }
+            return (
+                200,
+                json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+                    .to_string(),
+            );
+        }
+        _ => {}
+    }
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned();
+    let mut s = state.lock().unwrap();
+    let Some(allowed) = s.tokens.get(&token).cloned() else {
+        return status(401, "Unauthorized", "Unauthorized");
+    };
+    // /api/v1/namespaces/{ns} or /{prefix}/namespaces/{ns}/{plural}[/{name}[/status]]
+    let Some((prefix, rest)) = ["/api/v1", "/apis/apps/v1"].iter().find_map(|p| {
+        path.strip_prefix(&format!("{p}/namespaces/"))
+            .map(|r| (*p, r))
+    }) else {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() == 1 {
+        let ns = parts[0];
+        return if s.namespaces.contains(ns) {
+            (
+                200,
+                json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": ns}})
+                    .to_string(),
+            )
+        } else {
+            status(404, "NotFound", &format!("namespaces \"{ns}\" not found"))
+        };
+    }
+    let ns = parts[0].to_owned();
+    let plural = parts[1].to_owned();
+    let name = parts.get(2).map(|n| n.to_string());
+    let subresource = parts.get(3).map(|n| n.to_string());
+    let Some((_, _, kind)) = RESOURCES
+        .iter()
+        .find(|(p, r, _)| *p == prefix && *r == plural)
+    else {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+    };
+    let group = if prefix == "/api/v1" { "" } else { "apps" };
+    let api_version = if group.is_empty() { "v1" } else { "apps/v1" };
+    let verb = verb_of(&req.method, name.is_some());
+    if let Some(verbs) = &allowed
+        && !verbs.iter().any(|v| v == verb)
+    {
+        let what = match &name {
+            Some(n) => format!("{plural} \"{n}\" is forbidden"),
+            None => format!("{plural} is forbidden"),
+        };
+        return status(
+            403,
+            "Forbidden",
+            &format!(
+                "{what}: User \"{token}\" cannot {verb} resource \"{plural}\" in API group \"{group}\" in the namespace \"{ns}\""
+            ),
+        );
+    }
+    if !s.namespaces.contains(&ns) {
+        return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
+    }
+    let key = |n: &str| (plural.clone(), ns.clone(), n.to_owned());
+    let not_found = |n: &str| {
+        status(
+            404,
+            "NotFound",
+            &format!(
+                "{plural}{} \"{n}\" not found",
+                if group.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{group}")
+                }
+            ),
+        )
+    };
+    let conflict = |n: &str| {
+        status(
+            409,
+            "Conflict",
+            &format!(
+                "Operation cannot be fulfilled on {plural}{} \"{n}\": the object has been modified; please apply your changes to the latest version and try again",
+                if group.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{group}")
+                }
+            ),
+        )
+    };
+    if verb != "get" && verb != "list" {
+        let who = name.clone().unwrap_or_default();
+        s.writes
+            .push((verb.to_owned(), plural.clone(), ns.clone(), who));
+    }
+    match (req.method.as_str(), name) {
+        ("GET", None) => {
+            let items: Vec<Value> = s
+                .objects
+                .iter()
+                .filter(|((p, n, _), _)| *p == plural && *n == ns)
+                .map(|(_, o)| o.clone())
+                .collect();
+            (
+                200,
+                json!({"kind": format!("{kind}List"), "apiVersion": api_version,
+                       "metadata": {"resourceVersion": s.rv.to_string()}, "items": items})
+                .to_string(),
+            )
+        }
+        ("GET", Some(n)) => match s.objects.get(&key(&n)) {
+            Some(o) => (200, o.to_string()),
+            None => not_found(&n),
+        },
+        ("POST", None) => {
+            let Ok(mut obj) = serde_json::from_str::<Value>(&req.body) else {
+                return status(400, "BadRequest", "the body is not JSON");
+            };
+            let Some(n) = obj["metadata"]["name"].as_str().map(str::to_owned) else {
+                return status(422, "Invalid", "metadata.name: Required value");
+            };
+            if s.objects.contains_key(&key(&n)) {
+                return status(
+                    409,
+                    "AlreadyExists",
+                    &format!("{plural} \"{n}\" already exists"),
+                );
+            }
+            s.rv += 1;
+            normalize(&mut obj, kind, api_version, &ns);
+            obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+            obj["metadata"]["uid"] = json!(format!("uid-{}", s.rv));
+            obj["metadata"]["creationTimestamp"] = json!("2026-11-24T00:00:00Z");
+            if plural != "secrets" {
+                obj["metadata"]["generation"] = json!(1);
+            }
+            s.objects.insert(key(&n), obj.clone());
+            (201, obj.to_string())
+        }
+        ("PUT", Some(n)) | ("PATCH", Some(n)) => {
+            let Some(stored) = s.objects.get(&key(&n)).cloned() else {
+                return not_found(&n);
+            };
+            let Ok(body) = serde_json::from_str::<Value>(&req.body) else {
+                return status(400, "BadRequest", "the body is not JSON");
+            };
+            let mut next = if req.method == "PUT" {
+                body.clone()
+            } else {
+                let ct = req.header("content-type").unwrap_or("");
+                if !(ct.contains("merge-patch") || ct.contains("strategic-merge-patch")) {
+                    return status(
+                        415,
+                        "UnsupportedMediaType",
+                        &format!("the patch type {ct} is not supported"),
+                    );
+                }
+                let mut merged = stored.clone();
+                merge(&mut merged, &body);
+                merged
+            };
+            // A resourceVersion in the body is a precondition.
+            if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
+                && rv != stored["metadata"]["resourceVersion"].as_str().unwrap_or("")
+            {
+                return conflict(&n);
+            }
+            if req.method == "PUT" && body["metadata"]["resourceVersion"].is_null() {
+                return status(
+                    422,
+                    "Invalid",
+                    "metadata.resourceVersion: Invalid value: must be specified for an update",
+                );
+            }
+            normalize(&mut next, kind, api_version, &ns);
+            for keep in ["uid", "creationTimestamp", "generation"] {
+                next["metadata"][keep] = stored["metadata"][keep].clone();
+            }
+            if subresource.as_deref() == Some("status") {
+                let status_part = next["status"].clone();
+                next = stored.clone();
+                next["status"] = status_part;
+            } else if plural != "secrets" {
+                next["status"] = stored["status"].clone();
+                if next["spec"] != stored["spec"] {
+                    let g = stored["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+                    next["metadata"]["generation"] = json!(g);
+                }
+            }
+            if next["metadata"]["uid"].is_null() {
+                next["metadata"].as_object_mut().unwrap().remove("uid");
+            }
+            s.rv += 1;
+            next["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+            s.objects.insert(key(&n), next.clone());
+            (200, next.to_string())
+        }
+        ("DELETE", Some(n)) => match s.objects.remove(&key(&n)) {
+            Some(_) => (
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
+                    .to_string(),
+            ),
+            None => not_found(&n),
+        },
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method",
+        ),
+    }
+}
+
+/// kind/apiVersion/namespace filled in, a Secret's `stringData` folded into `data`.
+fn normalize(obj: &mut Value, kind: &str, api_version: &str, ns: &str) {
+    obj["kind"] = json!(kind);
+    obj["apiVersion"] = json!(api_version);
+    obj["metadata"]["namespace"] = json!(ns);
+    if kind == "Secret" {
+        if obj["type"].is_null() {
+            obj["type"] = json!("Opaque");
+        }
+        if let Some(sd) = obj.get("stringData").and_then(|v| v.as_object()).cloned() {
+            for (k, v) in sd {
+                let enc =
+                    base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or(""));
+                obj["data"][k] = json!(enc);
+            }
+            obj.as_object_mut().unwrap().remove("stringData");
+        }
+    }
+}
