@@ -331,4 +331,48 @@ mod tests {
         v["status"]["conditions"] = serde_json::json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]);
         assert!(matches!(deployment_status(&dep(v), 2), Rollout::Failed(_)));
     }
+
+    #[test]
+    fn statefulset_and_daemonset_rules() {
+        let sts = |v: serde_json::Value| -> StatefulSet { serde_json::from_value(v).unwrap() };
+        let base = serde_json::json!({
+            "metadata": {"name": "db", "generation": 2},
+            "spec": {"replicas": 3, "selector": {}, "serviceName": "db", "template": {}},
+            "status": {"observedGeneration": 2, "replicas": 3, "readyReplicas": 3,
+                       "updatedReplicas": 3, "currentRevision": "r2", "updateRevision": "r2"}
+        });
+        assert_eq!(statefulset_status(&sts(base.clone()), 2), Rollout::Done);
+        let mut v = base.clone();
+        v["status"]["updateRevision"] = "r3".into();
+        assert!(matches!(
+            statefulset_status(&sts(v), 2),
+            Rollout::Waiting(_)
+        ));
+        let mut v = base;
+        v["status"]["readyReplicas"] = 2.into();
+        assert_eq!(
+            statefulset_status(&sts(v), 2),
+            Rollout::Waiting("2 of 3 pods are ready".into())
+        );
+
+        let ds = |v: serde_json::Value| -> DaemonSet { serde_json::from_value(v).unwrap() };
+        let base = serde_json::json!({
+            "metadata": {"name": "agent", "generation": 4},
+            "spec": {"selector": {}, "template": {}},
+            "status": {"observedGeneration": 4, "desiredNumberScheduled": 5, "currentNumberScheduled": 5,
+                       "numberMisscheduled": 0, "numberReady": 5,
+                       "updatedNumberScheduled": 5, "numberAvailable": 5}
+        });
+        assert_eq!(daemonset_status(&ds(base.clone()), 4), Rollout::Done);
+        assert!(matches!(
+            daemonset_status(&ds(base.clone()), 5),
+            Rollout::Waiting(_)
+        ));
+        let mut v = base;
+        v["status"]["updatedNumberScheduled"] = 4.into();
+        assert_eq!(
+            daemonset_status(&ds(v), 4),
+            Rollout::Waiting("4 out of 5 new pods have been updated".into())
+        );
+    }
 }

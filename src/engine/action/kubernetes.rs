@@ -69,6 +69,13 @@ impl TryFrom<Spec> for KubernetesRollout {
     }
 }
 
+/// Whether a restart that began at `began` already carries a write finished at
+/// `written_at`: pods it creates read the Secret after the write. A write of an earlier
+/// process (`None`) is never assumed carried.
+fn carries_write(began: Option<Instant>, written_at: Option<Instant>) -> bool {
+    matches!((began, written_at), (Some(b), Some(w)) if b >= w)
+}
+
 /// Restarts this process made: workload → (when it began, the generation it produced).
 static RESTARTS: LazyLock<Mutex<HashMap<Workload, (Instant, i64)>>> = LazyLock::new(Mutex::default);
 
@@ -109,11 +116,12 @@ impl KubernetesRollout {
         let mut done = Vec::new();
         let mut skipped = Vec::new();
         for w in &self.workloads {
-            let already = RESTARTS
+            let began = RESTARTS
                 .lock()
                 .expect("restart ledger poisoned")
                 .get(w)
-                .is_some_and(|(began, _)| written_at.is_some_and(|wr| *began >= wr));
+                .map(|(began, _)| *began);
+            let already = carries_write(began, written_at);
             if already {
                 skipped.push(w.to_string());
                 continue;
@@ -158,5 +166,27 @@ impl KubernetesRollout {
             Ok(Rollout::Failed(why)) => Err(why),
             Err(why) => Ok(Some(why)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_restart_carries_the_writes_before_it_only() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(5);
+        assert!(
+            carries_write(Some(t1), Some(t0)),
+            "restarted after the write"
+        );
+        assert!(
+            !carries_write(Some(t0), Some(t1)),
+            "restarted before the write"
+        );
+        assert!(!carries_write(None, Some(t0)), "never restarted");
+        assert!(!carries_write(Some(t1), None), "written by another process");
     }
 }
