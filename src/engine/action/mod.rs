@@ -171,37 +171,25 @@ impl fmt::Display for Argv {
     }
 }
 
-/// `url:` or `urls: [..]`, at least one, each an http(s) URL.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Urls {
+/// `url:` and `urls: [..]` of an action named `what`, as one list: at least one, each
+/// an http(s) URL.
+pub(super) fn urls(
+    what: &str,
     url: Option<String>,
-    #[serde(default)]
     urls: Vec<String>,
-}
-
-impl Urls {
-    pub fn all(&self) -> Vec<&str> {
-        self.url
-            .iter()
-            .chain(&self.urls)
-            .map(String::as_str)
-            .collect()
+) -> Result<Vec<String>, String> {
+    let all: Vec<String> = url.into_iter().chain(urls).collect();
+    if all.is_empty() {
+        return Err(format!("{what}: give `url` or `urls`"));
     }
-
-    fn check(&self) -> Result<(), String> {
-        let all = self.all();
-        if all.is_empty() {
-            return Err("give `url` or `urls`".into());
+    for u in &all {
+        let parsed =
+            reqwest::Url::parse(u).map_err(|e| format!("{what}: `{u}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("{what}: `{u}` is not an http or https URL"));
         }
-        for u in all {
-            let parsed = reqwest::Url::parse(u).map_err(|e| format!("`{u}` is not a URL: {e}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("`{u}` is not an http or https URL"));
-            }
-        }
-        Ok(())
     }
+    Ok(all)
 }
 
 #[derive(Clone, Debug, Deserialize)]
