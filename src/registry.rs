@@ -4,7 +4,9 @@
 use rotor_provider::Provider;
 use rotor_provider::file::FileProvider;
 
-use crate::error::{Error, Result};
+#[cfg(any(feature = "vault", feature = "aws-ssm"))]
+use crate::error::Error;
+use crate::error::Result;
 use crate::runbook::{Runbook, TargetConfig};
 
 pub fn build(config: &TargetConfig, rb: &Runbook) -> Result<Box<dyn Provider>> {
