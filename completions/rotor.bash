@@ -527,7 +527,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__retire__subcmd__previous)
-            opts="-y -v -h --runbook --runbooks --secret --provider --force --yes --dry-run --state-dir --output --verbose --context --help"
+            opts="-j -y -v -h --runbook --runbooks --secret --provider --force --jobs --yes --dry-run --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -546,6 +546,14 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -569,7 +577,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rollback)
-            opts="-y -v -h --runbook --runbooks --secret --provider --yes --dry-run --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --yes --dry-run --jobs --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,6 +596,14 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,7 +45,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbooks -d 'A di
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l provider -d 'Only targets of this kind (file, ...)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l key-file -d 'Use this key instead of generating one ("-" reads stdin)' -r -F
-complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How many secrets are rotated at once (stage, signal, monitor, promote)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -60,6 +60,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbook 
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -93,6 +94,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbook -d 'A r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"

@@ -115,7 +115,14 @@ pub struct RotateArgs {
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 
-    /// How many secrets are rotated at once (stage, signal, monitor, promote)
+    #[command(flatten)]
+    pub jobs: JobsArg,
+}
+
+/// `--jobs`, shared by the commands that change many secrets.
+#[derive(Debug, Args)]
+pub struct JobsArg {
+    /// How many secrets are worked on at once (each one's steps stay in order)
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
@@ -129,6 +136,9 @@ pub struct RetireArgs {
     /// Retire before the grace period is over (asks for confirmation)
     #[arg(long)]
     pub force: bool,
+
+    #[command(flatten)]
+    pub jobs: JobsArg,
 
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
@@ -151,6 +161,9 @@ pub struct RollbackArgs {
     /// Print the steps, touch nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub jobs: JobsArg,
 }
 
 #[derive(Debug, Args)]

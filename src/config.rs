@@ -21,8 +21,10 @@ pub struct Config {
 #[derive(Debug)]
 pub enum Mode {
     Rotate(Selection, RotateOptions),
-    Retire(Selection, Confirm, bool),
-    Rollback(Selection, bool),
+    /// selection, confirmation, dry run, jobs
+    Retire(Selection, Confirm, bool, usize),
+    /// selection, dry run, jobs
+    Rollback(Selection, bool, usize),
     Status(Selection),
     Plan(Selection),
     Resume(Vec<String>),
@@ -110,7 +112,7 @@ impl Config {
                     if_due: a.if_due,
                     dry_run: a.dry_run,
                     key_file: a.key_file,
-                    jobs: if a.force { 1 } else { usize::from(a.jobs) },
+                    jobs: if a.force { 1 } else { usize::from(a.jobs.jobs) },
                 };
                 Mode::Rotate(Selection::from_args(a.select)?, opts)
             }
@@ -121,8 +123,13 @@ impl Config {
                     yes: a.yes,
                 },
                 a.dry_run,
+                usize::from(a.jobs.jobs),
             ),
-            cli::Command::Rollback(a) => Mode::Rollback(Selection::from_args(a.select)?, a.dry_run),
+            cli::Command::Rollback(a) => Mode::Rollback(
+                Selection::from_args(a.select)?,
+                a.dry_run,
+                usize::from(a.jobs.jobs),
+            ),
             cli::Command::Status(s) => Mode::Status(Selection::from_args(s)?),
             cli::Command::Plan(s) => Mode::Plan(Selection::from_args(s)?),
             cli::Command::Resume(a) => Mode::Resume(a.secrets),

@@ -52,13 +52,13 @@ pub async fn run(config: Config) -> Result<()> {
             return Ok(());
         }
         Mode::Rotate(_, opts) => ("rotate", opts.dry_run),
-        Mode::Retire(_, _, dry) => ("retire-previous", *dry),
-        Mode::Rollback(_, dry) => ("rollback", *dry),
+        Mode::Retire(_, _, dry, _) => ("retire-previous", *dry),
+        Mode::Rollback(_, dry, _) => ("rollback", *dry),
         Mode::Resume(_) => ("resume", false),
     };
     // Every runbook is parsed before anything is touched.
     let runbooks = match &config.mode {
-        Mode::Rotate(sel, _) | Mode::Retire(sel, ..) | Mode::Rollback(sel, _) => sel.load()?,
+        Mode::Rotate(sel, _) | Mode::Retire(sel, ..) | Mode::Rollback(sel, ..) => sel.load()?,
         _ => Vec::new(),
     };
     // A dry run touches nothing: no lock, no state directory, no audit line.
@@ -81,10 +81,12 @@ pub async fn run(config: Config) -> Result<()> {
     };
     let outcomes = match &config.mode {
         Mode::Rotate(sel, opts) => command::rotate::run(&mut ctx, &runbooks, sel, opts).await?,
-        Mode::Retire(sel, confirm, dry) => {
-            command::retire::run(&mut ctx, &runbooks, sel, *confirm, *dry).await?
+        Mode::Retire(sel, confirm, dry, jobs) => {
+            command::retire::run(&mut ctx, &runbooks, sel, *confirm, *dry, *jobs).await?
         }
-        Mode::Rollback(sel, dry) => command::rollback::run(&mut ctx, &runbooks, sel, *dry).await?,
+        Mode::Rollback(sel, dry, jobs) => {
+            command::rollback::run(&mut ctx, &runbooks, sel, *dry, *jobs).await?
+        }
         Mode::Resume(secrets) => command::resume::run(&mut ctx, secrets).await?,
         _ => unreachable!("read-only modes returned above"),
     };

@@ -617,6 +617,33 @@ fn many_runbooks_rotate_together_over_one_server() {
         );
         assert!(k.contains_key("previous"));
     }
+    // Rollback and retire-previous run secrets side by side too.
+    let before: Vec<String> = (0..12)
+        .map(|i| {
+            stored(&s, &bao, &format!("secret/apps/svc{i:02}"))
+                .unwrap()
+                .0["previous"]
+                .clone()
+        })
+        .collect();
+    clear();
+    rotor(&s, &bao)
+        .args(["rollback", "--jobs", "4"])
+        .run()
+        .expect(0);
+    for (i, old) in before.iter().enumerate() {
+        let (k, _) = stored(&s, &bao, &format!("secret/apps/svc{i:02}")).unwrap();
+        assert_eq!(&k["current"], old, "svc{i:02} rolled back");
+    }
+    clear();
+    rotor(&s, &bao)
+        .args(["retire-previous", "--jobs", "4"])
+        .run()
+        .expect(0);
+    for i in 0..12 {
+        let (k, _) = stored(&s, &bao, &format!("secret/apps/svc{i:02}")).unwrap();
+        assert!(!k.contains_key("previous"), "svc{i:02} retired");
+    }
     // Appends from secrets running at once keep the audit chain whole.
     rotor(&s, &bao).args(["audit", "verify"]).run().expect(0);
 

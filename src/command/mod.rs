@@ -54,6 +54,63 @@ impl Outcome {
     }
 }
 
+/// Runs `one` for every runbook, `jobs` secrets at a time; each secret's steps stay in
+/// order. After the first failure no further secret is started; those already running
+/// finish. Outcomes come back in runbook order; every failure is printed, and the first
+/// is returned after the outcomes of those that finished are reported.
+pub async fn each_secret<'a, F, Fut>(
+    ctx: &Ctx<'a>,
+    runbooks: &'a [Runbook],
+    jobs: usize,
+    one: F,
+) -> Result<Vec<Outcome>>
+where
+    F: Fn(Ctx<'a>, &'a Runbook) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome>>,
+{
+    use futures_util::StreamExt;
+    let failed = std::cell::Cell::new(false);
+    let ctx = *ctx;
+    let tasks = runbooks.iter().enumerate().map(|(i, rb)| {
+        let (failed, one) = (&failed, &one);
+        async move {
+            if failed.get() {
+                return (i, None);
+            }
+            let result = one(ctx, rb).await;
+            if result.is_err() {
+                failed.set(true);
+            }
+            (i, Some(result))
+        }
+    });
+    let mut results: Vec<_> = futures_util::stream::iter(tasks)
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    let mut outcomes = Vec::new();
+    let mut first_error = None;
+    for (i, result) in results {
+        match result {
+            Some(Ok(o)) => outcomes.push(o),
+            Some(Err(e)) if first_error.is_none() => first_error = Some(e),
+            Some(Err(e)) => eprintln!("rotor: error: {}", crate::error::chain(&e)),
+            None => ctx.out.line(&format!(
+                "{}: not started (an earlier secret failed)",
+                runbooks[i].secret
+            )),
+        }
+    }
+    match first_error {
+        None => Ok(outcomes),
+        Some(e) => {
+            report(ctx.out, ctx.command, &outcomes);
+            Err(e)
+        }
+    }
+}
+
 /// Prints each outcome's summary line and, in JSON mode, the document.
 pub fn report(out: &Output, command: &str, outcomes: &[Outcome]) {
     for o in outcomes {

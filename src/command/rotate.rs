@@ -1,6 +1,5 @@
 //! `rotor rotate`: create, rotate (staged or dual) or, with `--force`, replace the key.
 
-use futures_util::StreamExt;
 use rotor_provider::Key;
 
 use crate::command::{self, Outcome, age, human};
@@ -98,9 +97,7 @@ pub fn decide(
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
 }
 
-/// Rotates every selected secret, `opts.jobs` at a time. After the first failure no
-/// further secret is started; those already running finish. Outcomes come back in
-/// runbook order; every failure is printed, and the first is returned.
+/// Rotates every selected secret, `opts.jobs` at a time (see [`command::each_secret`]).
 pub async fn run(
     ctx: &mut Ctx<'_>,
     runbooks: &[Runbook],
@@ -117,48 +114,11 @@ pub async fn run(
         None => None,
     };
     let supplied = std::cell::RefCell::new(supplied);
-    let failed = std::cell::Cell::new(false);
-    let ctx = *ctx;
-    let tasks = runbooks.iter().enumerate().map(|(i, rb)| {
-        let (supplied, failed) = (&supplied, &failed);
-        async move {
-            if failed.get() {
-                return (i, None);
-            }
-            let key = supplied.borrow_mut().take();
-            let result = one(ctx, rb, sel, opts, key).await;
-            if result.is_err() {
-                failed.set(true);
-            }
-            (i, Some(result))
-        }
-    });
-    let mut results: Vec<_> = futures_util::stream::iter(tasks)
-        .buffer_unordered(opts.jobs.max(1))
-        .collect()
-        .await;
-    results.sort_by_key(|(i, _)| *i);
-    let mut outcomes = Vec::new();
-    let mut first_error = None;
-    for (i, result) in results {
-        match result {
-            Some(Ok(o)) => outcomes.push(o),
-            Some(Err(e)) if first_error.is_none() => first_error = Some(e),
-            Some(Err(e)) => eprintln!("rotor: error: {}", crate::error::chain(&e)),
-            None => ctx.out.line(&format!(
-                "{}: not started (an earlier secret failed)",
-                runbooks[i].secret
-            )),
-        }
-    }
-    match first_error {
-        None => Ok(outcomes),
-        Some(e) => {
-            // What did finish is reported before the error.
-            command::report(ctx.out, ctx.command, &outcomes);
-            Err(e)
-        }
-    }
+    command::each_secret(ctx, runbooks, opts.jobs, |ctx, rb| {
+        let key = supplied.borrow_mut().take();
+        one(ctx, rb, sel, opts, key)
+    })
+    .await
 }
 
 /// Decides and runs one secret's rotation.
