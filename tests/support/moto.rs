@@ -143,14 +143,6 @@ impl Moto {
                 .unwrap();
         });
     }
-
-    pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        self.rt.block_on(sdk_config(self.port))
-    }
-
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
-    }
 }
 
 /// An SDK configuration for the moto server on `port`, with test credentials.
