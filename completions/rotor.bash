@@ -577,7 +577,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rollback)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --yes --dry-run --jobs --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --yes --force --dry-run --jobs --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -158,6 +158,10 @@ pub struct RollbackArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
+    /// Abandon an interrupted run of the secret (its journal) instead of refusing
+    #[arg(long)]
+    pub force: bool,
+
     /// Print the steps, touch nothing
     #[arg(long)]
     pub dry_run: bool,

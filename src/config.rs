@@ -23,8 +23,8 @@ pub enum Mode {
     Rotate(Selection, RotateOptions),
     /// selection, confirmation, dry run, jobs
     Retire(Selection, Confirm, bool, usize),
-    /// selection, dry run, jobs
-    Rollback(Selection, bool, usize),
+    /// selection, abandon an interrupted run (--force), dry run, jobs
+    Rollback(Selection, bool, bool, usize),
     Status(Selection),
     Plan(Selection),
     Resume(Vec<String>),
@@ -100,6 +100,34 @@ impl Selection {
     }
 }
 
+impl Selection {
+    /// [`load`](Self::load) for a command that writes: a write reaches every target of
+    /// a secret, so `--provider` may pick secrets but never leave some of a selected
+    /// secret's targets behind (they would disagree, and the secret would be stranded).
+    pub fn load_for_write(&self) -> Result<Vec<Runbook>> {
+        let runbooks = self.load()?;
+        if let Some(kind) = &self.provider {
+            for rb in &runbooks {
+                let left: Vec<&str> = rb
+                    .targets
+                    .iter()
+                    .map(TargetConfig::kind)
+                    .filter(|k| k != kind)
+                    .collect();
+                if !left.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "{}: `--provider {kind}` would write only some of the secret's targets and leave its {} target(s) behind \
+                         with another key set; drop --provider (every target of a secret is written, check-and-set)",
+                        rb.secret,
+                        left.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(runbooks)
+    }
+}
+
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config> {
         let mode = match cli.command {
@@ -127,6 +155,7 @@ impl Config {
             ),
             cli::Command::Rollback(a) => Mode::Rollback(
                 Selection::from_args(a.select)?,
+                a.force,
                 a.dry_run,
                 usize::from(a.jobs.jobs),
             ),

@@ -53,12 +53,14 @@ pub async fn run(config: Config) -> Result<()> {
         }
         Mode::Rotate(_, opts) => ("rotate", opts.dry_run),
         Mode::Retire(_, _, dry, _) => ("retire-previous", *dry),
-        Mode::Rollback(_, dry, _) => ("rollback", *dry),
+        Mode::Rollback(_, _, dry, _) => ("rollback", *dry),
         Mode::Resume(_) => ("resume", false),
     };
     // Every runbook is parsed before anything is touched.
     let runbooks = match &config.mode {
-        Mode::Rotate(sel, _) | Mode::Retire(sel, ..) | Mode::Rollback(sel, ..) => sel.load()?,
+        Mode::Rotate(sel, _) | Mode::Retire(sel, ..) | Mode::Rollback(sel, ..) => {
+            sel.load_for_write()?
+        }
         _ => Vec::new(),
     };
     // A dry run touches nothing: no lock, no state directory, no audit line.
@@ -84,8 +86,8 @@ pub async fn run(config: Config) -> Result<()> {
         Mode::Retire(sel, confirm, dry, jobs) => {
             command::retire::run(&mut ctx, &runbooks, sel, *confirm, *dry, *jobs).await?
         }
-        Mode::Rollback(sel, dry, jobs) => {
-            command::rollback::run(&mut ctx, &runbooks, sel, *dry, *jobs).await?
+        Mode::Rollback(sel, force, dry, jobs) => {
+            command::rollback::run(&mut ctx, &runbooks, sel, *force, *dry, *jobs).await?
         }
         Mode::Resume(secrets) => command::resume::run(&mut ctx, secrets).await?,
         _ => unreachable!("read-only modes returned above"),

@@ -320,11 +320,25 @@ fn a_monitor_that_never_passes_times_out_with_exit_6_and_nothing_promoted() {
         out.stderr
     );
 
-    // The operator drops the staged key (with a runbook whose monitor can pass).
-    s.rotor()
+    // The interrupted run blocks a plain rollback; with --force the operator drops the
+    // staged key (with a runbook whose monitor can pass), and the abandoned run is named.
+    let out = s
+        .rotor()
         .args(["rollback", "--runbook", "plain/api.yaml"])
         .run()
+        .expect(3);
+    assert!(out.stderr.contains("rotor resume"), "{}", out.stderr);
+    assert!(s.path("state/journal/api.json").exists());
+    let out = s
+        .rotor()
+        .args(["rollback", "--force", "--runbook", "plain/api.yaml"])
+        .run()
         .expect(0);
+    assert!(
+        out.stdout.contains("abandoned before stage.monitor"),
+        "{}",
+        out.stdout
+    );
     let k = keys(&s, "api");
     assert_eq!(k["API_CURRENT"], old);
     assert!(!k.contains_key("API_PENDING"));

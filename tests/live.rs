@@ -289,7 +289,7 @@ fn reload_hooks_get_their_headers_and_the_values_stay_secret() {
     // An unset variable is named; the hook is not called.
     let out = s.rotor().args(["rotate"]).run().expect(1);
     s.rotor()
-        .args(["rollback"])
+        .args(["rollback", "--force"])
         .env("RELOAD_TOKEN", token)
         .run()
         .expect(0);
@@ -412,7 +412,7 @@ fn metrics_checks_pass_and_fail_on_their_bound() {
     let out = s.rotor().args(["rotate"]).run().expect(6);
     assert!(out.stderr.contains("the query is at 0.2"), "{}", out.stderr);
     *value.lock().unwrap() = "0.01".into();
-    s.rotor().args(["rollback"]).run().expect(0);
+    s.rotor().args(["rollback", "--force"]).run().expect(0);
 
     // `above`, and a scalar result.
     *value.lock().unwrap() = "0.5".into();

@@ -280,8 +280,7 @@ fn throttling_is_retried_visibly_and_aws_errors_are_named() {
     );
     let out = rotor().args(["rotate"]).run().expect(1);
     assert!(
-        out.stderr
-            .contains("ssm:PutParameter on /apps/api/pending was denied"),
+        out.stderr.contains("ssm:PutParameter on /apps/api/claim/"),
         "{}",
         out.stderr
     );

@@ -159,6 +159,51 @@ pub fn preview(
     Ok(print_plan(out, rb, targets, op, &steps))
 }
 
+/// Refuses (exit 3) while an interrupted run of the secret waits for `rotor resume`:
+/// no command writes over a run it did not start.
+pub fn refuse_if_interrupted(state: &crate::state::StateDir, rb: &Runbook) -> Result<()> {
+    match Journal::load_for(state, &rb.secret)? {
+        None => Ok(()),
+        Some(j) => Err(Error::Refused {
+            secret: rb.secret.clone(),
+            reason: format!(
+                "an interrupted run ({}, {}) stopped before {}; run `rotor resume` to finish it, \
+                 or pass --force to abandon it",
+                j.rotation_id,
+                j.command,
+                j.next_step_name()
+            ),
+        }),
+    }
+}
+
+/// Drops the journal of an interrupted run (`--force`), saying which run and where it
+/// stopped, on the output and in the audit log.
+pub async fn abandon_interrupted(ctx: &Ctx<'_>, rb: &Runbook) -> Result<()> {
+    let Some(j) = Journal::load_for(ctx.state, &rb.secret)? else {
+        return Ok(());
+    };
+    let what = format!(
+        "interrupted run {} ({}) abandoned before {} (--force)",
+        j.rotation_id,
+        j.command,
+        j.next_step_name()
+    );
+    ctx.audit(Entry {
+        command: ctx.command.to_owned(),
+        secret: rb.secret.clone(),
+        step: "abandoned".into(),
+        outcome: what.clone(),
+        rotation_id: Some(j.rotation_id.clone()),
+        before: j.before.clone(),
+        ..Entry::default()
+    })
+    .await?;
+    Journal::remove(ctx.state, &rb.secret)?;
+    ctx.out.line(&format!("{}: {what}", rb.secret));
+    Ok(())
+}
+
 /// Plans `op`, records the journal, runs every step and removes the journal.
 pub async fn run_operation(
     ctx: &mut Ctx<'_>,
@@ -168,7 +213,12 @@ pub async fn run_operation(
     new_key: Option<Key>,
     provider: Option<&str>,
 ) -> Result<Outcome> {
-    let before = engine::agreed(&rb.secret, &targets)?;
+    let before = match engine::agreed(&rb.secret, &targets) {
+        Ok(before) => before,
+        // An emergency replacement writes every target, whatever each holds.
+        Err(_) if op == Operation::Force => None,
+        Err(e) => return Err(e),
+    };
     let rotation_id = keys::rotation_id()?;
     let new_fp = new_key.as_ref().map(Key::fingerprint);
     let steps = plan_for(rb, before.as_ref(), op, new_fp.as_ref(), &rotation_id)?;
@@ -211,18 +261,11 @@ pub async fn finish(
     pool: &KeyPool,
     journal: &mut Journal,
 ) -> Result<Outcome> {
-    let versions = |targets: &[Target]| -> Vec<_> {
-        targets
-            .iter()
-            .map(|t| t.current.as_ref().map(|v| v.version.clone()))
-            .collect()
-    };
-    let untouched = versions(targets);
     let records = match engine::execute(ctx, rb, targets, pool, journal).await {
         Ok(records) => records,
         // The first write failed and no store was changed: there is nothing to resume,
         // so the run is dropped instead of blocking the next one.
-        Err(e) if journal.next == 0 && versions(targets) == untouched => {
+        Err(e) if journal.next == 0 && !targets.iter().any(|t| t.touched) => {
             Journal::remove(ctx.state, &journal.secret)?;
             ctx.audit(Entry {
                 command: ctx.command.to_owned(),

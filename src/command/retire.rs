@@ -32,6 +32,9 @@ async fn one(
     dry_run: bool,
 ) -> Result<Outcome> {
     let ctx = &mut ctx;
+    if !confirm.force {
+        command::refuse_if_interrupted(ctx.state, rb)?;
+    }
     let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
     let refuse = |reason: String| Error::Refused {
         secret: rb.secret.clone(),
@@ -89,6 +92,7 @@ async fn one(
     if dry_run {
         return command::preview(ctx.out, rb, &targets, Operation::Retire, None);
     }
+    command::abandon_interrupted(ctx, rb).await?;
     command::run_operation(
         ctx,
         rb,

@@ -3,7 +3,6 @@
 
 use crate::command::{self, Outcome};
 use crate::config::Selection;
-use crate::engine::journal::Journal;
 use crate::engine::plan::Operation;
 use crate::engine::{self, Ctx};
 use crate::error::Result;
@@ -14,14 +13,27 @@ pub async fn run(
     ctx: &mut Ctx<'_>,
     runbooks: &[Runbook],
     sel: &Selection,
+    force: bool,
     dry_run: bool,
     jobs: usize,
 ) -> Result<Vec<Outcome>> {
-    command::each_secret(ctx, runbooks, jobs, |ctx, rb| one(ctx, rb, sel, dry_run)).await
+    command::each_secret(ctx, runbooks, jobs, |ctx, rb| {
+        one(ctx, rb, sel, force, dry_run)
+    })
+    .await
 }
 
-async fn one(mut ctx: Ctx<'_>, rb: &Runbook, sel: &Selection, dry_run: bool) -> Result<Outcome> {
+async fn one(
+    mut ctx: Ctx<'_>,
+    rb: &Runbook,
+    sel: &Selection,
+    force: bool,
+    dry_run: bool,
+) -> Result<Outcome> {
     let ctx = &mut ctx;
+    if !force {
+        command::refuse_if_interrupted(ctx.state, rb)?;
+    }
     let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
     if dry_run {
         return command::preview(ctx.out, rb, &targets, Operation::Rollback, None);
@@ -29,12 +41,8 @@ async fn one(mut ctx: Ctx<'_>, rb: &Runbook, sel: &Selection, dry_run: bool) -> 
     // Refuse before abandoning an interrupted run's journal.
     let before = engine::agreed(&rb.secret, &targets)?;
     command::plan_for(rb, before.as_ref(), Operation::Rollback, None, "(new)")?;
-    if let Some(j) = Journal::load_for(ctx.state, &rb.secret)? {
-        Journal::remove(ctx.state, &rb.secret)?;
-        ctx.out.line(&format!(
-            "{}: interrupted run {} abandoned by rollback",
-            rb.secret, j.rotation_id
-        ));
+    if force {
+        command::abandon_interrupted(ctx, rb).await?;
     }
     command::run_operation(
         ctx,

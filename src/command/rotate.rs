@@ -4,7 +4,6 @@ use rotor_provider::Key;
 
 use crate::command::{self, Outcome, age, human};
 use crate::config::{RotateOptions, Selection};
-use crate::engine::journal::Journal;
 use crate::engine::plan::Operation;
 use crate::engine::{self, Ctx, Target};
 use crate::error::{Error, Result};
@@ -26,7 +25,15 @@ pub fn decide(
     force: bool,
     if_due: bool,
 ) -> Result<Decision> {
-    let before = engine::agreed(&rb.secret, targets)?;
+    if !force {
+        command::refuse_if_interrupted(state, rb)?;
+    }
+    let before = match engine::agreed(&rb.secret, targets) {
+        Ok(before) => before,
+        // An emergency replacement works from any state, disagreeing targets included.
+        Err(_) if force && !if_due => return Ok(Decision::Run(Operation::Force)),
+        Err(e) => return Err(e),
+    };
     let refuse = |reason: String| {
         Err(Error::Refused {
             secret: rb.secret.clone(),
@@ -68,13 +75,6 @@ pub fn decide(
     if force {
         return Ok(Decision::Run(Operation::Force));
     }
-    if let Some(j) = Journal::load_for(state, &rb.secret)? {
-        return refuse(format!(
-            "an interrupted run ({}) stopped before {}; run `rotor resume` to finish it, `rotor rollback`, or --force",
-            j.rotation_id,
-            j.next_step_name()
-        ));
-    }
     if let Some(pending) = &fps.pending {
         let id = targets
             .iter()
@@ -82,7 +82,7 @@ pub fn decide(
             .unwrap_or_else(|| "with no id".into());
         return refuse(format!(
             "rotation {id} is in flight (pending key {pending}) and this host has no journal for it; \
-             finish it with `rotor resume` where it started, drop it with `rotor rollback`, or use --force"
+             finish it with `rotor resume` where it started, drop it with `rotor rollback` (`--force` where a journal of it is left), or use --force"
         ));
     }
     if let (Some(min), Some(t)) = (rb.min_interval, rotated_at)
@@ -152,13 +152,7 @@ async fn one(
             "Emergency rotation: the new key replaces every key at once and every token signed before dies",
             opts.confirm.yes,
         )?;
-        if Journal::load_for(ctx.state, &rb.secret)?.is_some() {
-            Journal::remove(ctx.state, &rb.secret)?;
-            ctx.out.line(&format!(
-                "{}: the interrupted run is abandoned (--force)",
-                rb.secret
-            ));
-        }
+        command::abandon_interrupted(ctx, rb).await?;
     }
     command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref()).await
 }

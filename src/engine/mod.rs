@@ -34,6 +34,9 @@ use crate::state::StateDir;
 pub struct Target {
     pub provider: Box<dyn Provider>,
     pub current: Option<Versioned>,
+    /// This run wrote here, or a write of this run failed in a way that may have
+    /// changed the store: the run's journal must stay.
+    pub touched: bool,
 }
 
 impl Target {
@@ -62,7 +65,11 @@ pub async fn open_targets(rb: &Runbook, kind: Option<&str>) -> Result<Vec<Target
             .read()
             .await
             .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
-        out.push(Target { provider, current });
+        out.push(Target {
+            provider,
+            current,
+            touched: false,
+        });
     }
     if out.is_empty() {
         return Err(Error::Usage(format!(
@@ -321,7 +328,7 @@ fn advice(step: &Step) -> &'static str {
     use plan::Phase::*;
     match step.phase {
         Stage => {
-            "services can verify with every key listed; run `rotor resume` to finish or `rotor rollback` to drop the pending key"
+            "services can verify with every key listed; run `rotor resume` to finish, or `rotor rollback --force` to drop the pending key"
         }
         Promote => "services can verify with every key listed; run `rotor resume` to finish",
         _ => "run `rotor resume` to finish",
@@ -349,6 +356,17 @@ async fn write_target(
     let location = t.provider.location();
     let have = t.fingerprints();
     let want = &step.want;
+    let writing = t.current.as_ref().and_then(|v| v.writing.clone());
+    if let Some(other) = writing.as_ref().filter(|w| **w != journal.rotation_id) {
+        return Err(Error::Refused {
+            secret: journal.secret.clone(),
+            reason: format!(
+                "another rotor's run {other} is writing {location} and has not finished; \
+                 finish it with `rotor resume` on the host that started it. {}",
+                state(t)
+            ),
+        });
+    }
     let rotation_matches = step.rotation_id.is_none()
         || t.current.as_ref().and_then(|v| v.set.rotation_id.as_ref()) == step.rotation_id.as_ref();
     if have.as_ref() == Some(want) && rotation_matches {
@@ -366,7 +384,12 @@ async fn write_target(
             .await;
     }
     let from = plan::state_before(&journal.steps, index, journal.before.as_ref());
-    if have != from {
+    // This run's own write, interrupted half-way in a store that writes slot by slot.
+    let own_partial = writing.is_some() && between(have.as_ref(), from.as_ref(), want);
+    // An emergency replacement writes over whatever each target holds (still
+    // check-and-set against what it just read).
+    let replaces = step.phase == plan::Phase::Force;
+    if have != from && !own_partial && !replaces {
         let err = rotor_provider::Error::conflict(
             location.clone(),
             format!(
@@ -421,9 +444,14 @@ async fn write_target(
         Some(v) => WriteCondition::Update(v.version.clone()),
         None => WriteCondition::Create,
     };
-    match t.provider.write(&set, condition).await {
+    match t
+        .provider
+        .write(&set, condition, &journal.rotation_id)
+        .await
+    {
         Ok(version) => {
-            t.current = Some(Versioned { set, version });
+            t.touched = true;
+            t.current = Some(Versioned::new(set, version));
             let after = t.fingerprints();
             ctx.record(
                 records,
@@ -438,20 +466,56 @@ async fn write_target(
             .await
         }
         Err(e) => {
+            // What the store holds now: a failed write may have landed in part.
+            let changed = match t.provider.read().await {
+                Ok(fresh) => {
+                    let moved = fresh.as_ref().map(|v| (&v.version, v.writing.as_ref()))
+                        != t.current.as_ref().map(|v| (&v.version, v.writing.as_ref()));
+                    let ours = fresh.as_ref().and_then(|v| v.writing.as_ref())
+                        == Some(&journal.rotation_id);
+                    t.current = fresh;
+                    moved || ours
+                }
+                Err(_) => true,
+            };
+            t.touched |= changed;
             ctx.record(
                 records,
                 journal,
                 Event {
                     target: Some(location),
                     before: have,
+                    after: t.fingerprints(),
                     detail: Some(e.to_string()),
                     ..Event::new(&name, "failed")
                 },
             )
             .await?;
-            Err(Error::provider(&journal.secret, state(t), e))
+            let state = if nothing_written && !changed {
+                format!("{}; nothing was written", t.describe())
+            } else {
+                format!("{}; {}", t.describe(), advice(step))
+            };
+            Err(Error::provider(&journal.secret, state, e))
         }
     }
+}
+
+/// Whether every slot of `have` holds what `from` or `want` holds there: a key set a
+/// write from `from` to `want` can leave when it stops half-way.
+fn between(have: Option<&Fingerprints>, from: Option<&Fingerprints>, want: &Fingerprints) -> bool {
+    let Some(have) = have else {
+        return false;
+    };
+    let empty = Fingerprints::default();
+    let from = from.unwrap_or(&empty);
+    [
+        (&have.current, &from.current, &want.current),
+        (&have.previous, &from.previous, &want.previous),
+        (&have.pending, &from.pending, &want.pending),
+    ]
+    .iter()
+    .all(|(h, f, w)| h == f || h == w)
 }
 
 /// Reads every target back: each must still be at the version rotor wrote and hold

@@ -22,13 +22,18 @@
 //! default chain (`AWS_PROFILE`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, web identity,
 //! instance metadata, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SSM`).
 //!
-//! SSM has no conditional write, so rotor checks instead: the version it works from is
-//! the versions of all four parameters; before a write it reads them again (one
-//! `GetParameters`) and stops with a conflict if any moved; before each further
-//! parameter it writes it checks that `meta` has not moved; and each `PutParameter` must
-//! return exactly the version that follows the one read. Writes go in an order that keeps
-//! `<prefix>/current` a key every service can verify: new verify-only slots first, then
-//! `current`, then the slots that empty, then `meta`.
+//! SSM has no conditional write, and a key set takes several calls to write, so a write
+//! is first *claimed*: `PutParameter` with `Overwrite=false` (an atomic create) of
+//! `<prefix>/claim/<n>`, where `n` is the version of `meta` the write starts from (0 when
+//! there is none). Only one writer can claim the step from one state, so two rotors on two
+//! hosts never both write. Under the claim rotor reads the four parameters again (one
+//! `GetParameters`) and stops with a conflict if any moved since the version it works
+//! from; each `PutParameter` must return exactly the version that follows the one read.
+//! `meta` is written last, then the claim is deleted. A write killed half-way leaves its
+//! claim: reads report it (`writing`), another run is refused, and the run that owns it
+//! (`rotor resume`) finishes the write. Writes go in an order that keeps `<prefix>/current`
+//! a key every service can verify: new verify-only slots first, then `current`, then the
+//! slots that empty, then `meta`.
 
 mod errors;
 mod pacing;
@@ -37,6 +42,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use aws_sdk_ssm::Client;
+use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use rotor_provider::{
     Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
@@ -239,32 +245,27 @@ impl SsmProvider {
         Ok(snap)
     }
 
-    /// The version `meta` is at now.
-    async fn meta_version(&self) -> Result<Option<i64>> {
-        let name = self.name(3);
-        let got = self
-            .pacer
-            .call(&self.location(), "GetParameter", || async {
-                self.client().await.get_parameter().name(&name).send().await
-            })
-            .await;
-        match got {
-            Ok(out) => Ok(out.parameter.map(|p| p.version)),
-            Err(e) if errors::is_not_found(&e) => Ok(None),
-            Err(e) => Err(classify(e, "GetParameter", &name, &self.location())),
-        }
-    }
-
     fn parse(&self, snap: &Snapshot) -> Result<Option<KeySet>> {
-        let Some(current) = snap.value(0) else {
-            return Ok(None);
-        };
         let meta: Meta = match snap.value(3) {
             None => Meta::default(),
             Some(text) => serde_json::from_str(text).map_err(|e| Error::Invalid {
                 location: self.location(),
                 detail: format!("{} is not rotor's metadata JSON: {e}", self.name(3)),
             })?,
+        };
+        let Some(current) = snap.value(0) else {
+            let partial = rotor_provider::keyset::Partial {
+                previous: snap.value(1).map(|v| Key::new(v.to_owned())),
+                pending: snap.value(2).map(|v| Key::new(v.to_owned())),
+                rotation_id: meta.rotation_id,
+            };
+            return match partial.into_error() {
+                None => Ok(None),
+                Some(detail) => Err(Error::Invalid {
+                    location: self.location(),
+                    detail,
+                }),
+            };
         };
         let rotated_at = match meta.rotated_at {
             None => None,
@@ -311,22 +312,23 @@ impl SsmProvider {
         Ok(out.version)
     }
 
-    async fn delete(&self, slot: usize) -> Result<()> {
-        let name = self.name(slot);
+    /// Deletes the parameter `name`; one already gone is fine (a resumed write).
+    async fn delete(&self, name: &str) -> Result<()> {
         let got = self
             .pacer
             .call(&self.location(), "DeleteParameter", || async {
                 self.client()
                     .await
                     .delete_parameter()
-                    .name(&name)
+                    .name(name)
                     .send()
                     .await
             })
             .await;
         match got {
             Ok(_) => Ok(()),
-            Err(e) => Err(classify(e, "DeleteParameter", &name, &self.location())),
+            Err(e) if errors::is_not_found(&e) => Ok(()),
+            Err(e) => Err(classify(e, "DeleteParameter", name, &self.location())),
         }
     }
 }
@@ -335,6 +337,14 @@ impl SsmProvider {
 enum Op<'a> {
     Put(usize, &'a str),
     Delete(usize),
+    Meta(&'a str),
+}
+
+/// What `<prefix>/claim/<n>` holds: the run that claimed the write from `meta` version n.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claim {
+    run: String,
+    at: String,
 }
 
 #[async_trait::async_trait]
@@ -352,29 +362,181 @@ impl Provider for SsmProvider {
 
     async fn read(&self) -> Result<Option<Versioned>> {
         let snap = self.snapshot().await?;
-        Ok(self.parse(&snap)?.map(|set| Versioned {
+        let Some(set) = self.parse(&snap)? else {
+            return Ok(None);
+        };
+        let writing = self
+            .claimant(snap.version_of(3).unwrap_or(0))
+            .await?
+            .map(|c| c.run);
+        Ok(Some(Versioned {
             set,
             version: snap.version(),
+            writing,
         }))
     }
 
-    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
-        let fresh = self.snapshot().await?;
-        match &condition {
-            WriteCondition::Create if fresh.value(0).is_some() => {
-                return Err(Error::conflict(
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        writer: &str,
+    ) -> Result<Version> {
+        // The state the write starts from: `meta`'s version (0: no meta).
+        let base = match &condition {
+            WriteCondition::Create => 0,
+            WriteCondition::Update(v) => meta_version_in(v).ok_or_else(|| {
+                Error::conflict(
                     self.location(),
-                    format!("{} appeared after rotor found none", self.name(0)),
+                    format!("`{v}` is not a version of these parameters; nothing was written"),
+                )
+            })?,
+        };
+        self.claim(base, writer).await?;
+        match self.write_claimed(set, &condition, base).await {
+            Ok(version) => {
+                // The write is complete; a claim left by a failed delete names a state
+                // that is gone, and nothing reads it again.
+                if let Err(e) = self.delete(&self.claim_name(base)).await {
+                    tracing::warn!(claim = %self.claim_name(base), error = %e, "cannot delete a finished claim");
+                }
+                Ok(version)
+            }
+            Err((e, false)) => {
+                // Nothing was written: give the step back to other writers.
+                let _ = self.delete(&self.claim_name(base)).await;
+                Err(e)
+            }
+            // Some parameters were written: the claim stays until this run finishes.
+            Err((e, true)) => Err(e),
+        }
+    }
+}
+
+/// The version of `meta` inside a version string of [`Snapshot::version`].
+fn meta_version_in(v: &Version) -> Option<i64> {
+    match v.0.rsplit_once(",meta=")?.1 {
+        "-" => Some(0),
+        n => n.parse().ok(),
+    }
+}
+
+impl SsmProvider {
+    fn claim_name(&self, base: i64) -> String {
+        format!("{}/claim/{base}", self.config.prefix)
+    }
+
+    /// The run that claimed the write from `meta` version `base`, if one did.
+    async fn claimant(&self, base: i64) -> Result<Option<Claim>> {
+        let name = self.claim_name(base);
+        let got = self
+            .pacer
+            .call(&self.location(), "GetParameter", || async {
+                self.client().await.get_parameter().name(&name).send().await
+            })
+            .await;
+        match got {
+            Ok(out) => {
+                let text = out.parameter.and_then(|p| p.value).unwrap_or_default();
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|_| Error::Invalid {
+                        location: self.location(),
+                        detail: format!("{name} is not a claim rotor wrote; delete it by hand"),
+                    })
+            }
+            Err(e) if errors::is_not_found(&e) => Ok(None),
+            Err(e) => Err(classify(e, "GetParameter", &name, &self.location())),
+        }
+    }
+
+    /// Claims the write from `meta` version `base` for `writer` (an atomic create), or
+    /// accepts the claim `writer` already holds; another writer's claim is a conflict.
+    async fn claim(&self, base: i64, writer: &str) -> Result<()> {
+        let name = self.claim_name(base);
+        let claim = Claim {
+            run: writer.to_owned(),
+            at: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_else(|_| jiff::Timestamp::now())
+                .to_string(),
+        };
+        let text = serde_json::to_string(&claim).expect("a claim serializes");
+        let got = self
+            .pacer
+            .call(&self.location(), "PutParameter", || async {
+                self.client()
+                    .await
+                    .put_parameter()
+                    .name(&name)
+                    .value(&text)
+                    .r#type(ParameterType::String)
+                    .overwrite(false)
+                    .send()
+                    .await
+            })
+            .await;
+        match got {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ParameterAlreadyExists") => {
+                match self.claimant(base).await? {
+                    Some(c) if c.run == writer => Ok(()),
+                    Some(c) => Err(Error::conflict(
+                        self.location(),
+                        format!(
+                            "another rotor's run {} claimed this write at {} ({name}); nothing was written. \
+                             If that run is gone for good, delete {name} by hand",
+                            c.run, c.at
+                        ),
+                    )),
+                    // Released between the two calls: the other writer finished, so the
+                    // state this write starts from is gone.
+                    None => Err(Error::conflict(
+                        self.location(),
+                        "another writer wrote these parameters meanwhile; nothing was written",
+                    )),
+                }
+            }
+            Err(e) => Err(classify(e, "PutParameter", &name, &self.location())),
+        }
+    }
+
+    /// The write under a claim. On failure, says whether any parameter was written.
+    async fn write_claimed(
+        &self,
+        set: &KeySet,
+        condition: &WriteCondition,
+        base: i64,
+    ) -> std::result::Result<Version, (Error, bool)> {
+        let fresh = self.snapshot().await.map_err(|e| (e, false))?;
+        match condition {
+            WriteCondition::Create if fresh.params.iter().any(Option::is_some) => {
+                return Err((
+                    Error::conflict(
+                        self.location(),
+                        format!(
+                            "parameters under {} appeared after rotor found none; nothing was written",
+                            self.config.prefix
+                        ),
+                    ),
+                    false,
                 ));
             }
             WriteCondition::Update(v) if *v != fresh.version() => {
-                return Err(Error::conflict(
-                    self.location(),
-                    format!("the parameters moved from {v} to {}", fresh.version()),
+                return Err((
+                    Error::conflict(
+                        self.location(),
+                        format!(
+                            "the parameters moved from {v} to {}; nothing was written",
+                            fresh.version()
+                        ),
+                    ),
+                    false,
                 ));
             }
             _ => {}
         }
+        debug_assert_eq!(fresh.version_of(3).unwrap_or(0), base);
         let meta = Meta {
             rotated_at: set.rotated_at.map(|t| t.to_string()),
             rotation_id: set.rotation_id.clone(),
@@ -386,8 +548,8 @@ impl Provider for SsmProvider {
             set.previous.as_ref().map(Key::expose),
             set.pending.as_ref().map(Key::expose),
         ];
-        // New verify-only keys first, then current, then the slots that empty: at every
-        // point `current` holds a key every service already accepts.
+        // New verify-only keys first, then current, then the slots that empty, then meta:
+        // at every point `current` holds a key every service already accepts.
         let mut ops = Vec::new();
         for slot in [1, 2, 0] {
             if let Some(v) = want[slot]
@@ -401,6 +563,7 @@ impl Provider for SsmProvider {
                 ops.push(Op::Delete(slot));
             }
         }
+        ops.push(Op::Meta(&meta_text));
         let mut versions: [Option<i64>; 4] = std::array::from_fn(|i| fresh.version_of(i));
         let mut touched: Vec<String> = Vec::new();
         let moved = |touched: &[String], detail: String| {
@@ -409,58 +572,37 @@ impl Provider for SsmProvider {
             } else {
                 format!("rotor had already written {}", touched.join(", "))
             };
-            Error::conflict(self.location(), format!("{detail}; {did}"))
+            (
+                Error::conflict(self.location(), format!("{detail}; {did}")),
+                !touched.is_empty(),
+            )
         };
         for op in ops {
-            // Someone else's writer goes through meta (another rotor) or a slot.
-            if !touched.is_empty() && self.meta_version().await? != versions[3] {
-                return Err(moved(
-                    &touched,
-                    format!("{} changed while rotor was writing", self.name(3)),
-                ));
-            }
-            match op {
-                Op::Put(slot, value) => {
-                    let expected = versions[slot].map_or(1, |v| v + 1);
-                    let got = self.put(slot, value, true).await?;
-                    touched.push(self.name(slot));
-                    if got != expected {
-                        return Err(moved(
-                            &touched,
-                            format!(
-                                "{} came back at version {got}, not {expected}: someone else wrote it",
-                                self.name(slot)
-                            ),
-                        ));
-                    }
-                    versions[slot] = Some(got);
-                }
-                Op::Delete(slot) => {
-                    self.delete(slot).await?;
-                    touched.push(format!("{} (deleted)", self.name(slot)));
-                    versions[slot] = None;
+            let written = !touched.is_empty();
+            let (slot, result) = match op {
+                Op::Put(slot, value) => (slot, self.put(slot, value, true).await.map(Some)),
+                Op::Meta(text) => (3, self.put(3, text, false).await.map(Some)),
+                Op::Delete(slot) => (slot, self.delete(&self.name(slot)).await.map(|()| None)),
+            };
+            let got = result.map_err(|e| (e, written))?;
+            touched.push(match got {
+                Some(_) => self.name(slot),
+                None => format!("{} (deleted)", self.name(slot)),
+            });
+            if let Some(got) = got {
+                let expected = versions[slot].map_or(1, |v| v + 1);
+                if got != expected {
+                    return Err(moved(
+                        &touched,
+                        format!(
+                            "{} came back at version {got}, not {expected}: someone else wrote it",
+                            self.name(slot)
+                        ),
+                    ));
                 }
             }
+            versions[slot] = got;
         }
-        if !touched.is_empty() && self.meta_version().await? != versions[3] {
-            return Err(moved(
-                &touched,
-                format!("{} changed while rotor was writing", self.name(3)),
-            ));
-        }
-        let expected = versions[3].map_or(1, |v| v + 1);
-        let got = self.put(3, &meta_text, false).await?;
-        if got != expected {
-            touched.push(self.name(3));
-            return Err(moved(
-                &touched,
-                format!(
-                    "{} came back at version {got}, not {expected}: someone else wrote it",
-                    self.name(3)
-                ),
-            ));
-        }
-        versions[3] = Some(got);
         let after = Snapshot {
             params: std::array::from_fn(|i| {
                 versions[i].map(|v| (want.get(i).copied().flatten().unwrap_or("").to_owned(), v))

@@ -9,6 +9,9 @@
 
 use crate::{Error, Key, KeySet, Provider, Version, WriteCondition};
 
+/// The run id the suite writes as.
+const WRITER: &str = "20260304T050607Z-conformance";
+
 fn key(tag: &str) -> Key {
     // 44 characters, like a base64-encoded 32-byte key, distinct per tag.
     Key::new(format!("{tag:-<8}{}", "x".repeat(36)))
@@ -49,7 +52,11 @@ async fn not_found(p: &dyn Provider) {
 
 async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
     let err = p
-        .write(&full_set(), WriteCondition::Update(Version("1".into())))
+        .write(
+            &full_set(),
+            WriteCondition::Update(Version("1".into())),
+            WRITER,
+        )
         .await
         .expect_err("update of a missing key set must fail");
     assert!(
@@ -65,7 +72,7 @@ async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
 
 async fn create_then_read_back(p: &dyn Provider) {
     let v = p
-        .write(&full_set(), WriteCondition::Create)
+        .write(&full_set(), WriteCondition::Create, WRITER)
         .await
         .expect("create");
     let got = p
@@ -80,12 +87,18 @@ async fn create_then_read_back(p: &dyn Provider) {
         "{}: read version differs from the written one",
         p.location()
     );
+    assert_eq!(
+        got.writing,
+        None,
+        "{}: a finished write must not be reported as in progress",
+        p.location()
+    );
 }
 
 async fn create_again_is_a_conflict(p: &dyn Provider) {
     let before = p.read().await.unwrap().unwrap();
     let err = p
-        .write(&KeySet::new(key("other")), WriteCondition::Create)
+        .write(&KeySet::new(key("other")), WriteCondition::Create, WRITER)
         .await
         .expect_err("create over an existing key set must fail");
     assert!(err.is_conflict(), "expected a conflict, got {err}");
@@ -105,7 +118,7 @@ async fn conditional_write_and_stale_version(p: &dyn Provider) {
     next.pending = None;
     next.rotation_id = None;
     let v2 = p
-        .write(&next, WriteCondition::Update(v1.clone()))
+        .write(&next, WriteCondition::Update(v1.clone()), WRITER)
         .await
         .expect("update with the current version");
     assert_ne!(v1, v2, "a write must change the version");
@@ -114,7 +127,11 @@ async fn conditional_write_and_stale_version(p: &dyn Provider) {
     assert_eq!(got.version, v2);
 
     let err = p
-        .write(&KeySet::new(key("loser")), WriteCondition::Update(v1))
+        .write(
+            &KeySet::new(key("loser")),
+            WriteCondition::Update(v1),
+            WRITER,
+        )
         .await
         .expect_err("a stale version must be refused");
     assert!(
@@ -129,7 +146,9 @@ async fn conditional_write_and_stale_version(p: &dyn Provider) {
 async fn empty_slots_disappear(p: &dyn Provider) {
     let v = p.read().await.unwrap().unwrap().version;
     let only = KeySet::new(key("alone"));
-    p.write(&only, WriteCondition::Update(v)).await.unwrap();
+    p.write(&only, WriteCondition::Update(v), WRITER)
+        .await
+        .unwrap();
     let got = p.read().await.unwrap().unwrap().set;
     assert_eq!(
         got, only,

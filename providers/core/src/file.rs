@@ -15,11 +15,18 @@
 //! are kept as they are. Writes are atomic (temporary file in the same directory, fsync,
 //! rename, fsync of the directory) and leave the file with mode 0600. The version is the
 //! SHA-256 of the bytes read, so a file changed behind rotor's back is a conflict.
+//!
+//! Two rotors that do not share a state directory (two users, two hosts on a shared
+//! filesystem) are kept apart by an exclusive `flock` on `.<file name>.rotor-lock` beside
+//! the key file, held from the version check to the rename: the second writer finds the
+//! first one's version and stops with a conflict. Temporary files a killed write left
+//! behind (`.<file name>.rotor-tmp-*`) are removed under that lock.
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -108,10 +115,78 @@ impl FileProvider {
 
     /// The raw bytes, or `None` when the file does not exist.
     fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        match fs::read(&self.path) {
-            Ok(b) => Ok(Some(Zeroizing::new(b))),
+        match crate::fsread::read_regular(&self.path, MAX_FILE_BYTES) {
+            Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io_error("read", e)),
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "keys".into())
+    }
+
+    /// Takes the writers' lock beside the key file, waiting at most [`LOCK_WAIT`].
+    async fn lock(&self) -> Result<fs::File> {
+        let dir = self.dir();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| self.io_error("create the directory of", e))?;
+        let path = dir.join(format!(".{}.rotor-lock", self.file_name()));
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| self.io_error("open the lock file of", e))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::conflict(
+                        self.location(),
+                        format!(
+                            "another writer has held {} for {}s",
+                            path.display(),
+                            LOCK_WAIT.as_secs()
+                        ),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(self.io_error("lock", e)),
+            }
+        }
+    }
+
+    /// Removes the temporary files of writes that were killed (the caller holds the lock,
+    /// so no live write owns one).
+    fn remove_stale_temporaries(&self) {
+        let prefix = format!(".{}.rotor-tmp-", self.file_name());
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
 
@@ -215,18 +290,11 @@ impl FileProvider {
     }
 
     fn write_atomically(&self, content: &[u8]) -> io::Result<()> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)?;
+        let dir = self.dir();
         // NamedTempFile creates the file with mode 0600 in the target's directory, so the
         // rename below is atomic and the key is never readable by others.
         let mut tmp = tempfile::Builder::new()
-            .prefix(".rotor-")
+            .prefix(&format!(".{}.rotor-tmp-", self.file_name()))
             .tempfile_in(&dir)?;
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o600))?;
@@ -236,6 +304,12 @@ impl FileProvider {
         fs::File::open(&dir)?.sync_all()
     }
 }
+
+/// A key file larger than this is not one rotor wrote.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// How long a write waits for another writer of the same file.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 fn version_of(bytes: &[u8]) -> Version {
     Version(hex::encode(Sha256::digest(bytes)))
@@ -302,16 +376,22 @@ impl Provider for FileProvider {
         let Some(bytes) = self.read_bytes()? else {
             return Ok(None);
         };
-        Ok(self.parse(&bytes)?.map(|set| Versioned {
-            set,
-            version: version_of(&bytes),
-        }))
+        Ok(self
+            .parse(&bytes)?
+            .map(|set| Versioned::new(set, version_of(&bytes))))
     }
 
-    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
-        // Callers hold rotor's lock, so no other rotor writes between this check and the
-        // rename; a process that is not rotor and edits the file in that instant is the
-        // one race left, and the next read sees its change as a conflict.
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        _writer: &str,
+    ) -> Result<Version> {
+        // Every rotor writing this file holds its lock from this check to the rename; a
+        // process that is not rotor and edits the file in that instant is the one race
+        // left, and the next read sees its change as a conflict.
+        let _lock = self.lock().await?;
+        self.remove_stale_temporaries();
         let existing = self.read_bytes()?;
         match (&condition, &existing) {
             (WriteCondition::Create, Some(bytes)) if self.parse(bytes)?.is_some() => {
@@ -374,7 +454,9 @@ mod tests {
         .unwrap();
         let v = p.read().await.unwrap();
         assert!(v.is_none());
-        p.write(&set(), WriteCondition::Create).await.unwrap();
+        p.write(&set(), WriteCondition::Create, "test")
+            .await
+            .unwrap();
         let text = fs::read_to_string(p.path()).unwrap();
         assert!(
             text.starts_with("# app\nDATABASE_URL=postgres://x\n"),
@@ -399,7 +481,7 @@ mod tests {
         fs::write(p.path(), format!("export JWT_SECRET_CURRENT=\"{c}\"\n")).unwrap();
         let got = p.read().await.unwrap().unwrap();
         assert_eq!(got.set.current, Key::new(c));
-        p.write(&set(), WriteCondition::Update(got.version))
+        p.write(&set(), WriteCondition::Update(got.version), "test")
             .await
             .unwrap();
         let text = fs::read_to_string(p.path()).unwrap();
@@ -413,7 +495,9 @@ mod tests {
         let p = provider(dir.path(), Format::Json, FieldOverrides::default());
         fs::write(p.path(), r#"{"issuer":"payments"}"#).unwrap();
         fs::set_permissions(p.path(), fs::Permissions::from_mode(0o644)).unwrap();
-        p.write(&set(), WriteCondition::Create).await.unwrap();
+        p.write(&set(), WriteCondition::Create, "test")
+            .await
+            .unwrap();
         let doc: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(p.path()).unwrap()).unwrap();
         assert_eq!(doc["issuer"], "payments");

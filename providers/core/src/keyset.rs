@@ -135,16 +135,21 @@ impl FieldOverrides {
 /// Builds a key set from named string fields, the shape most stores share
 /// (a JSON object, env lines, Vault KV data, Kubernetes Secret data).
 ///
-/// Returns `Ok(None)` when `current` is absent, and an error message naming the field
-/// when a field is malformed.
+/// Returns `Ok(None)` when the store holds none of rotor's fields, and an error message
+/// naming the field when a field is malformed.
 pub fn from_fields(
     names: &FieldNames,
     mut get: impl FnMut(&str) -> Option<String>,
 ) -> Result<Option<KeySet>, String> {
-    let Some(current) = get(&names.current).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
     let key = |v: Option<String>| v.filter(|v| !v.is_empty()).map(Key::new);
+    let Some(current) = get(&names.current).filter(|v| !v.is_empty()) else {
+        let partial = Partial {
+            previous: key(get(&names.previous)),
+            pending: key(get(&names.pending)),
+            rotation_id: get(&names.rotation_id).filter(|v| !v.is_empty()),
+        };
+        return partial.into_error().map_or(Ok(None), Err);
+    };
     let rotated_at =
         match get(&names.rotated_at).filter(|v| !v.is_empty()) {
             None => None,
@@ -191,5 +196,38 @@ impl FieldNames {
             &self.rotated_at,
             &self.rotation_id,
         ]
+    }
+}
+
+/// The slots a store holds when it has no `current` key.
+#[derive(Debug, Default)]
+pub struct Partial {
+    pub previous: Option<Key>,
+    pub pending: Option<Key>,
+    pub rotation_id: Option<String>,
+}
+
+impl Partial {
+    /// `None` when nothing is there (the store is empty); otherwise why such a store is
+    /// not empty, naming what it holds by fingerprint: rotor never creates over it.
+    pub fn into_error(self) -> Option<String> {
+        let mut held = Vec::new();
+        if let Some(k) = &self.previous {
+            held.push(format!("previous={}", k.fingerprint()));
+        }
+        if let Some(k) = &self.pending {
+            held.push(format!("pending={}", k.fingerprint()));
+        }
+        if let Some(id) = &self.rotation_id {
+            held.push(format!("rotation {id} in flight"));
+        }
+        if held.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "it holds {} but no current key, so it is not empty and rotor will not create over it; \
+             restore the current key, or remove these fields by hand to start afresh",
+            held.join(", ")
+        ))
     }
 }

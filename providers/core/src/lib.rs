@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod file;
+pub mod fsread;
 pub mod key;
 pub mod keyset;
 pub mod memory;
@@ -42,6 +43,20 @@ impl fmt::Display for Version {
 pub struct Versioned {
     pub set: KeySet,
     pub version: Version,
+    /// The run (its journal's rotation id) whose write is in progress here, for stores
+    /// that write a key set in several calls (see [`Provider::write`]). A store that
+    /// writes atomically never reports one.
+    pub writing: Option<String>,
+}
+
+impl Versioned {
+    pub fn new(set: KeySet, version: Version) -> Self {
+        Versioned {
+            set,
+            version,
+            writing: None,
+        }
+    }
 }
 
 /// When a write may happen.
@@ -76,7 +91,14 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Writes `set` if `condition` holds, returning the new version; otherwise
     /// [`Error::Conflict`] and the store is unchanged.
-    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version>;
+    ///
+    /// `writer` is the id of the run writing (its journal's rotation id). A store that
+    /// cannot write a key set in one atomic call claims the write for `writer` before its
+    /// first call, refuses (conflict) while another writer's claim stands, accepts its own
+    /// claim (a resumed run finishing an interrupted write), and reports the claim in
+    /// [`Versioned::writing`] until the write is complete.
+    async fn write(&self, set: &KeySet, condition: WriteCondition, writer: &str)
+    -> Result<Version>;
 
     /// The version history the store keeps for this secret, for stores that keep one
     /// and drop old versions (`None`: no such limit, or no secret yet).

@@ -32,13 +32,17 @@ impl Provider for MemoryProvider {
 
     async fn read(&self) -> Result<Option<Versioned>> {
         let state = self.state.lock().expect("memory provider poisoned");
-        Ok(state.as_ref().map(|(set, v)| Versioned {
-            set: set.clone(),
-            version: Version(v.to_string()),
-        }))
+        Ok(state
+            .as_ref()
+            .map(|(set, v)| Versioned::new(set.clone(), Version(v.to_string()))))
     }
 
-    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        _writer: &str,
+    ) -> Result<Version> {
         let mut state = self.state.lock().expect("memory provider poisoned");
         let next = match (&condition, state.as_ref()) {
             (WriteCondition::Create, None) => 1,

@@ -319,13 +319,15 @@ impl Provider for SecretProvider {
         let set = self.parse(&secret)?;
         let version = secret.metadata.resource_version.clone().unwrap_or_default();
         *self.seen.lock().expect("poisoned") = Some(secret);
-        Ok(set.map(|set| Versioned {
-            set,
-            version: Version(version),
-        }))
+        Ok(set.map(|set| Versioned::new(set, Version(version))))
     }
 
-    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        _writer: &str,
+    ) -> Result<Version> {
         let (api, server) = self.api().await?;
         let seen = self.seen.lock().expect("poisoned").clone();
         // The object to send: the one read (keeping what is not rotor's), or a new one.

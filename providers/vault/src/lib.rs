@@ -297,10 +297,7 @@ impl Provider for VaultProvider {
         match self.parse(res.data)? {
             (Some(set), others) => {
                 self.remember(version, true, others);
-                Ok(Some(Versioned {
-                    set,
-                    version: Version(version.to_string()),
-                }))
+                Ok(Some(Versioned::new(set, Version(version.to_string()))))
             }
             (None, others) => {
                 // A secret without a key set (other fields only, or its latest version
@@ -312,7 +309,12 @@ impl Provider for VaultProvider {
         }
     }
 
-    async fn write(&self, set: &KeySet, condition: WriteCondition) -> Result<Version> {
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        _writer: &str,
+    ) -> Result<Version> {
         self.ensure_kv2().await?;
         let cas = match &condition {
             WriteCondition::Create => self.create_base(),
