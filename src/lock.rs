@@ -41,6 +41,7 @@ impl LockGuard {
         };
         write(&mut file).map_err(|e| Error::io("cannot write", &path, e))?;
         tracing::info!(path = %path.display(), "lock taken");
+        state.remove_stale_temporaries();
         Ok(LockGuard { _file: file, path })
     }
 

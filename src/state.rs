@@ -74,6 +74,21 @@ impl StateDir {
             .map_err(|e| Error::io("cannot sync", &dir, e))
     }
 
+    /// Removes the temporary files of journal writes that were killed before their
+    /// rename (the caller holds the lock, so no live write owns one).
+    pub fn remove_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(self.journal_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Creates the directory tree (0700) when a command is about to write state.
     pub fn ensure(&self) -> Result<()> {
         for dir in [self.root.clone(), self.journal_dir()] {

@@ -4,6 +4,8 @@ mod support;
 
 mod audit;
 mod crash;
+#[cfg(all(feature = "vault", feature = "aws-ssm"))]
+mod hardening;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod leak;

@@ -369,7 +369,9 @@ async fn write_target(
     }
     let rotation_matches = step.rotation_id.is_none()
         || t.current.as_ref().and_then(|v| v.set.rotation_id.as_ref()) == step.rotation_id.as_ref();
-    if have.as_ref() == Some(want) && rotation_matches {
+    // A write of this run that stopped half-way is finished by writing again, even when
+    // the keys are all in place (a store's metadata may still be behind).
+    if have.as_ref() == Some(want) && rotation_matches && writing.is_none() {
         return ctx
             .record(
                 records,
@@ -474,7 +476,9 @@ async fn write_target(
                     let ours = fresh.as_ref().and_then(|v| v.writing.as_ref())
                         == Some(&journal.rotation_id);
                     t.current = fresh;
-                    moved || ours
+                    // A refused write changed nothing (the contract); what moved is
+                    // another writer's work, unless this run's claim is still there.
+                    ours || (moved && !e.is_conflict())
                 }
                 Err(_) => true,
             };

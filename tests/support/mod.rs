@@ -250,7 +250,7 @@ pub struct Cmd<'a> {
     stdin: Option<Vec<u8>>,
 }
 
-impl Cmd<'_> {
+impl<'a> Cmd<'a> {
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -297,6 +297,18 @@ impl Cmd<'_> {
         }
     }
 
+    /// Starts rotor without waiting for it (two rotors racing, a kill at a random moment).
+    pub fn start(mut self) -> Running<'a> {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = self.cmd.spawn().expect("spawn rotor");
+        let what = format!("{:?}", self.cmd.get_args().collect::<Vec<_>>());
+        Running {
+            child,
+            what,
+            sandbox: self.sandbox,
+        }
+    }
+
     /// Starts rotor with piped stdin/stderr for a `pause@…` fail point; returns once it
     /// says it paused.
     pub fn spawn_paused(mut self) -> Paused {
@@ -322,6 +334,64 @@ impl Cmd<'_> {
             stderr: reader,
             seen,
         }
+    }
+}
+
+/// A rotor started with [`Cmd::start`].
+pub struct Running<'a> {
+    child: Child,
+    what: String,
+    sandbox: &'a Sandbox,
+}
+
+impl Running<'_> {
+    /// Sends SIGKILL (if rotor is still running) and collects what it printed.
+    pub fn kill(mut self) -> Output {
+        let _ = self.child.kill();
+        self.wait()
+    }
+
+    pub fn wait(self) -> Output {
+        let out = self.child.wait_with_output().unwrap();
+        self.sandbox
+            .record(format!("stdout of {}", self.what), out.stdout.clone());
+        self.sandbox
+            .record(format!("stderr of {}", self.what), out.stderr.clone());
+        self.sandbox.harvest();
+        Output {
+            code: out.status.code(),
+            signal: out.status.signal(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A small seeded generator for random moments; the seed is printed so a failing run can
+/// be repeated (`ROTOR_TEST_SEED`).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        let seed = std::env::var("ROTOR_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!("random moments from ROTOR_TEST_SEED={seed}");
+        Rng(seed | 1)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
     }
 }
 
