@@ -104,23 +104,49 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
             .map_err(|e| Error::io("cannot read the key from", "stdin", e))?;
         "stdin".to_owned()
     } else {
-        let mut f =
-            std::fs::File::open(path).map_err(|e| Error::io("cannot open key file", path, e))?;
-        f.read_to_end(&mut buf)
-            .map_err(|e| Error::io("cannot read key file", path, e))?;
+        buf = rotor_provider::fsread::read_regular(path, MAX_KEY_FILE_BYTES)
+            .map_err(|e| Error::Usage(format!("cannot read key file {}: {e}", path.display())))?;
         path.display().to_string()
     };
-    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+    // One line ending closes the key; anything else around it is refused below.
+    if buf.last() == Some(&b'\n') {
         buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
     }
     let text = std::str::from_utf8(&buf).map_err(|_| {
         Error::Usage(format!(
             "the key from {shown} is not UTF-8 text; encode it (base64 or hex)"
         ))
     })?;
+    check_storable(text)
+        .map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
     check_strength(text.as_bytes())
         .map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
     Ok(Key::new(text.to_owned()))
+}
+
+/// A key file larger than this holds more than one key.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// Why a supplied key would not read back identically from every store, if it would
+/// not: a line break or other control character, space at either end, or a quote at
+/// either end (env files strip them). Never quotes the key.
+pub fn check_storable(key: &str) -> std::result::Result<(), String> {
+    if key.chars().any(char::is_control) {
+        return Err(
+            "it holds a line break or another control character (one key, one line)".into(),
+        );
+    }
+    if key.trim() != key {
+        return Err("it starts or ends with white space".into());
+    }
+    let quotes: &[char] = &['"', '\'', '`'];
+    if key.starts_with(quotes) || key.ends_with(quotes) {
+        return Err("it starts or ends with a quote".into());
+    }
+    Ok(())
 }
 
 /// Why a supplied key is too weak, if it is. Never quotes the key.

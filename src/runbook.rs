@@ -96,13 +96,34 @@ pub struct Runbook {
 }
 
 impl Runbook {
+    /// Reads and parses a runbook file. A file that cannot be read as UTF-8 text (missing,
+    /// a directory, a FIFO, larger than [`MAX_RUNBOOK_BYTES`]) is a usage error naming it.
     pub fn load(path: &Path) -> Result<Runbook> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read runbook", path, e))?;
-        Self::parse(path, &text)
+        let bytes = rotor_provider::fsread::read_regular(path, MAX_RUNBOOK_BYTES)
+            .map_err(|e| Error::Usage(format!("cannot read runbook {}: {e}", path.display())))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| Error::Runbook {
+            path: path.to_path_buf(),
+            line: line_of(&bytes, e.valid_up_to()),
+            column: 1,
+            message: "the file is not UTF-8 text".into(),
+        })?;
+        Self::parse(path, text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Runbook> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let at = |(line, column): (usize, usize), message: String| Error::Runbook {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        };
+        if let Some(pos) = too_deep(text) {
+            return Err(at(
+                pos,
+                format!("nesting deeper than {MAX_DEPTH} levels; a runbook is a flat document"),
+            ));
+        }
         let mut rb: Runbook = serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             let mut message = e.to_string();
@@ -118,8 +139,63 @@ impl Runbook {
             }
         })?;
         rb.path = path.to_path_buf();
+        for t in &rb.targets {
+            if let TargetConfig::File(c) = t {
+                c.validate(&rb.secret)
+                    .map_err(|m| at(key_position(text, "targets"), m))?;
+            }
+        }
         Ok(rb)
     }
+}
+
+/// A runbook larger than this is not one.
+const MAX_RUNBOOK_BYTES: u64 = 1 << 20;
+
+/// The deepest nesting of flow collections (`[`, `{`) a runbook may have.
+const MAX_DEPTH: usize = 32;
+
+/// Where flow nesting first gets deeper than [`MAX_DEPTH`], if it does (quoted text
+/// skipped). Checked before parsing: deep nesting costs the YAML parser time that grows
+/// with its square.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        // Quotes are taken per line: an apostrophe in plain text must not hide the rest.
+        let mut quote = None::<char>;
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some((n + 1, col + 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    1 + bytes[..offset].iter().filter(|b| **b == b'\n').count()
+}
+
+/// The line and column of a top-level `key:` (1:1 when it is not found).
+pub fn key_position(text: &str, key: &str) -> (usize, usize) {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map_or((1, 1), |n| (n + 1, 1))
 }
 
 /// Runbooks named by `--runbook`, or every `*.yaml` / `*.yml` in `dir`, sorted by name.
@@ -147,11 +223,16 @@ pub fn discover(files: &[PathBuf], dir: &Path) -> Result<Vec<Runbook>> {
         .collect::<Result<Vec<_>>>()?;
     for (i, a) in runbooks.iter().enumerate() {
         if let Some(b) = runbooks[..i].iter().find(|b| b.secret == a.secret) {
+            let at = |rb: &Runbook| {
+                let text = std::fs::read_to_string(&rb.path).unwrap_or_default();
+                let (line, column) = key_position(&text, "secret");
+                format!("{}:{line}:{column}", rb.path.display())
+            };
             return Err(Error::Usage(format!(
                 "secret `{}` is defined twice: {} and {}",
                 a.secret,
-                b.path.display(),
-                a.path.display()
+                at(b),
+                at(a)
             )));
         }
     }
@@ -199,11 +280,17 @@ fn secret_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 /// A humantime duration such as `90s`, `5m`, `24h`, `90d`.
+/// The longest duration a runbook may give: ten years.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     checked_str(d, "a duration such as 30s, 5m, 24h or 90d", |s| {
-        humantime::parse_duration(s)
-            .map(Some)
-            .map_err(|e| format!("invalid duration `{s}` ({e}); use e.g. 30s, 5m, 24h, 90d"))
+        let d = humantime::parse_duration(s)
+            .map_err(|e| format!("invalid duration `{s}` ({e}); use e.g. 30s, 5m, 24h, 90d"))?;
+        if d > MAX_DURATION {
+            return Err(format!("duration `{s}` is longer than ten years (3650d)"));
+        }
+        Ok(Some(d))
     })
 }
 
@@ -229,7 +316,13 @@ fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Erro
                     return Err(de::Error::custom(format!("target `{kind}` is given twice")));
                 }
                 match kind.as_str() {
-                    "file" => out.push(TargetConfig::File(map.next_value()?)),
+                    "file" => {
+                        let c: FileConfig = map.next_value()?;
+                        // Names derived from any secret name are valid; the names for
+                        // this runbook's own secret are checked once it is known.
+                        c.validate("secret").map_err(de::Error::custom)?;
+                        out.push(TargetConfig::File(c));
+                    }
                     #[cfg(feature = "vault")]
                     "vault" => {
                         let c: rotor_provider_vault::VaultConfig = map.next_value()?;

@@ -344,3 +344,306 @@ fn vault_two_hosts_never_both_write() {
 fn ssm_two_hosts_never_both_write() {
     two_hosts_race(&ssm(), 12);
 }
+
+// ---------------------------------------------------------------------------------------
+// Input refused before anything is written
+
+/// Runs `rotate` on the runbook `api` whose extra lines are `extra`; it must exit 2 with
+/// `needle` in its message and leave no key file and no state.
+#[track_caller]
+fn refused_at_parse(extra: &str, needle: &str) {
+    let s = Sandbox::new();
+    s.runbook("api", extra);
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    assert!(out.stderr.contains("runbooks/api.yaml:"), "{}", out.stderr);
+    assert!(!s.path("keys/api.env").exists(), "a key file was written");
+}
+
+#[test]
+fn field_names_that_collide_or_are_not_env_names_are_refused() {
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  file:\n    path: keys/api.env\n    format: env\n    names: { current: KEY, previous: KEY }\n",
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("runbooks/api.yaml:4:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("same name `KEY`"), "{}", out.stderr);
+    assert!(!s.path("keys/api.env").exists());
+    for bad in ["A=B", "1ABC", "WITH SPACE", "\"\""] {
+        s.write(
+            "runbooks/api.yaml",
+            &format!(
+                "secret: api\ncreate: true\ntargets:\n  file: {{ path: keys/api.env, format: env, names: {{ current: {bad} }} }}\n"
+            ),
+        );
+        let out = s.rotor().args(["rotate"]).run().expect(2);
+        assert!(
+            out.stderr.contains("runbooks/api.yaml:4:"),
+            "{bad}: {}",
+            out.stderr
+        );
+        assert!(!s.path("keys/api.env").exists(), "{bad}");
+    }
+    // A name derived from the secret that collides with an override, found once the
+    // secret is known.
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  file: { path: keys/api.env, format: env, names: { current: API_PREVIOUS } }\n",
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("same name `API_PREVIOUS`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn absurd_durations_nan_bounds_and_deep_nesting_are_refused_at_parse() {
+    refused_at_parse("grace: 300000000000y\n", "longer than ten years");
+    refused_at_parse(
+        "monitor:\n  checks:\n    - metrics: { url: \"http://127.0.0.1:1\", query: up, below: .nan }\n",
+        "not a finite number",
+    );
+    let deep = format!("signal: {}{}\n", "[".repeat(80_000), "]".repeat(80_000));
+    let t = Instant::now();
+    refused_at_parse(&deep, "nesting deeper than");
+    eprintln!("80k nested brackets refused in {:?}", t.elapsed());
+}
+
+#[test]
+fn unreadable_runbooks_are_usage_errors_naming_the_file_and_a_bom_is_accepted() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.path("runbooks/dir.yaml")).unwrap();
+    let out = s
+        .rotor()
+        .args(["status", "--runbook", "runbooks/dir.yaml"])
+        .run()
+        .expect(2);
+    assert!(out.stderr.contains("runbooks/dir.yaml"), "{}", out.stderr);
+    std::fs::write(s.path("runbooks/latin1.yaml"), b"secret: caf\xe9\n").unwrap();
+    let out = s
+        .rotor()
+        .args(["status", "--runbook", "runbooks/latin1.yaml"])
+        .run()
+        .expect(2);
+    assert!(
+        out.stderr.contains("runbooks/latin1.yaml:1:1"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+    let fifo = s.path("runbooks/fifo.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = s
+        .rotor()
+        .args(["status", "--runbook", "runbooks/fifo.yaml"])
+        .run()
+        .expect(2);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    s.write(
+        "runbooks/bom.yaml",
+        "\u{feff}secret: bom\ncreate: true\ntargets:\n  file: { path: keys/bom.env, format: env }\n",
+    );
+    s.rotor()
+        .args(["rotate", "--runbook", "runbooks/bom.yaml"])
+        .run()
+        .expect(0);
+    // One secret in two runbooks: both positions are named.
+    s.write(
+        "runbooks/two.yaml",
+        "# the same secret again\n\nsecret: bom\ntargets:\n  file: { path: keys/bom2.env }\n",
+    );
+    let out = s
+        .rotor()
+        .args([
+            "status",
+            "--runbook",
+            "runbooks/bom.yaml",
+            "--runbook",
+            "runbooks/two.yaml",
+        ])
+        .run()
+        .expect(2);
+    assert!(
+        out.stderr.contains("runbooks/bom.yaml:1:1")
+            && out.stderr.contains("runbooks/two.yaml:3:1"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn supplied_keys_that_would_not_read_back_or_are_already_held_are_refused() {
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    let before = s.read("keys/api.env");
+    let good = "k".repeat(43) + "=";
+    let second_line = format!("{good}\nAPI_PREVIOUS=injected-verify-key-0123456789abcdef\n");
+    for (what, content) in [
+        ("a second line", second_line.as_str()),
+        ("leading space", &format!(" {good}\n")),
+        ("quotes", &format!("\"{good}\"\n")),
+        ("a tab", &format!("{good}\tx\n")),
+    ] {
+        s.write("key.txt", content);
+        let out = s
+            .rotor()
+            .args(["rotate", "--key-file", "key.txt"])
+            .run()
+            .expect(2);
+        assert!(out.stderr.contains("is refused"), "{what}: {}", out.stderr);
+        assert_eq!(s.read("keys/api.env"), before, "{what}: the store changed");
+    }
+    let current = env_map(&before)["API_CURRENT"].clone();
+    s.write("key.txt", &format!("{current}\n"));
+    let out = s
+        .rotor()
+        .args(["rotate", "--key-file", "key.txt"])
+        .run()
+        .expect(2);
+    assert!(
+        out.stderr.contains("already in the key set"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.read("keys/api.env"), before);
+    let fifo = s.path("fifo-key");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = s
+        .rotor()
+        .args(["rotate", "--key-file", "fifo-key"])
+        .run()
+        .expect(2);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------------------------------
+// Create never overwrites; interrupted runs block; no secret is stranded
+
+#[test]
+fn create_refuses_a_store_holding_slots_without_current_and_status_shows_them() {
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    let held = "API_PREVIOUS=old-verify-key-0123456789abcdefghij\nAPI_ROTATION_ID=20260101T000000Z-abcdef\n";
+    s.write("keys/api.env", held);
+    let out = s.rotor().args(["rotate"]).run();
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stderr.contains("not empty"), "{}", out.stderr);
+    assert_eq!(s.read("keys/api.env"), held, "create wrote over it");
+    let out = s.rotor().args(["status"]).run();
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        shown.contains(&fp("old-verify-key-0123456789abcdefghij"))
+            && shown.contains("rotation 20260101T000000Z-abcdef in flight"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn an_interrupted_run_blocks_other_writes_until_resumed_or_abandoned_with_force() {
+    let s = Sandbox::new();
+    s.runbook("api", "grace: 0s\n");
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s
+        .rotor()
+        .args(["rotate"])
+        .env("ROTOR_FAILPOINT", "kill@after:stage.write")
+        .run();
+    assert_eq!(out.signal, Some(9));
+    let journal = s.read("state/journal/api.json");
+    for cmd in [vec!["retire-previous"], vec!["rollback"], vec!["rotate"]] {
+        let out = s.rotor().args(&cmd).run().expect(3);
+        assert!(
+            out.stderr.contains("rotor resume"),
+            "{cmd:?}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            s.read("state/journal/api.json"),
+            journal,
+            "{cmd:?} touched the journal"
+        );
+    }
+    let out = s
+        .rotor()
+        .args(["rotate", "--force", "--yes"])
+        .run()
+        .expect(0);
+    assert!(
+        out.stdout.contains("abandoned before stage.write"),
+        "{}",
+        out.stdout
+    );
+    let audit = s.read("state/audit.log");
+    assert!(
+        audit.contains("abandoned before stage.write (--force)"),
+        "{audit}"
+    );
+    let k = env_map(&s.read("keys/api.env"));
+    assert!(!k.contains_key("API_PENDING") && !k.contains_key("API_PREVIOUS"));
+}
+
+#[test]
+fn a_write_to_some_targets_only_is_refused_and_force_levels_disagreeing_targets() {
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  file: { path: keys/api.env, format: env }\n",
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    let bao = Bao::dev();
+    s.add_key(&bao.token);
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  file: { path: keys/api.env, format: env }\n  vault: { mount: secret, path: apps/api }\n",
+    );
+    let vault = Store::Vault(bao);
+    let out = vault
+        .rotor(&s)
+        .args(["rotate", "--provider", "file"])
+        .run()
+        .expect(2);
+    assert!(
+        out.stderr.contains("leave its vault target(s) behind"),
+        "{}",
+        out.stderr
+    );
+    // The file holds a key set and Vault none: they disagree, and only --force goes on.
+    vault.rotor(&s).args(["rotate"]).run().expect(1);
+    vault
+        .rotor(&s)
+        .args(["rotate", "--force", "--yes"])
+        .run()
+        .expect(0);
+    let file = env_map(&s.read("keys/api.env"));
+    let Store::Vault(bao) = &vault else {
+        unreachable!()
+    };
+    let v = bao.kv_get("secret/apps/api").unwrap();
+    assert_eq!(
+        v["data"]["current"].as_str(),
+        Some(file["API_CURRENT"].as_str())
+    );
+    vault.rotor(&s).args(["rotate"]).run().expect(0);
+}

@@ -139,7 +139,21 @@ async fn one(
         Decision::Run(op) => op,
     };
     let new_key = match supplied {
-        Some(k) => k,
+        Some(k) => {
+            let fp = k.fingerprint();
+            if let Some(t) = targets.iter().find(|t| {
+                t.fingerprints().is_some_and(|f| {
+                    [&f.current, &f.previous, &f.pending].contains(&&Some(fp.clone()))
+                })
+            }) {
+                return Err(Error::Usage(format!(
+                    "{}: the supplied key {fp} is already in the key set ({}); a rotation needs a new key",
+                    rb.secret,
+                    t.describe()
+                )));
+            }
+            k
+        }
         None => rb.generator.generate()?,
     };
     if opts.dry_run {

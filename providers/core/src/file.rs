@@ -58,6 +58,31 @@ pub struct FileConfig {
     pub names: FieldOverrides,
 }
 
+impl FileConfig {
+    /// Checks the field names this target would write for `secret` (called by the runbook
+    /// parser, so an error is reported at its line and column): distinct, non-empty, and
+    /// for `env` valid variable names (`[A-Za-z_][A-Za-z0-9_]*`).
+    pub fn validate(&self, secret: &str) -> std::result::Result<(), String> {
+        let names = FileProvider::new(self, secret).names;
+        names.check()?;
+        if self.format == Format::Env {
+            for name in names.all() {
+                let mut chars = name.chars();
+                let ok = chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    return Err(format!(
+                        "`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug)]
 pub struct FileProvider {
     path: PathBuf,
@@ -317,8 +342,13 @@ fn version_of(bytes: &[u8]) -> Version {
 
 /// `payments-jwt` → `PAYMENTS_JWT`.
 pub fn env_prefix(secret: &str) -> String {
-    secret
-        .chars()
+    let lead = if secret.starts_with(|c: char| c.is_ascii_digit()) {
+        "_"
+    } else {
+        ""
+    };
+    lead.chars()
+        .chain(secret.chars())
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()

@@ -187,6 +187,36 @@ pub fn to_fields<'a>(names: &'a FieldNames, set: &'a KeySet) -> Vec<(&'a str, Co
 }
 
 impl FieldNames {
+    /// Refuses names a store could not keep apart or write back as given: an empty name,
+    /// two fields with one name, `=`, a line break, NUL or another control character.
+    pub fn check(&self) -> Result<(), String> {
+        let slots = [
+            "current",
+            "previous",
+            "pending",
+            "rotated_at",
+            "rotation_id",
+        ];
+        for (i, name) in self.all().iter().enumerate() {
+            if name.is_empty() {
+                return Err(format!("the name of `{}` is empty", slots[i]));
+            }
+            if name.contains('=') || name.chars().any(char::is_control) {
+                return Err(format!(
+                    "the name of `{}` ({name:?}) holds `=` or a control character",
+                    slots[i]
+                ));
+            }
+            if let Some(j) = self.all()[..i].iter().position(|n| n == name) {
+                return Err(format!(
+                    "`{}` and `{}` have the same name `{name}`; every field needs its own",
+                    slots[j], slots[i]
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// All five field names, for removing the ones a new key set leaves empty.
     pub fn all(&self) -> [&str; 5] {
         [

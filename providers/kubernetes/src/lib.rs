@@ -67,7 +67,11 @@ pub fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
 impl SecretConfig {
     pub fn validate(&self) -> std::result::Result<(), String> {
         check_name("namespace", &self.namespace)?;
-        check_name("secret name", &self.name)
+        check_name("secret name", &self.name)?;
+        self.keys
+            .apply(FieldNames::default())
+            .check()
+            .map_err(|e| format!("kubernetes keys: {e}"))
     }
 }
 

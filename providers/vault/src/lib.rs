@@ -81,7 +81,10 @@ impl VaultConfig {
                 self.path
             ));
         }
-        Ok(())
+        self.fields
+            .apply(FieldNames::default())
+            .check()
+            .map_err(|e| format!("vault fields: {e}"))
     }
 }
 

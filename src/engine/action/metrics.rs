@@ -44,6 +44,9 @@ impl TryFrom<Spec> for MetricsCheck {
         if s.query.trim().is_empty() {
             return Err("metrics: the query is empty".into());
         }
+        if let Some(b) = s.below.or(s.above).filter(|b| !b.is_finite()) {
+            return Err(format!("metrics: the bound {b} is not a finite number"));
+        }
         let bound = match (s.below, s.above) {
             (Some(b), None) => Bound::Below(b),
             (None, Some(a)) => Bound::Above(a),
