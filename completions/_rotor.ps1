@@ -154,6 +154,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the audit log')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the hash chain; names the first edited, deleted or reordered line')
+            [CompletionResult]::new('repair', 'repair', [CompletionResultType]::ParameterValue, 'Set a torn last line aside (power loss, full disk) and record the repair')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -177,9 +178,20 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'rotor;audit;repair' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json prints one document on stdout and progress on stderr')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context for Kubernetes targets and actions that name none')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'rotor;audit;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the audit log')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the hash chain; names the first edited, deleted or reordered line')
+            [CompletionResult]::new('repair', 'repair', [CompletionResultType]::ParameterValue, 'Set a torn last line aside (power loss, full disk) and record the repair')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -187,6 +199,9 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             break
         }
         'rotor;audit;help;verify' {
+            break
+        }
+        'rotor;audit;help;repair' {
             break
         }
         'rotor;audit;help;help' {
@@ -235,12 +250,16 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
         'rotor;help;audit' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the audit log')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the hash chain; names the first edited, deleted or reordered line')
+            [CompletionResult]::new('repair', 'repair', [CompletionResultType]::ParameterValue, 'Set a torn last line aside (power loss, full disk) and record the repair')
             break
         }
         'rotor;help;audit;show' {
             break
         }
         'rotor;help;audit;verify' {
+            break
+        }
+        'rotor;help;audit;repair' {
             break
         }
         'rotor;help;completions' {

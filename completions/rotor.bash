@@ -46,6 +46,9 @@ _rotor() {
             rotor__subcmd__audit,help)
                 cmd="rotor__subcmd__audit__subcmd__help"
                 ;;
+            rotor__subcmd__audit,repair)
+                cmd="rotor__subcmd__audit__subcmd__repair"
+                ;;
             rotor__subcmd__audit,show)
                 cmd="rotor__subcmd__audit__subcmd__show"
                 ;;
@@ -54,6 +57,9 @@ _rotor() {
                 ;;
             rotor__subcmd__audit__subcmd__help,help)
                 cmd="rotor__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            rotor__subcmd__audit__subcmd__help,repair)
+                cmd="rotor__subcmd__audit__subcmd__help__subcmd__repair"
                 ;;
             rotor__subcmd__audit__subcmd__help,show)
                 cmd="rotor__subcmd__audit__subcmd__help__subcmd__show"
@@ -87,6 +93,9 @@ _rotor() {
                 ;;
             rotor__subcmd__help,status)
                 cmd="rotor__subcmd__help__subcmd__status"
+                ;;
+            rotor__subcmd__help__subcmd__audit,repair)
+                cmd="rotor__subcmd__help__subcmd__audit__subcmd__repair"
                 ;;
             rotor__subcmd__help__subcmd__audit,show)
                 cmd="rotor__subcmd__help__subcmd__audit__subcmd__show"
@@ -127,7 +136,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit)
-            opts="-v -h --state-dir --output --verbose --context --help show verify help"
+            opts="-v -h --state-dir --output --verbose --context --help show verify repair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,7 +162,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__help)
-            opts="show verify help"
+            opts="show verify repair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,6 +176,20 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__audit__subcmd__help__subcmd__repair)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -201,6 +224,32 @@ _rotor() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__audit__subcmd__repair)
+            opts="-v -h --state-dir --output --verbose --context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -301,8 +350,22 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__help__subcmd__audit)
-            opts="show verify"
+            opts="show verify repair"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__help__subcmd__audit__subcmd__repair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

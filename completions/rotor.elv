@@ -144,6 +144,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --help 'Print help'
             cand show 'Print the audit log'
             cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand repair 'Set a torn last line aside (power loss, full disk) and record the repair'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;audit;show'= {
@@ -164,14 +165,26 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'rotor;audit;repair'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'rotor;audit;help'= {
             cand show 'Print the audit log'
             cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand repair 'Set a torn last line aside (power loss, full disk) and record the repair'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;audit;help;show'= {
         }
         &'rotor;audit;help;verify'= {
+        }
+        &'rotor;audit;help;repair'= {
         }
         &'rotor;audit;help;help'= {
         }
@@ -210,10 +223,13 @@ set edit:completion:arg-completer[rotor] = {|@words|
         &'rotor;help;audit'= {
             cand show 'Print the audit log'
             cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand repair 'Set a torn last line aside (power loss, full disk) and record the repair'
         }
         &'rotor;help;audit;show'= {
         }
         &'rotor;help;audit;verify'= {
+        }
+        &'rotor;help;audit;repair'= {
         }
         &'rotor;help;completions'= {
         }

@@ -112,15 +112,16 @@ complete -c rotor -n "__fish_rotor_using_subcommand resume" -l context -d 'The k
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s y -l yes -d 'Accepted for symmetry; resume asks nothing'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s h -l help -d 'Print help'
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s h -l help -d 'Print help'
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "show" -d 'Print the audit log'
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
-complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -f -a "show" -d 'Print the audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -f -a "repair" -d 'Set a torn last line aside (power loss, full disk) and record the repair'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and not __fish_seen_subcommand_from show verify repair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from show" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -133,8 +134,15 @@ json\t''"
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from repair" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from repair" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from repair" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from repair" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from repair" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the audit log'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
+complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "repair" -d 'Set a torn last line aside (power loss, full disk) and record the repair'
 complete -c rotor -n "__fish_rotor_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
@@ -153,3 +161,4 @@ complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_su
 complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the audit log'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "repair" -d 'Set a torn last line aside (power loss, full disk) and record the repair'

@@ -69,7 +69,7 @@ impl AuditLog {
     pub fn open(state: &StateDir) -> Result<AuditLog> {
         state.ensure()?;
         let path = state.audit_path();
-        let (seq, head) = match std::fs::File::open(&path) {
+        let (seq, head) = match crate::state::open_read(&path) {
             Ok(f) => {
                 let mut last = None;
                 for line in BufReader::new(f).lines() {
@@ -83,7 +83,8 @@ impl AuditLog {
                     Some(l) => {
                         let (body, hash) = split_hash(&l).ok_or_else(|| {
                             Error::Other(format!(
-                                "{}: the last line is not a rotor audit line; run `rotor audit verify`",
+                                "{}: the last line is torn or not a rotor audit line (power loss, a full disk?); \
+                                 `rotor audit repair` sets a torn last line aside and records the repair in the chain",
                                 path.display()
                             ))
                         })?;
@@ -96,8 +97,15 @@ impl AuditLog {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_owned()),
-            Err(e) => return Err(Error::io("cannot read", &path, e)),
+            Err(e) => return Err(crate::state::refuse_link(&path, e)),
         };
+        // A line end cut off by a crash: the next line would be glued to the last one.
+        if seq > 0 && !ends_with_newline(&path) {
+            return Err(Error::Other(format!(
+                "{}: the last line is torn (no line end); `rotor audit repair` completes it and records the repair",
+                path.display()
+            )));
+        }
         Ok(AuditLog {
             path: Some(path),
             seq,
@@ -214,7 +222,7 @@ pub struct Verdict {
 }
 
 pub fn verify(path: &Path) -> Result<Verdict> {
-    let f = match std::fs::File::open(path) {
+    let f = match crate::state::open_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Verdict {
@@ -293,6 +301,107 @@ pub fn verify(path: &Path) -> Result<Verdict> {
         head: prev_hash,
         broken: None,
     })
+}
+
+fn ends_with_newline(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    crate::state::open_read(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::End(-1))?;
+            f.read_exact(&mut last)
+        })
+        .is_ok_and(|()| last[0] == b'\n')
+}
+
+/// What `rotor audit repair` did.
+#[derive(Debug, Serialize)]
+pub struct Repair {
+    /// Bytes of a torn last line moved out of the log (0: only a missing line end).
+    pub bytes: usize,
+    /// SHA-256 of those bytes, as recorded in the chain.
+    pub sha256: Option<String>,
+    /// Where they were moved.
+    pub moved_to: Option<PathBuf>,
+}
+
+/// Sets a torn last line aside (into `audit.log.torn-<time>`, mode 0600), truncates the
+/// log to its last intact line and records the repair as a new line of the chain. Only
+/// the last line may be torn: a break before it is refused (that is not a crash; `rotor
+/// audit verify` names it). `None`: nothing to repair. The caller holds the lock.
+pub fn repair(state: &StateDir) -> Result<Option<Repair>> {
+    let path = state.audit_path();
+    let mut bytes = Vec::new();
+    match crate::state::open_read(&path) {
+        Ok(mut f) => std::io::Read::read_to_end(&mut f, &mut bytes)
+            .map_err(|e| Error::io("cannot read", &path, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::state::refuse_link(&path, e)),
+    };
+    let verdict = verify(&path)?;
+    let lines = bytes.split(|b| *b == b'\n').count() - usize::from(bytes.ends_with(b"\n"));
+    let keep = match verdict.broken {
+        None if bytes.is_empty() || bytes.ends_with(b"\n") => return Ok(None),
+        // Intact but for the line end a crash cut off.
+        None => bytes.len(),
+        Some((n, _)) if n == lines => {
+            // The start of the last line.
+            bytes[..bytes.len() - usize::from(bytes.ends_with(b"\n"))]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+        }
+        Some((n, why)) => {
+            return Err(Error::Other(format!(
+                "{}: line {n} is broken ({why}) and is not the last line: that is not a torn write, \
+                 so nothing was repaired; keep the file for investigation",
+                path.display()
+            )));
+        }
+    };
+    let torn = &bytes[keep..];
+    let mut done = Repair {
+        bytes: torn.len(),
+        sha256: None,
+        moved_to: None,
+    };
+    if !torn.is_empty() {
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
+        let aside = path.with_file_name(format!("audit.log.torn-{stamp}"));
+        let mut f = open_private(&aside, OpenOptions::new().write(true).create_new(true))?;
+        f.write_all(torn)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| Error::io("cannot write", &aside, e))?;
+        done.sha256 = Some(hex::encode(Sha256::digest(torn)));
+        done.moved_to = Some(aside);
+    }
+    let f = open_private(&path, OpenOptions::new().write(true))?;
+    let mut content = bytes[..keep].to_vec();
+    if !content.is_empty() && !content.ends_with(b"\n") {
+        content.push(b'\n');
+    }
+    f.set_len(0)
+        .and_then(|()| (&f).write_all(&content))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io("cannot repair", &path, e))?;
+    let mut log = AuditLog::open(state)?;
+    log.append(Entry {
+        command: "audit repair".into(),
+        secret: "-".into(),
+        step: "repair".into(),
+        outcome: match (&done.moved_to, &done.sha256) {
+            (Some(p), Some(h)) => format!(
+                "set aside a torn last line of {} bytes (sha256 {h}) in {}",
+                done.bytes,
+                p.display()
+            ),
+            _ => "added the line end a crash cut off".into(),
+        },
+        ..Entry::default()
+    })?;
+    Ok(Some(done))
 }
 
 /// `user@host`.

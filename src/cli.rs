@@ -187,4 +187,6 @@ pub enum AuditCommand {
     Show,
     /// Check the hash chain; names the first edited, deleted or reordered line
     Verify,
+    /// Set a torn last line aside (power loss, full disk) and record the repair
+    Repair,
 }

@@ -30,7 +30,26 @@ pub enum Mode {
     Resume(Vec<String>),
     AuditShow,
     AuditVerify,
+    AuditRepair,
     Completions(clap_complete::Shell),
+}
+
+impl Mode {
+    /// The command as the audit log and the JSON document name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Rotate(..) => "rotate",
+            Mode::Retire(..) => "retire-previous",
+            Mode::Rollback(..) => "rollback",
+            Mode::Status(_) => "status",
+            Mode::Plan(_) => "plan",
+            Mode::Resume(_) => "resume",
+            Mode::AuditShow => "audit show",
+            Mode::AuditVerify => "audit verify",
+            Mode::AuditRepair => "audit repair",
+            Mode::Completions(_) => "completions",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +183,7 @@ impl Config {
             cli::Command::Resume(a) => Mode::Resume(a.secrets),
             cli::Command::Audit(cli::AuditCommand::Show) => Mode::AuditShow,
             cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,
+            cli::Command::Audit(cli::AuditCommand::Repair) => Mode::AuditRepair,
             cli::Command::Completions { shell } => Mode::Completions(shell),
         };
         Ok(Config {

@@ -24,7 +24,7 @@ pub fn hit(point: &str) {
                 let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
             }
             "pause" => {
-                eprintln!("rotor: paused at {point}");
+                rotor_provider::warn_line(&format!("rotor: paused at {point}"));
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
             }

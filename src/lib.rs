@@ -33,28 +33,45 @@ use crate::error::Result;
 use crate::lock::LockGuard;
 use crate::output::Output;
 
-/// Runs one command to completion.
+/// Runs one command to completion. In JSON mode stdout carries one document whatever
+/// happens: a command that fails before its result (lock held, a bad runbook) prints
+/// one with the error and its exit status.
 pub async fn run(config: Config) -> Result<()> {
     let out = Output::new(config.output);
+    let result = run_with(&config, &out).await;
+    if let Err(e) = &result {
+        out.document(&serde_json::json!({
+            "command": config.mode.name(),
+            "error": { "message": error::chain(e), "exit": e.code() },
+            "secrets": [],
+        }));
+    }
+    result
+}
+
+async fn run_with(config: &Config, out: &Output) -> Result<()> {
     #[cfg(feature = "kubernetes")]
     if let Some(c) = &config.kube_context {
         rotor_provider_kubernetes::set_default_context(c.clone());
     }
     let state = &config.state;
     let (name, dry_run) = match &config.mode {
-        Mode::Status(sel) => return command::status::status(&out, state, sel).await,
-        Mode::Plan(sel) => return command::status::plan(&out, state, sel).await,
-        Mode::AuditShow => return command::audit::show(&out, state),
-        Mode::AuditVerify => return command::audit::verify(&out, state),
+        Mode::Status(sel) => return command::status::status(out, state, sel).await,
+        Mode::Plan(sel) => return command::status::plan(out, state, sel).await,
+        Mode::AuditShow => return command::audit::show(out, state),
+        Mode::AuditVerify => return command::audit::verify(out, state),
+        Mode::AuditRepair => {
+            let _lock = LockGuard::acquire(state)?;
+            return command::audit::repair(out, state);
+        }
         Mode::Completions(shell) => {
             let mut cmd = cli::Cli::command();
             clap_complete::generate(*shell, &mut cmd, "rotor", &mut std::io::stdout());
             return Ok(());
         }
-        Mode::Rotate(_, opts) => ("rotate", opts.dry_run),
-        Mode::Retire(_, _, dry, _) => ("retire-previous", *dry),
-        Mode::Rollback(_, _, dry, _) => ("rollback", *dry),
-        Mode::Resume(_) => ("resume", false),
+        Mode::Rotate(_, opts) => (config.mode.name(), opts.dry_run),
+        Mode::Retire(_, _, dry, _) | Mode::Rollback(_, _, dry, _) => (config.mode.name(), *dry),
+        Mode::Resume(_) => (config.mode.name(), false),
     };
     // Every runbook is parsed before anything is touched.
     let runbooks = match &config.mode {
@@ -78,7 +95,7 @@ pub async fn run(config: Config) -> Result<()> {
     let mut ctx = Ctx {
         state,
         audit: &audit,
-        out: &out,
+        out,
         command: name,
     };
     let outcomes = match &config.mode {
@@ -92,6 +109,6 @@ pub async fn run(config: Config) -> Result<()> {
         Mode::Resume(secrets) => command::resume::run(&mut ctx, secrets).await?,
         _ => unreachable!("read-only modes returned above"),
     };
-    command::report(&out, name, &outcomes);
+    command::report(out, name, &outcomes);
     Ok(())
 }

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let msg = format!("rotor: error: {}", rotor::error::chain(&e));
-            eprintln!("{msg}");
+            rotor_provider::warn_line(&msg);
             ExitCode::from(e.code() as u8)
         }
     }
@@ -47,6 +47,20 @@ fn init_tracing(verbose: u8) {
         "reqwest=off",
         "hyper=off",
         "hyper_util=off",
+        // The AWS SDK logs request and response bodies (SSM values included) at TRACE
+        // when LOG_SENSITIVE_BODIES is set; no environment may turn that on.
+        "aws_smithy_runtime=off",
+        "aws_smithy_runtime_api=off",
+        "aws_smithy_http=off",
+        "aws_smithy_http_client=off",
+        "aws_smithy_types=off",
+        "aws_sdk_ssm=off",
+        "aws_sigv4=off",
+        "aws_config=warn",
+        "kube_client=off",
+        "tower_http=off",
+        "h2=off",
+        "rustls=off",
     ] {
         filter = filter.add_directive(quiet.parse().expect("static directive"));
     }

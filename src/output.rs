@@ -15,6 +15,8 @@ use crate::cli::OutputFormat;
 pub struct Output {
     pub format: OutputFormat,
     terminal: bool,
+    /// The JSON document was printed (there is one per command, success or not).
+    documented: std::cell::Cell<bool>,
 }
 
 impl Output {
@@ -27,6 +29,7 @@ impl Output {
         Output {
             format,
             terminal: std::io::stderr().is_terminal(),
+            documented: std::cell::Cell::new(false),
         }
     }
 
@@ -37,7 +40,7 @@ impl Output {
     /// One line of narrative.
     pub fn line(&self, s: &str) {
         if self.is_json() {
-            eprintln!("{s}");
+            rotor_provider::warn_line(s);
         } else {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{s}");
@@ -51,7 +54,7 @@ impl Output {
 
     /// The final JSON document (json mode only).
     pub fn document(&self, doc: &serde_json::Value) {
-        if self.is_json() {
+        if self.is_json() && !self.documented.replace(true) {
             let mut out = std::io::stdout().lock();
             let _ = serde_json::to_writer_pretty(&mut out, doc);
             let _ = writeln!(out);

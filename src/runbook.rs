@@ -93,6 +93,11 @@ pub struct Runbook {
     pub signal: Vec<SignalAction>,
     #[serde(default)]
     pub monitor: Monitor,
+    /// Environment variables passed to `exec` actions besides rotor's own `ROTOR_*` and
+    /// a safe base (PATH, HOME, USER, LANG, ...); store credentials are not passed
+    /// unless named here.
+    #[serde(default, deserialize_with = "env_names")]
+    pub exec_env: Vec<String>,
 }
 
 impl Runbook {
@@ -296,6 +301,23 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
 
 pub fn required_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     duration(d).map(Option::unwrap_or_default)
+}
+
+fn env_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    for n in &names {
+        let mut chars = n.chars();
+        let ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(de::Error::custom(format!(
+                "exec_env: `{n}` is not an environment variable name"
+            )));
+        }
+    }
+    Ok(names)
 }
 
 fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Error> {

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -89,7 +89,10 @@ impl StateDir {
         }
     }
 
-    /// Creates the directory tree (0700) when a command is about to write state.
+    /// Creates the directory tree (0700) when a command is about to write state, and
+    /// refuses one that another user could tamper with: owned by someone else, writable
+    /// by group or others, or (the journal directory) a symbolic link. Like ssh, rotor
+    /// does not chmod it; the operator fixes it.
     pub fn ensure(&self) -> Result<()> {
         for dir in [self.root.clone(), self.journal_dir()] {
             fs::DirBuilder::new()
@@ -97,19 +100,63 @@ impl StateDir {
                 .mode(0o700)
                 .create(&dir)
                 .map_err(|e| Error::io("cannot create state directory", &dir, e))?;
-            // An existing directory made by hand may be wider; narrow it.
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io("cannot set mode 0700 on", &dir, e))?;
+            let meta = if dir == self.root {
+                fs::metadata(&dir)
+            } else {
+                fs::symlink_metadata(&dir)
+            }
+            .map_err(|e| Error::io("cannot inspect state directory", &dir, e))?;
+            let bad = if !meta.is_dir() {
+                Some("is not a directory (a symbolic link?)".to_owned())
+            } else if meta.uid() != nix::unistd::geteuid().as_raw() {
+                Some(format!("is owned by uid {}, not by this user", meta.uid()))
+            } else if meta.mode() & 0o022 != 0 {
+                Some(format!(
+                    "is writable by group or others (mode {:o}); run `chmod go-w {}`",
+                    meta.mode() & 0o777,
+                    dir.display()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = bad {
+                return Err(Error::Usage(format!(
+                    "refusing the state directory {}: it {why}",
+                    dir.display()
+                )));
+            }
         }
         Ok(())
     }
 }
 
-/// Opens (creating with mode 0600) a state file.
+/// Opens (creating with mode 0600) a state file, never through a symbolic link planted
+/// in its place.
 pub fn open_private(path: &Path, opts: &mut fs::OpenOptions) -> Result<fs::File> {
     opts.mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| Error::io("cannot open", path, e))
+        .map_err(|e| refuse_link(path, e))
+}
+
+/// Opens a state file for reading, never through a symbolic link.
+pub fn open_read(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// The error for a failed open, naming a symbolic link when that is what was found.
+pub fn refuse_link(path: &Path, e: std::io::Error) -> Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        Error::Other(format!(
+            "{} is a symbolic link; rotor never follows one in its state directory (remove it)",
+            path.display()
+        ))
+    } else {
+        Error::io("cannot open", path, e)
+    }
 }
 
 /// Replaces `path` atomically with `content` (temporary file, fsync, rename, fsync of
@@ -134,6 +181,7 @@ fn replace_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)?;
     f.write_all(content)?;
     f.sync_all()?;

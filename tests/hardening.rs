@@ -647,3 +647,266 @@ fn a_write_to_some_targets_only_is_refused_and_force_levels_disagreeing_targets(
     );
     vault.rotor(&s).args(["rotate"]).run().expect(0);
 }
+
+// ---------------------------------------------------------------------------------------
+// Everything bounded
+
+/// A server on a free loopback port that answers every connection with a 200 and a body
+/// that never ends.
+fn endless_server() -> u16 {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                // Read the request head first, as a server does.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n")
+                    && std::io::Read::read(&mut conn, &mut byte).is_ok_and(|n| n == 1)
+                {
+                    head.push(byte[0]);
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"current\":\"",
+                );
+                let chunk = [b'x'; 65536];
+                while conn.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn an_endless_fingerprint_body_is_cut_off_and_the_wait_ends() {
+    let s = Sandbox::new();
+    let port = endless_server();
+    s.runbook(
+        "api",
+        &format!(
+            "monitor:\n  timeout: 3s\n  checks:\n    - fingerprint: {{ url: \"http://127.0.0.1:{port}/keys\" }}\n"
+        ),
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s.rotor().args(["rotate"]).run().expect(6);
+    assert!(out.stderr.contains("more than 64 KiB"), "{}", out.stderr);
+}
+
+#[test]
+fn exec_keeps_a_bounded_tail_waits_for_exit_and_gets_an_explicit_environment() {
+    let s = Sandbox::new();
+    // 20 MB of stderr, then exit 3, leaving a background child holding stderr open.
+    s.runbook(
+        "api",
+        "exec_env: [EXTRA_FOR_HOOK]\nsignal:\n  - exec: [\"sh\", \"-c\", \"env > env.txt; sleep 30 & head -c 20000000 /dev/zero | tr '\\\\0' x >&2; echo last-line >&2; exit 3\"]\n",
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    let t = Instant::now();
+    let out = s
+        .rotor()
+        .env("VAULT_TOKEN", "hvs.must-not-reach-the-hook")
+        .env("AWS_SECRET_ACCESS_KEY", "must-not-reach-the-hook-either")
+        .env("EXTRA_FOR_HOOK", "listed")
+        .args(["rotate"])
+        .run()
+        .expect(1);
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(25),
+        "rotor waited for the background child ({took:?})"
+    );
+    assert!(out.stderr.contains("exited 3: "), "{}", out.stderr);
+    assert!(out.stderr.contains("last-line"), "{}", out.stderr);
+    assert!(
+        out.stderr.len() < 16 * 1024,
+        "stderr is {} bytes",
+        out.stderr.len()
+    );
+    let longest = s
+        .read("state/audit.log")
+        .lines()
+        .map(str::len)
+        .max()
+        .unwrap();
+    assert!(longest < 16 * 1024, "an audit line of {longest} bytes");
+    let env = s.read("env.txt");
+    assert!(env.contains("ROTOR_SECRET=api"), "{env}");
+    assert!(env.contains("EXTRA_FOR_HOOK=listed"), "{env}");
+    assert!(
+        !env.contains("VAULT_TOKEN") && !env.contains("AWS_SECRET"),
+        "{env}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// State directory, audit log, leaks and panics
+
+#[test]
+fn planted_symlinks_and_loose_state_directories_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    // A symbolic link planted at rotor.lock must not be followed (as root it would
+    // truncate its target).
+    let victim = s.write("victim.txt", "precious\n");
+    std::fs::remove_file(s.path("state/rotor.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, s.path("state/rotor.lock")).unwrap();
+    let out = s.rotor().args(["rotate"]).run();
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
+    assert_eq!(s.read("victim.txt"), "precious\n", "the link was followed");
+    std::fs::remove_file(s.path("state/rotor.lock")).unwrap();
+    // The same for the audit log.
+    let audit = s.read("state/audit.log");
+    std::fs::remove_file(s.path("state/audit.log")).unwrap();
+    std::os::unix::fs::symlink(&victim, s.path("state/audit.log")).unwrap();
+    let out = s.rotor().args(["rotate"]).run();
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
+    assert_eq!(s.read("victim.txt"), "precious\n");
+    std::fs::remove_file(s.path("state/audit.log")).unwrap();
+    s.write("state/audit.log", &audit);
+    // A state directory others may write to is refused, not chmodded.
+    std::fs::set_permissions(s.path("state"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("writable by group or others"),
+        "{}",
+        out.stderr
+    );
+    let mode = std::fs::metadata(s.path("state"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o777, "rotor changed the mode itself");
+    std::fs::set_permissions(s.path("state"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    s.rotor().args(["rotate"]).run().expect(0);
+}
+
+#[test]
+fn a_torn_audit_line_is_named_and_repair_sets_it_aside_in_the_chain() {
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    // Power loss in the middle of a line.
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(s.path("state/audit.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, b"{\"seq\":99,\"time\":\"2026-").unwrap();
+    drop(log);
+    let out = s.rotor().args(["rotate"]).run().expect(1);
+    assert!(out.stderr.contains("rotor audit repair"), "{}", out.stderr);
+    s.rotor().args(["audit", "verify"]).run().expect(1);
+    let out = s.rotor().args(["audit", "repair"]).run().expect(0);
+    assert!(
+        out.stdout
+            .contains("set aside a torn last line of 23 bytes"),
+        "{}",
+        out.stdout
+    );
+    let aside: Vec<_> = std::fs::read_dir(s.path("state"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("audit.log.torn-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        std::fs::read(aside[0].path()).unwrap(),
+        b"{\"seq\":99,\"time\":\"2026-"
+    );
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+    assert!(
+        s.read("state/audit.log")
+            .contains("set aside a torn last line")
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+    // Nothing more to repair; a break before the last line is not a torn write.
+    s.rotor().args(["audit", "repair"]).run().expect(0);
+    let text = s.read("state/audit.log");
+    let edited = text.replacen("\"step\":\"start\"", "\"step\":\"START\"", 1);
+    s.write("state/audit.log", &edited);
+    let out = s.rotor().args(["audit", "repair"]).run().expect(1);
+    assert!(out.stderr.contains("not a torn write"), "{}", out.stderr);
+    assert_eq!(s.read("state/audit.log"), edited);
+}
+
+/// A server that accepts connections and never answers.
+fn silent_server() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().take(64) {
+            held.push(conn);
+        }
+        std::thread::sleep(Duration::from_secs(120));
+    });
+    (port, h)
+}
+
+#[test]
+fn stores_that_accept_and_never_answer_end_in_an_error_not_a_hang() {
+    let (port, _server) = silent_server();
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  aws-ssm: { prefix: /apps/api }\n",
+    );
+    let t = Instant::now();
+    let out = s
+        .rotor()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .args(["rotate"])
+        .run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
+    eprintln!("SSM gave up after {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(60));
+    // The lock is free again: the next command runs.
+    s.rotor()
+        .args(["status", "--runbook", "runbooks/api.yaml"])
+        .run();
+}
+
+#[test]
+fn sdk_body_logging_cannot_be_turned_on_and_a_full_stderr_is_no_panic() {
+    let moto = Moto::start();
+    let store = Store::Ssm(moto);
+    let s = store.sandbox();
+    store.runbook(&s, "api");
+    let out = store
+        .rotor(&s)
+        .args(["-vv", "rotate"])
+        .env("RUST_LOG", "trace")
+        .env("LOG_SENSITIVE_BODIES", "true")
+        .run()
+        .expect(0);
+    let held = store.held(&s, "api");
+    let key = held.current.unwrap();
+    assert!(!out.stderr.contains(&key) && !out.stdout.contains(&key));
+    // stderr on a full device: errors are lost, but rotor does not panic (exit 101).
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = store
+        .rotor(&s)
+        .args(["-vv", "rotate", "--runbook", "missing.yaml"]);
+    cmd.cmd.stderr(full);
+    let status = cmd.cmd.status().unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}

@@ -269,9 +269,15 @@ fn signal_and_monitor_run_in_order_with_fingerprints_in_their_environment() {
             "signal:\n  - exec: [\"{sh}\", signal]\nmonitor:\n  timeout: 10s\n  checks:\n    - exec: [\"{sh}\", check]\n"
         ),
     );
-    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s.rotor().args(["rotate"]).run().expect(0);
+    assert!(
+        out.stdout
+            .contains("no signal and no monitor after a create"),
+        "{}",
+        out.stdout
+    );
+    assert!(!log.exists(), "creating the key set ran an action");
     let first = keys(&s, "api")["API_CURRENT"].clone();
-    std::fs::remove_file(&log).unwrap();
     s.rotor().args(["rotate"]).run().expect(0);
     let second = keys(&s, "api")["API_CURRENT"].clone();
     let lines: Vec<String> = s.read("actions.log").lines().map(str::to_owned).collect();

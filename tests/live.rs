@@ -271,13 +271,27 @@ fn reload_hooks_get_their_headers_and_the_values_stay_secret() {
         ),
     );
     s.rotor()
+        .args(["rotate"])
+        .env("RELOAD_TOKEN", token)
+        .run()
+        .expect(0);
+    assert_eq!(
+        hook.requests().len(),
+        0,
+        "creating the key set called a hook"
+    );
+    s.rotor()
         .args(["-vv", "rotate"])
         .env("RELOAD_TOKEN", token)
         .env("RUST_LOG", "trace")
         .run()
         .expect(0);
     let got = hook.requests();
-    assert_eq!(got.len(), 2, "one POST per URL for the create phase");
+    assert_eq!(
+        got.len(),
+        4,
+        "one POST per URL for each of stage and promote"
+    );
     for r in &got {
         assert_eq!(r.method, "POST");
         assert_eq!(
@@ -296,7 +310,7 @@ fn reload_hooks_get_their_headers_and_the_values_stay_secret() {
     assert!(out.stderr.contains("`RELOAD_TOKEN`"), "{}", out.stderr);
     assert_eq!(
         hook.requests().len(),
-        4,
+        6,
         "only the rollback called the hooks"
     );
 
@@ -320,6 +334,10 @@ fn reload_hooks_get_their_headers_and_the_values_stay_secret() {
 fn sighup_errors_name_the_pidfile_or_the_process() {
     let s = Sandbox::new();
     s.runbook("api", "signal:\n  - sighup: { pidfile: run/missing.pid }\n");
+    s.rotor()
+        .args(["rotate", "--secret", "api"])
+        .run()
+        .expect(0);
     let out = s
         .rotor()
         .args(["rotate", "--secret", "api"])
@@ -341,6 +359,10 @@ fn sighup_errors_name_the_pidfile_or_the_process() {
         "web",
         "signal:\n  - sighup: { pidfile: run/dead.pid, signal: USR1 }\n",
     );
+    s.rotor()
+        .args(["rotate", "--secret", "web"])
+        .run()
+        .expect(0);
     let out = s
         .rotor()
         .args(["rotate", "--secret", "web"])

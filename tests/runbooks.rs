@@ -117,7 +117,7 @@ fn committed_completions_match_the_binary() {
         let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
         assert!(
             out.stdout == committed,
-            "completions/{file} is stale: run `cargo run -- completions {shell} > completions/{file}`"
+            "completions/{file} is stale: run `./scripts/completions`"
         );
     }
 }

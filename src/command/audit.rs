@@ -1,4 +1,4 @@
-//! `rotor audit show` and `rotor audit verify`.
+//! `rotor audit show`, `rotor audit verify` and `rotor audit repair`.
 
 use std::io::BufRead;
 
@@ -11,7 +11,7 @@ use crate::state::StateDir;
 
 pub fn show(out: &Output, state: &StateDir) -> Result<()> {
     let path = state.audit_path();
-    let file = match std::fs::File::open(&path) {
+    let file = match crate::state::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             out.line("the audit log is empty");
@@ -69,4 +69,21 @@ pub fn verify(out: &Output, state: &StateDir) -> Result<()> {
             verdict.lines
         ))),
     }
+}
+
+pub fn repair(out: &Output, state: &StateDir) -> Result<()> {
+    let done = audit::repair(state)?;
+    match &done {
+        None => out.line("the audit log has no torn line; nothing to repair"),
+        Some(r) => match &r.moved_to {
+            Some(p) => out.line(&format!(
+                "set aside a torn last line of {} bytes in {}; the repair is recorded in the chain",
+                r.bytes,
+                p.display()
+            )),
+            None => out.line("added the line end a crash cut off; recorded in the chain"),
+        },
+    }
+    out.document(&json!({ "command": "audit repair", "repair": done }));
+    Ok(())
 }

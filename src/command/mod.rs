@@ -38,6 +38,16 @@ pub struct Outcome {
     pub after: Option<Fingerprints>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Record>,
+    /// Why the command failed for this secret, with the exit status that error maps to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
+}
+
+/// A secret's failure in the JSON result.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub message: String,
+    pub exit: i32,
 }
 
 impl Outcome {
@@ -50,6 +60,18 @@ impl Outcome {
             before: None,
             after: None,
             steps: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A secret whose command failed with `e`.
+    pub fn failed(secret: &str, e: &Error) -> Outcome {
+        Outcome {
+            error: Some(Failure {
+                message: crate::error::chain(e),
+                exit: e.code(),
+            }),
+            ..Outcome::skipped(secret, "failed")
         }
     }
 }
@@ -94,12 +116,27 @@ where
     for (i, result) in results {
         match result {
             Some(Ok(o)) => outcomes.push(o),
-            Some(Err(e)) if first_error.is_none() => first_error = Some(e),
-            Some(Err(e)) => eprintln!("rotor: error: {}", crate::error::chain(&e)),
-            None => ctx.out.line(&format!(
-                "{}: not started (an earlier secret failed)",
-                runbooks[i].secret
-            )),
+            Some(Err(e)) => {
+                outcomes.push(Outcome::failed(&runbooks[i].secret, &e));
+                if first_error.is_none() {
+                    first_error = Some(e);
+                } else {
+                    rotor_provider::warn_line(&format!(
+                        "rotor: error: {}",
+                        crate::error::chain(&e)
+                    ));
+                }
+            }
+            None => {
+                ctx.out.line(&format!(
+                    "{}: not started (an earlier secret failed)",
+                    runbooks[i].secret
+                ));
+                outcomes.push(Outcome::skipped(
+                    &runbooks[i].secret,
+                    "not started (an earlier secret failed)",
+                ));
+            }
         }
     }
     match first_error {
@@ -296,7 +333,13 @@ pub async fn finish(
     })
     .await?;
     let outcome = match journal.operation {
-        Operation::Create => "created",
+        Operation::Create => {
+            ctx.out.line(&format!(
+                "{}: no signal and no monitor after a create: no service can hold a key that did not exist",
+                rb.secret
+            ));
+            "created"
+        }
         Operation::Rotate(_) => "rotated",
         Operation::Force => "force-rotated",
         Operation::Retire => "previous retired",
@@ -310,6 +353,7 @@ pub async fn finish(
         before: journal.before.clone(),
         after,
         steps: records,
+        error: None,
     })
 }
 
@@ -348,7 +392,7 @@ fn print_plan(
                 }
                 plan::StepKind::Monitor => format!(
                     "wait up to {} for: {}",
-                    humantime::format_duration(rb.monitor.timeout),
+                    human(rb.monitor.timeout),
                     rb.monitor
                         .checks
                         .iter()
@@ -377,6 +421,7 @@ fn print_plan(
             .find(|s| s.kind == plan::StepKind::Write)
             .map(|s| s.want.clone()),
         steps: records,
+        error: None,
     }
 }
 
@@ -412,9 +457,13 @@ pub fn age(t: jiff::Timestamp) -> Duration {
     Duration::try_from(d).unwrap_or_default()
 }
 
-/// `89d 23h 59m 51s` style: days at most, zero parts left out.
+/// `89d 23h 59m 51s` style: days at most, zero parts left out, rounded to the second
+/// (`4.9997s` is `5s`); under a second, milliseconds (`250ms`).
 pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
+    if d < Duration::from_millis(999) && !d.is_zero() {
+        return format!("{}ms", d.as_millis().max(1));
+    }
+    let s = (d + Duration::from_millis(500)).as_secs();
     let parts = [
         (s / 86400, "d"),
         (s / 3600 % 24, "h"),

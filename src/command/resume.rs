@@ -21,7 +21,34 @@ pub async fn run(ctx: &mut Ctx<'_>, secrets: &[String]) -> Result<Vec<Outcome>> 
         return Ok(Vec::new());
     }
     let mut outcomes = Vec::new();
-    for mut journal in journals {
+    let mut first_error = None;
+    for journal in journals {
+        let secret = journal.secret.clone();
+        match one(ctx, journal).await {
+            Ok(o) => outcomes.push(o),
+            // One interrupted run that cannot be finished does not stop the others.
+            Err(e) => {
+                ctx.out.line(&format!(
+                    "{secret}: not resumed: {}",
+                    crate::error::chain(&e)
+                ));
+                outcomes.push(Outcome::failed(&secret, &e));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        None => Ok(outcomes),
+        Some(e) => {
+            command::report(ctx.out, ctx.command, &outcomes);
+            Err(e)
+        }
+    }
+}
+
+/// Finishes one interrupted run.
+async fn one(ctx: &mut Ctx<'_>, mut journal: Journal) -> Result<Outcome> {
+    {
         let rb = Runbook::load(&journal.runbook)?;
         if rb.secret != journal.secret {
             return Err(Error::Other(format!(
@@ -74,7 +101,6 @@ pub async fn run(ctx: &mut Ctx<'_>, secrets: &[String]) -> Result<Vec<Outcome>> 
             journal.save(ctx.state)?;
             pool.add(key);
         }
-        outcomes.push(command::finish(ctx, &rb, &mut targets, &pool, &mut journal).await?);
+        command::finish(ctx, &rb, &mut targets, &pool, &mut journal).await
     }
-    Ok(outcomes)
 }

@@ -36,7 +36,14 @@ impl Journal {
     }
 
     pub fn load(path: &Path) -> Result<Option<Journal>> {
-        match std::fs::read(path) {
+        let read = crate::state::open_read(path).and_then(|mut f| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut bytes).map(|_| bytes)
+        });
+        match read {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                Err(crate::state::refuse_link(path, e))
+            }
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 Error::Other(format!(
                     "{}: unreadable journal ({e}); remove it to start over",

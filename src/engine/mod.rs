@@ -637,6 +637,7 @@ async fn signal(
         fingerprints: &step.want,
         removed: &removed,
         written_at,
+        exec_env: &rb.exec_env,
     };
     if rb.signal.is_empty() {
         return ctx
@@ -734,6 +735,7 @@ async fn monitor(
         fingerprints: &step.want,
         removed: &removed,
         written_at,
+        exec_env: &rb.exec_env,
     };
     let timeout = rb.monitor.timeout;
     let deadline = Instant::now() + timeout;
@@ -821,7 +823,7 @@ async fn monitor(
                     timeout: if failed {
                         "gave up (a check failed)".to_owned()
                     } else {
-                        format!("timed out after {}", humantime::format_duration(timeout))
+                        format!("timed out after {}", crate::command::human(timeout))
                     },
                     unsatisfied,
                     live: step.want.clone(),

@@ -5,7 +5,8 @@
 //!                 → promote.write → promote.signal → promote.monitor
 //! dual rotate     dual.write → dual.signal → dual.monitor
 //! force rotate    force.write → force.signal → force.monitor
-//! create          create.write → create.signal → create.monitor
+//! create          create.write   (no signal, no monitor: no service can hold a key
+//!                                 that did not exist; services start after it)
 //! retire          retire.write → retire.signal → retire.monitor
 //! rollback        rollback.write → rollback.signal → rollback.monitor
 //! ```
@@ -131,7 +132,11 @@ pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
         vec![write, signal, monitor]
     };
     let steps = match op {
-        Operation::Create => phase(Phase::Create, only(new()?), None, true),
+        Operation::Create => {
+            let mut steps = phase(Phase::Create, only(new()?), None, true);
+            steps.truncate(1);
+            steps
+        }
         Operation::Force => phase(Phase::Force, only(new()?), None, true),
         Operation::Rotate(Strategy::Dual) => phase(
             Phase::Dual,

@@ -152,7 +152,8 @@ async fn client(region: Option<&str>) -> Client {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             // Throttling is retried by rotor itself, visibly and paced; the SDK makes
             // one attempt per call.
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1));
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(timeouts());
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_owned()));
         }
@@ -160,6 +161,17 @@ async fn client(region: Option<&str>) -> Client {
     })
     .await
     .clone()
+}
+
+/// Every SSM call is bounded: an endpoint that accepts and never answers must not hang
+/// rotor (and its lock).
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(std::time::Duration::from_secs(15))
+        .operation_attempt_timeout(std::time::Duration::from_secs(15))
+        .operation_timeout(std::time::Duration::from_secs(30))
+        .build()
 }
 
 pub struct SsmProvider {
@@ -176,6 +188,7 @@ impl SsmProvider {
         let p = Self::new(config)?;
         let conf = aws_sdk_ssm::config::Builder::from(sdk)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(timeouts())
             .build();
         p.client
             .set(Client::from_conf(conf))

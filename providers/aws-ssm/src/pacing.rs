@@ -96,11 +96,11 @@ impl Pacer {
                 Err(e) if is_throttling(&e) && attempt < MAX_ATTEMPTS => {
                     self.throttled();
                     let backoff = backoff(attempt);
-                    eprintln!(
+                    rotor_provider::warn_line(&format!(
                         "rotor: {location}: {action} throttled by AWS, retrying in {} ms (attempt {}/{MAX_ATTEMPTS})",
                         backoff.as_millis(),
                         attempt + 1
-                    );
+                    ));
                     tokio::time::sleep(backoff).await;
                     attempt += 1;
                 }

@@ -477,11 +477,11 @@ mod tests {
     async fn env_keeps_other_lines_and_uses_the_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let p = provider(dir.path(), Format::Env, FieldOverrides::default());
-        fs::write(
-            p.path(),
-            "# app\nDATABASE_URL=postgres://x\nPAYMENTS_JWT_PENDING=old\n",
-        )
-        .unwrap();
+        // A pending key without a current one is not an empty store.
+        fs::write(p.path(), "PAYMENTS_JWT_PENDING=old-key-0123456789abcdef\n").unwrap();
+        let e = p.read().await.unwrap_err().to_string();
+        assert!(e.contains("not empty") && !e.contains("old-key"), "{e}");
+        fs::write(p.path(), "# app\nDATABASE_URL=postgres://x\n").unwrap();
         let v = p.read().await.unwrap();
         assert!(v.is_none());
         p.write(&set(), WriteCondition::Create, "test")

@@ -25,6 +25,15 @@ pub use key::{Fingerprint, Key};
 pub use keyset::{FieldNames, FieldOverrides, Fingerprints, KeySet};
 
 use std::fmt;
+use std::io::Write as _;
+
+/// Writes one line to stderr, ignoring failure: a closed or full stderr must never
+/// panic rotor in the middle of a rotation (`eprintln!` would).
+pub fn warn_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes());
+    let _ = err.write_all(b"\n");
+}
 
 /// An opaque store version: a hash of the content for files, a version number for Vault,
 /// a resourceVersion for Kubernetes. Only compared for equality.

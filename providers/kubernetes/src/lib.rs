@@ -103,7 +103,7 @@ pub async fn client(context: Option<&str>) -> Result<(Client, String)> {
             || "the current context".to_owned(),
             |c| format!("context `{c}`"),
         );
-        let config = match &context {
+        let mut config = match &context {
             None => Config::infer().await.map_err(|e| Error::Config {
                 location: "kubernetes".into(),
                 detail: format!(
@@ -127,6 +127,12 @@ pub async fn client(context: Option<&str>) -> Result<(Client, String)> {
                     })?
             }
         };
+        // An API server that accepts a connection and never answers must not hang rotor
+        // (and its lock): every request is bounded. rotor makes no watch or exec calls.
+        config.connect_timeout = Some(std::time::Duration::from_secs(5));
+        config.read_timeout = Some(REQUEST_TIMEOUT);
+        config.write_timeout = Some(REQUEST_TIMEOUT);
+        config.reset_reader_on_write = true;
         let server = config
             .cluster_url
             .to_string()
@@ -141,6 +147,9 @@ pub async fn client(context: Option<&str>) -> Result<(Client, String)> {
     .await
     .cloned()
 }
+
+/// The longest a Kubernetes API request may take.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 const ANNOTATION_PREFIX: &str = "rotor.";
 

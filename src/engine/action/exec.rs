@@ -1,19 +1,44 @@
 //! `exec: [program, args...]`: a command run without a shell, with the secret, the
 //! phase and the fingerprints in its environment (never key material). As a signal it
 //! must exit 0; as a check it passes when it exits 0. A failure shows its stderr tail.
+//!
+//! The command gets an explicit environment: a safe base ([`BASE_ENV`]), rotor's
+//! `ROTOR_*` variables and the names the runbook lists under `exec_env:`; never a store
+//! credential (`VAULT_TOKEN`, `AWS_SECRET_ACCESS_KEY`, ...) unless listed. Only the last
+//! [`TAIL_BYTES`] of its stderr are kept, and rotor waits for the process to exit, not
+//! for its pipes to close (a background child may keep them open).
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
+
 use super::{Argv, Context};
+
+/// Variables every `exec` action gets from rotor's own environment, when set.
+pub const BASE_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR",
+];
+
+/// How much of a command's stderr is kept for its error message.
+const TAIL_BYTES: usize = 4096;
 
 pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
     let fp = |f: &Option<rotor_provider::Fingerprint>| {
         f.as_ref().map(|f| f.to_string()).unwrap_or_default()
     };
     let mut cmd = tokio::process::Command::new(&argv.0[0]);
-    cmd.args(&argv.0[1..])
-        .env("ROTOR_SECRET", ctx.secret)
+    cmd.args(&argv.0[1..]).env_clear();
+    for name in BASE_ENV
+        .iter()
+        .copied()
+        .chain(ctx.exec_env.iter().map(String::as_str))
+    {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    cmd.env("ROTOR_SECRET", ctx.secret)
         .env("ROTOR_PHASE", ctx.phase)
         .env("ROTOR_CURRENT_FP", fp(&ctx.fingerprints.current))
         .env("ROTOR_PREVIOUS_FP", fp(&ctx.fingerprints.previous))
@@ -22,23 +47,51 @@ pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Resu
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", argv.0[0]))?;
-    let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let tail = std::sync::Arc::clone(&tail);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut t = tail.lock().expect("tail poisoned");
+                t.extend_from_slice(&buf[..n]);
+                if t.len() > TAIL_BYTES {
+                    let cut = t.len() - TAIL_BYTES;
+                    t.drain(..cut);
+                }
+            }
+        })
+    };
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
         Err(_) => {
+            reader.abort();
             return Err(format!(
                 "`{argv}` did not finish within {}",
-                humantime::format_duration(timeout)
+                crate::command::human(timeout)
             ));
         }
-        Ok(Err(e)) => return Err(format!("`{argv}` failed: {e}")),
-        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            reader.abort();
+            return Err(format!("`{argv}` failed: {e}"));
+        }
+        Ok(Ok(status)) => status,
     };
-    if out.status.success() {
+    if status.success() {
+        reader.abort();
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The process is gone; what it wrote is in the pipe. A child it left behind may
+    // hold the pipe open, so the rest is not waited for long.
+    let _ = tokio::time::timeout(Duration::from_millis(200), reader).await;
+    let bytes = std::mem::take(&mut *tail.lock().expect("tail poisoned"));
+    let stderr = String::from_utf8_lossy(&bytes);
     let tail: Vec<&str> = stderr
         .lines()
         .rev()
@@ -48,7 +101,7 @@ pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Resu
         .rev()
         .collect();
     let tail = tail.join(" | ");
-    let status = out.status.code().map_or_else(
+    let status = status.code().map_or_else(
         || "was killed by a signal".to_owned(),
         |c| format!("exited {c}"),
     );

@@ -99,7 +99,10 @@ impl MetricsCheck {
             .await
             .map_err(|e| format!("{}: {}", self.endpoint, without_url(e)))?;
         let code = resp.status();
-        let answer: Answer = resp.json().await.map_err(|_| {
+        let body = super::body_capped(resp, 4 << 20)
+            .await
+            .map_err(|e| format!("{}: {e}", self.endpoint))?;
+        let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
             format!(
                 "{} answered {} without a Prometheus API document",
                 self.endpoint,

@@ -232,6 +232,22 @@ pub struct Context<'a> {
     pub removed: &'a [Fingerprint],
     /// When this process finished the phase's write (`None`: an earlier process did).
     pub written_at: Option<std::time::Instant>,
+    /// Names of environment variables `exec` actions get besides rotor's own
+    /// (`exec_env:` in the runbook).
+    pub exec_env: &'a [String],
+}
+
+/// A response body, refused once it grows past `max` bytes (the request's own timeout
+/// bounds the time it takes).
+pub async fn body_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(http::without_url)? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("answered more than {} KiB", max / 1024));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Why a monitor unit is not satisfied.

@@ -96,14 +96,16 @@ impl Sighup {
         let (pid, from) = match &self.targets[unit] {
             Target::Pid(p) => (*p, String::new()),
             Target::Pidfile(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                // A regular file of a few bytes: a FIFO or a device planted there must
+                // not hang rotor.
+                let bytes = rotor_provider::fsread::read_regular(path, 4096).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {
                         format!("pidfile {} does not exist", path.display())
                     } else {
                         format!("cannot read pidfile {}: {e}", path.display())
                     }
                 })?;
-                let pid = text
+                let pid = String::from_utf8_lossy(&bytes)
                     .trim()
                     .parse::<i32>()
                     .ok()
