@@ -123,7 +123,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context for Kubernetes targets and actions that name none')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Accepted for symmetry; rollback asks nothing')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Accepted for symmetry; rollback asks nothing')
-            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Abandon an interrupted run of the secret (its journal) instead of refusing')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Abandon an interrupted run of the secret (its journal), or undo a rollback')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the steps, touch nothing')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')

@@ -115,7 +115,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -y 'Accepted for symmetry; rollback asks nothing'
             cand --yes 'Accepted for symmetry; rollback asks nothing'
-            cand --force 'Abandon an interrupted run of the secret (its journal) instead of refusing'
+            cand --force 'Abandon an interrupted run of the secret (its journal), or undo a rollback'
             cand --dry-run 'Print the steps, touch nothing'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'

@@ -100,7 +100,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Outp
 json\t''"
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s y -l yes -d 'Accepted for symmetry; rollback asks nothing'
-complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l force -d 'Abandon an interrupted run of the secret (its journal) instead of refusing'
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l force -d 'Abandon an interrupted run of the secret (its journal), or undo a rollback'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l dry-run -d 'Print the steps, touch nothing'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s h -l help -d 'Print help'

@@ -303,6 +303,17 @@ pub fn verify(path: &Path) -> Result<Verdict> {
     })
 }
 
+/// The last completed command on `secret` (its `done` line), if the log has one.
+pub fn last_done(state: &StateDir, secret: &str) -> Option<Entry> {
+    let f = crate::state::open_read(&state.audit_path()).ok()?;
+    BufReader::new(f)
+        .lines()
+        .map_while(std::result::Result::ok)
+        .filter_map(|l| serde_json::from_str::<Entry>(&l).ok())
+        .filter(|e| e.secret == secret && e.step == "done")
+        .last()
+}
+
 fn ends_with_newline(path: &Path) -> bool {
     use std::io::{Read, Seek, SeekFrom};
     let mut last = [0u8; 1];

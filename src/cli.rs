@@ -158,7 +158,7 @@ pub struct RollbackArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
-    /// Abandon an interrupted run of the secret (its journal) instead of refusing
+    /// Abandon an interrupted run of the secret (its journal), or undo a rollback
     #[arg(long)]
     pub force: bool,
 

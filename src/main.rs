@@ -10,7 +10,17 @@ use rotor::error::Error;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let result = Config::from_cli(cli).and_then(|config| {
+    let json = cli.output == rotor::cli::OutputFormat::Json;
+    let config = Config::from_cli(cli);
+    if let (true, Err(e)) = (json, &config) {
+        // `rotor::run` prints the document for every later error.
+        let doc = serde_json::json!({
+            "error": { "message": rotor::error::chain(e), "exit": e.code() },
+            "secrets": [],
+        });
+        println_ignoring_errors(&doc.to_string());
+    }
+    let result = config.and_then(|config| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -28,6 +38,12 @@ fn main() -> ExitCode {
             ExitCode::from(e.code() as u8)
         }
     }
+}
+
+fn println_ignoring_errors(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
 }
 
 fn init_tracing(verbose: u8) {

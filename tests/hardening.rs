@@ -910,3 +910,77 @@ fn sdk_body_logging_cannot_be_turned_on_and_a_full_stderr_is_no_panic() {
     let status = cmd.cmd.status().unwrap();
     assert_eq!(status.code(), Some(2), "{status:?}");
 }
+
+#[test]
+fn resume_goes_on_past_a_failed_secret_and_json_reports_every_failure() {
+    let s = Sandbox::new();
+    for name in ["a1", "b2", "c3"] {
+        s.runbook(name, "");
+    }
+    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s
+        .rotor()
+        .args(["rotate", "--jobs", "1"])
+        .env("ROTOR_FAILPOINT", "kill@after:stage.signal")
+        .run();
+    assert_eq!(out.signal, Some(9));
+    // Interrupt the other two as well, one at a time.
+    for name in ["b2", "c3"] {
+        let out = s
+            .rotor()
+            .args(["rotate", "--secret", name])
+            .env("ROTOR_FAILPOINT", "kill@after:stage.write")
+            .run();
+        assert_eq!(out.signal, Some(9), "{name}");
+    }
+    // b2's store is changed by hand: its run cannot be finished, the others can.
+    let mut k = env_map(&s.read("keys/b2.env"));
+    k.insert(
+        "B2_CURRENT".into(),
+        "replaced-by-hand-0123456789abcdefghijkl".into(),
+    );
+    let text: String = k.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    s.write("keys/b2.env", &text);
+    let out = s.rotor().args(["--output", "json", "resume"]).run();
+    assert_ne!(out.code, Some(0));
+    let doc = out.json();
+    let secrets = doc["secrets"].as_array().unwrap();
+    let by_name = |n: &str| secrets.iter().find(|x| x["secret"] == n).unwrap().clone();
+    assert_eq!(by_name("a1")["outcome"], "rotated", "{doc}");
+    assert_eq!(by_name("c3")["outcome"], "rotated", "{doc}");
+    assert!(
+        by_name("b2")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("b2"),
+        "{doc}"
+    );
+    assert!(by_name("b2")["error"]["exit"].as_i64().unwrap() > 0);
+    for n in ["a1", "c3"] {
+        assert!(
+            !env_map(&s.read(&format!("keys/{n}.env")))
+                .keys()
+                .any(|k| k.ends_with("_PENDING"))
+        );
+    }
+    // An error before any secret (the lock held) still prints one JSON document.
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(s.path("state/rotor.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let out = s
+        .rotor()
+        .args(["--output", "json", "rotate", "--secret", "a1"])
+        .run()
+        .expect(4);
+    assert_eq!(out.json()["error"]["exit"], 4, "{}", out.stdout);
+    // So does a usage error found while reading the arguments.
+    let out = s
+        .rotor()
+        .args(["--output", "json", "rotate", "--provider", "nope"])
+        .run()
+        .expect(2);
+    assert_eq!(out.json()["error"]["exit"], 2, "{}", out.stdout);
+}

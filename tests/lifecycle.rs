@@ -3,8 +3,11 @@
 
 use crate::support::{Sandbox, env_map, fp};
 
+/// The key file's variables; a missing file is a failure, never an empty map.
 fn keys(s: &Sandbox, secret: &str) -> std::collections::BTreeMap<String, String> {
-    env_map(&s.read(&format!("keys/{secret}.env")))
+    let path = s.path(&format!("keys/{secret}.env"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    env_map(&text)
 }
 
 #[test]
@@ -191,6 +194,14 @@ fn rollback_swaps_current_and_previous_as_a_new_write() {
     let k = keys(&s, "api");
     assert_eq!(k["API_CURRENT"], first);
     assert_eq!(k["API_PREVIOUS"], second);
+
+    // A second rollback would undo the first: refused unless forced.
+    let out = s.rotor().args(["rollback"]).run().expect(3);
+    assert!(out.stderr.contains("undo it"), "{}", out.stderr);
+    assert_eq!(keys(&s, "api"), k);
+    s.rotor().args(["rollback", "--force"]).run().expect(0);
+    assert_eq!(keys(&s, "api")["API_CURRENT"], second);
+    s.rotor().args(["rollback", "--force"]).run().expect(0);
 
     // Nothing to roll back to once previous is retired.
     s.rotor().args(["retire-previous"]).run().expect(0);

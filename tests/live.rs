@@ -424,10 +424,15 @@ fn metrics_checks_pass_and_fail_on_their_bound() {
     let query = "sum(rate(verify_total{key=\"previous\"}[5m])) / sum(rate(verify_total[5m]))";
     runbook(query, "below: 0.05");
     s.rotor().args(["rotate"]).run().expect(0);
+    assert!(
+        prom.requests().is_empty(),
+        "creating the key set polled a monitor"
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
     let asked = prom.requests();
     assert!(
-        asked.iter().all(|r| r.target.contains("verify_total")),
-        "{asked:?}"
+        asked.len() >= 2 && asked.iter().all(|r| r.target.contains("verify_total")),
+        "stage and promote must each query: {asked:?}"
     );
 
     *value.lock().unwrap() = "0.2".into();
@@ -439,7 +444,15 @@ fn metrics_checks_pass_and_fail_on_their_bound() {
     // `above`, and a scalar result.
     *value.lock().unwrap() = "0.5".into();
     runbook("scalar(up)", "above: 0.1");
+    let scalar = || {
+        prom.requests()
+            .iter()
+            .filter(|r| r.target.contains("scalar"))
+            .count()
+    };
     s.rotor().args(["rotate"]).run().expect(0);
+    assert!(scalar() >= 2, "the scalar query was not asked");
     *value.lock().unwrap() = "0.05".into();
-    s.rotor().args(["rotate"]).run().expect(6);
+    let out = s.rotor().args(["rotate"]).run().expect(6);
+    assert!(out.stderr.contains("scalar(up)"), "{}", out.stderr);
 }

@@ -41,6 +41,27 @@ async fn one(
     // Refuse before abandoning an interrupted run's journal.
     let before = engine::agreed(&rb.secret, &targets)?;
     command::plan_for(rb, before.as_ref(), Operation::Rollback, None, "(new)")?;
+    // Rolling back a rollback swaps the keys back: the key the operator moved away
+    // from (perhaps a leaked one) would sign again.
+    if let Some(last) = crate::audit::last_done(ctx.state, &rb.secret)
+        && last.command == "rollback"
+        && last.after == before
+        && before.as_ref().is_some_and(|b| b.pending.is_none())
+        && !force
+    {
+        return Err(crate::error::Error::Refused {
+            secret: rb.secret.clone(),
+            reason: format!(
+                "the last change was a rollback (at {}); another would undo it and make {} current again. \
+                 Pass --force if that is what you want",
+                last.time,
+                before
+                    .as_ref()
+                    .and_then(|b| b.previous.as_ref())
+                    .map_or_else(|| "the previous key".to_owned(), |f| f.to_string())
+            ),
+        });
+    }
     if force {
         command::abandon_interrupted(ctx, rb).await?;
     }
