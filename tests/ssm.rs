@@ -198,6 +198,8 @@ struct Proxy {
     fault: Arc<Mutex<Option<(String, String, usize)>>>,
     /// Only requests for this action get the fault (`AmazonSSM.PutParameter`, ...).
     action: Arc<Mutex<String>>,
+    /// ... and, when set, only those whose body holds this text (a parameter name).
+    only: Arc<Mutex<Option<String>>>,
     seen: Arc<AtomicUsize>,
 }
 
@@ -206,15 +208,23 @@ impl Proxy {
         let fault: Arc<Mutex<Option<(String, String, usize)>>> = Arc::default();
         let action = Arc::new(Mutex::new(String::new()));
         let seen = Arc::new(AtomicUsize::new(0));
+        let only: Arc<Mutex<Option<String>>> = Arc::default();
         let port = moto.port;
         let (f, a, n) = (Arc::clone(&fault), Arc::clone(&action), Arc::clone(&seen));
+        let o = Arc::clone(&only);
         let server = TestServer::start(move |req| {
             n.fetch_add(1, Ordering::SeqCst);
             let target = req.header("x-amz-target").unwrap_or("").to_owned();
             let mut fault = f.lock().unwrap();
+            let wanted = o
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_none_or(|t| req.body.contains(t.as_str()));
             if let Some((kind, message, left)) = fault.as_mut()
                 && *left > 0
                 && target == *a.lock().unwrap()
+                && wanted
             {
                 *left = left.saturating_sub(1);
                 return (
@@ -228,8 +238,15 @@ impl Proxy {
             server,
             fault,
             action,
+            only,
             seen,
         }
+    }
+
+    /// Fails only the requests of `action` whose body names `param`.
+    fn fail_only(&self, action: &str, param: &str, kind: &str, message: &str) {
+        *self.only.lock().unwrap() = Some(param.to_owned());
+        self.fail(action, kind, message, usize::MAX);
     }
 
     fn fail(&self, action: &str, kind: &str, message: &str, times: usize) {
@@ -239,6 +256,7 @@ impl Proxy {
 
     fn heal(&self) {
         *self.fault.lock().unwrap() = None;
+        *self.only.lock().unwrap() = None;
     }
 
     fn endpoint(&self) -> String {
@@ -379,4 +397,77 @@ fn vault_and_ssm_targets_hold_the_same_keys_and_resume_catches_up() {
     rotor().args(["resume"]).run().expect(0);
     let after = same(&s);
     assert_eq!(after["previous"].value, before["current"].value);
+}
+
+#[test]
+fn a_write_stopped_between_two_puts_is_claimed_refused_elsewhere_and_resumed() {
+    let moto = Moto::start();
+    let proxy = Proxy::new(&moto);
+    let s = Sandbox::new();
+    runbook(&s, "api", "");
+    moto.env(s.rotor()).args(["rotate"]).run().expect(0);
+    let before = layout(&s, &moto, "api");
+    // Stage: `pending` is written, then the `meta` put fails: the run stops half-way.
+    proxy.fail_only(
+        "PutParameter",
+        "/apps/api/meta",
+        "InternalServerError",
+        "boom",
+    );
+    let out = moto
+        .env_at(s.rotor(), &proxy.endpoint())
+        .args(["rotate"])
+        .run()
+        .expect(1);
+    proxy.heal();
+    assert!(
+        !out.stderr.contains("nothing was written"),
+        "{}",
+        out.stderr
+    );
+    let mid = layout(&s, &moto, "api");
+    assert!(mid.contains_key("pending"), "{:?}", names(&mid));
+    assert_eq!(
+        mid["meta"].version, before["meta"].version,
+        "meta was written"
+    );
+    let claim = format!("claim/{}", before["meta"].version);
+    assert!(mid.contains_key(&claim), "no claim: {:?}", names(&mid));
+    assert!(
+        s.path("state/journal/api.json").exists(),
+        "the journal is gone"
+    );
+
+    // Another host sees the claim: status says so, rotate is refused and writes nothing.
+    let other = || {
+        moto.env(s.rotor())
+            .env("ROTOR_STATE_DIR", s.path("state/other"))
+    };
+    let st = other().args(["status"]).run().expect(0);
+    assert!(
+        st.stdout.contains("stopped half-way through a write"),
+        "{}",
+        st.stdout
+    );
+    let out = other().args(["rotate"]).run();
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert_eq!(layout(&s, &moto, "api"), mid, "the other host wrote");
+
+    // The owner resumes: its own partial write is progress, not a conflict.
+    moto.env(s.rotor()).args(["resume"]).run().expect(0);
+    let after = assert_consistent(&s, &moto, "api");
+    assert_eq!(
+        after["current"].value, mid["pending"].value,
+        "resume made another key"
+    );
+    assert_eq!(after["previous"].value, before["current"].value);
+    assert!(
+        !names(&after).iter().any(|n| n.starts_with("claim/")),
+        "a claim is left: {:?}",
+        names(&after)
+    );
+    moto.env(s.rotor())
+        .args(["audit", "verify"])
+        .run()
+        .expect(0);
 }

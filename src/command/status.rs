@@ -32,6 +32,11 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
     if let Some(id) = &set.rotation_id {
         out.line(&format!("    rotation    {id} (in flight)"));
     }
+    if let Some(run) = &v.writing {
+        out.line(&format!(
+            "    writing     run {run} stopped half-way through a write; `rotor resume` on its host finishes it"
+        ));
+    }
     let age_d = set.rotated_at.map(age);
     let grace_left = match (rb.grace, age_d) {
         (Some(g), Some(a)) if fps.previous.is_some() => Some(g.saturating_sub(a)),
@@ -69,6 +74,7 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         "exists": true,
         "fingerprints": fps,
         "rotation_id": set.rotation_id,
+        "writing": v.writing,
         "rotated_at": set.rotated_at.map(|t| t.to_string()),
         "age_seconds": age_d.map(|a| a.as_secs()),
         "grace_left_seconds": grace_left.map(|g| g.as_secs()),
