@@ -83,6 +83,29 @@ impl FileConfig {
     }
 }
 
+/// The `file` store kind.
+#[derive(Debug)]
+pub struct FileStore;
+
+impl crate::Store for FileStore {
+    const KIND: &'static str = "file";
+    type Config = FileConfig;
+
+    fn check(config: &FileConfig, secret: Option<&str>) -> std::result::Result<(), String> {
+        // Names derived from any secret name are valid; those for the runbook's own
+        // secret are checked once it is known.
+        config.validate(secret.unwrap_or("secret"))
+    }
+
+    fn build(
+        config: &FileConfig,
+        secret: &str,
+        _clients: &crate::Clients,
+    ) -> Result<Box<dyn Provider>> {
+        Ok(Box::new(FileProvider::new(config, secret)))
+    }
+}
+
 #[derive(Debug)]
 pub struct FileProvider {
     path: PathBuf,

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clients;
 pub mod error;
 pub mod file;
 pub mod fsread;
@@ -20,6 +21,7 @@ pub mod memory;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use clients::Clients;
 pub use error::{Error, Result};
 pub use key::{Fingerprint, Key};
 pub use keyset::{FieldNames, FieldOverrides, Fingerprints, KeySet};
@@ -86,6 +88,73 @@ pub struct History {
     pub current_version: u64,
 }
 
+/// How far a store can keep two writers apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteGuarantee {
+    /// The store itself refuses a write based on a stale version (Vault `cas`,
+    /// Kubernetes `resourceVersion`, a lock held across the check and the write).
+    CheckAndSet,
+    /// The store cannot refuse a stale write in one call: rotor claims each write with
+    /// an atomic create, so two rotors never both write, and detects other writers by
+    /// their versions (SSM).
+    ClaimAndDetect,
+}
+
+impl fmt::Display for WriteGuarantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WriteGuarantee::CheckAndSet => "check-and-set",
+            WriteGuarantee::ClaimAndDetect => {
+                "claimed writes (an atomic create), other writers detected by version"
+            }
+        })
+    }
+}
+
+/// What a store can guarantee and hold: the engine and `status` read it instead of each
+/// backend's prose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Capabilities {
+    pub writes: WriteGuarantee,
+    /// The store can hold a `previous` key.
+    pub previous: bool,
+    /// The store can hold a `pending` key (needed for a staged rotation).
+    pub pending: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            writes: WriteGuarantee::CheckAndSet,
+            previous: true,
+            pending: true,
+        }
+    }
+}
+
+/// A store kind as runbooks name it: its settings, their checks and its constructor.
+/// The registry (`rotor-registry`) lists every kind once; nothing else names them.
+pub trait Store {
+    /// The key under `targets:` (`file`, `vault`, ...).
+    const KIND: &'static str;
+    /// The settings under that key.
+    type Config: serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static;
+
+    /// Checks settings beyond their shape, while the runbook parser still knows their
+    /// position. `secret` is `None` while the runbook's secret name is not yet known.
+    fn check(_config: &Self::Config, _secret: Option<&str>) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// The provider for one target, sharing clients through `clients`.
+    fn build(
+        config: &Self::Config,
+        secret: &str,
+        clients: &Clients,
+    ) -> Result<Box<dyn Provider>>;
+}
+
 /// One store location holding one secret's key set.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync + fmt::Debug {
@@ -108,6 +177,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// [`Versioned::writing`] until the write is complete.
     async fn write(&self, set: &KeySet, condition: WriteCondition, writer: &str)
     -> Result<Version>;
+
+    /// What this store can guarantee and hold.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
 
     /// The version history the store keeps for this secret, for stores that keep one
     /// and drop old versions (`None`: no such limit, or no secret yet).
