@@ -518,7 +518,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__plan)
-            opts="-v -h --runbook --runbooks --secret --provider --state-dir --output --verbose --context --help"
+            opts="-v -h --runbook --runbooks --secret --provider --target --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,6 +537,10 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -590,7 +594,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__retire__subcmd__previous)
-            opts="-j -y -v -h --runbook --runbooks --secret --provider --force --jobs --yes --dry-run --state-dir --output --verbose --context --help"
+            opts="-j -y -v -h --runbook --runbooks --secret --provider --target --force --jobs --yes --dry-run --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,6 +613,10 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -640,7 +648,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rollback)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --yes --force --dry-run --jobs --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --yes --force --dry-run --jobs --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,6 +667,10 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -690,7 +702,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rotate)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --force --yes --if-due --dry-run --key-file --jobs --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --force --yes --if-due --dry-run --key-file --jobs --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,6 +721,10 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -744,7 +760,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__status)
-            opts="-v -h --runbook --runbooks --secret --provider --state-dir --output --verbose --context --help"
+            opts="-v -h --runbook --runbooks --secret --provider --target --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -763,6 +779,10 @@ _rotor() {
                     return 0
                     ;;
                 --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

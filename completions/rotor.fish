@@ -44,6 +44,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbook -d 'A run
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l key-file -d 'Use this key instead of generating one ("-" reads stdin)' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
@@ -60,6 +61,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbook 
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
@@ -74,6 +76,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand status" -l runbook -d 'A run
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand status" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand status" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -84,6 +87,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand plan" -l runbook -d 'A runbo
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand plan" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -94,6 +98,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbook -d 'A r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''

@@ -87,6 +87,10 @@ pub struct SelectArgs {
     /// Only targets of this kind (file, ...)
     #[arg(long, value_name = "KIND")]
     pub provider: Option<String>,
+
+    /// Only the target of this name (repeatable; a target's name, or its kind)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use crate::cli::{self, Cli, OutputFormat};
 use crate::error::{Error, Result};
-use crate::runbook::{self, Runbook, TargetConfig};
+use crate::runbook::{self, Runbook};
 use crate::state::StateDir;
+use rotor_registry::TargetConfig;
 
 #[derive(Debug)]
 pub struct Config {
@@ -75,6 +76,8 @@ pub struct Selection {
     pub dir: PathBuf,
     pub secrets: Vec<String>,
     pub provider: Option<String>,
+    /// `--target NAME`: only targets of these names.
+    pub targets: Vec<String>,
 }
 
 impl Selection {
@@ -92,6 +95,7 @@ impl Selection {
             dir: a.runbook_dir,
             secrets: a.secrets,
             provider: a.provider,
+            targets: a.targets,
         })
     }
 
@@ -106,12 +110,17 @@ impl Selection {
         let chosen: Vec<Runbook> = all
             .into_iter()
             .filter(|rb| self.secrets.is_empty() || self.secrets.contains(&rb.secret))
-            .filter(|rb| {
-                self.provider
-                    .as_deref()
-                    .is_none_or(|k| rb.targets.iter().any(|t| t.kind() == k))
-            })
+            .filter(|rb| rb.targets.iter().any(|t| self.filter().selects(t)))
             .collect();
+        if let Some(unknown) = self.targets.iter().find(|n| {
+            !chosen
+                .iter()
+                .any(|rb| rb.targets.iter().any(|t| &t.name == *n))
+        }) {
+            return Err(Error::Usage(format!(
+                "no selected runbook has a target named `{unknown}`"
+            )));
+        }
         if chosen.is_empty() {
             return Err(Error::Usage("no runbook selected".into()));
         }
@@ -125,25 +134,35 @@ impl Selection {
     /// secret's targets behind (they would disagree, and the secret would be stranded).
     pub fn load_for_write(&self) -> Result<Vec<Runbook>> {
         let runbooks = self.load()?;
-        if let Some(kind) = &self.provider {
-            for rb in &runbooks {
-                let left: Vec<&str> = rb
-                    .targets
-                    .iter()
-                    .map(TargetConfig::kind)
-                    .filter(|k| k != kind)
-                    .collect();
-                if !left.is_empty() {
-                    return Err(Error::Usage(format!(
-                        "{}: `--provider {kind}` would write only some of the secret's targets and leave its {} target(s) behind \
-                         with another key set; drop --provider (every target of a secret is written, check-and-set)",
-                        rb.secret,
-                        left.join(", ")
-                    )));
-                }
+        let filter = self.filter();
+        for rb in &runbooks {
+            let left: Vec<&str> = rb
+                .targets
+                .iter()
+                .filter(|t| !filter.selects(t))
+                .map(|t| t.name.as_str())
+                .collect();
+            if !left.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{}: the selection (--provider/--target) would write only some of the secret's targets and leave {} behind \
+                     with another key set; drop it (every target of a secret is written, check-and-set)",
+                    rb.secret,
+                    left.iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         Ok(runbooks)
+    }
+
+    /// The targets this selection keeps.
+    pub fn filter(&self) -> crate::engine::TargetFilter<'_> {
+        crate::engine::TargetFilter {
+            kind: self.provider.as_deref(),
+            names: &self.targets,
+        }
     }
 }
 

@@ -18,9 +18,9 @@ pub mod keyring;
 pub mod keys;
 pub mod lock;
 pub mod output;
-pub mod registry;
 pub mod runbook;
 pub mod state;
+pub mod target;
 
 pub use rotor_provider as provider;
 
@@ -50,14 +50,18 @@ pub async fn run(config: Config) -> Result<()> {
 }
 
 async fn run_with(config: &Config, out: &Output) -> Result<()> {
+    // The clients every target and action of this run shares, built on first use.
+    #[allow(unused_mut)]
+    let mut clients = rotor_provider::Clients::new();
     #[cfg(feature = "kubernetes")]
     if let Some(c) = &config.kube_context {
-        rotor_provider_kubernetes::set_default_context(c.clone());
+        clients = clients.with_setting(rotor_provider_kubernetes::CONTEXT_SETTING, c.clone());
     }
+    let clients = &clients;
     let state = &config.state;
     let (name, dry_run) = match &config.mode {
-        Mode::Status(sel) => return command::status::status(out, state, sel).await,
-        Mode::Plan(sel) => return command::status::plan(out, state, sel).await,
+        Mode::Status(sel) => return command::status::status(out, state, sel, clients).await,
+        Mode::Plan(sel) => return command::status::plan(out, state, sel, clients).await,
         Mode::AuditShow => return command::audit::show(out, state),
         Mode::AuditVerify => return command::audit::verify(out, state),
         Mode::AuditRepair => {
@@ -94,6 +98,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
     let audit = std::cell::RefCell::new(audit);
     let mut ctx = Ctx {
         state,
+        clients,
         audit: &audit,
         out,
         command: name,

@@ -10,13 +10,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rotor_provider::file::FileConfig;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::action::{Monitor, SignalAction};
 use crate::error::{Error, Result};
 use crate::keys::Generator;
+pub use crate::target::Target;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,41 +29,6 @@ pub enum Strategy {
 }
 
 /// One store holding the secret's key set.
-#[derive(Clone, Debug)]
-pub enum TargetConfig {
-    File(FileConfig),
-    #[cfg(feature = "vault")]
-    Vault(rotor_provider_vault::VaultConfig),
-    #[cfg(feature = "aws-ssm")]
-    AwsSsm(rotor_provider_aws_ssm::SsmConfig),
-    #[cfg(feature = "kubernetes")]
-    Kubernetes(rotor_provider_kubernetes::SecretConfig),
-}
-
-impl TargetConfig {
-    pub const KINDS: &'static [&'static str] = &[
-        "file",
-        #[cfg(feature = "vault")]
-        "vault",
-        #[cfg(feature = "aws-ssm")]
-        "aws-ssm",
-        #[cfg(feature = "kubernetes")]
-        "kubernetes",
-    ];
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TargetConfig::File(_) => "file",
-            #[cfg(feature = "vault")]
-            TargetConfig::Vault(_) => "vault",
-            #[cfg(feature = "aws-ssm")]
-            TargetConfig::AwsSsm(_) => "aws-ssm",
-            #[cfg(feature = "kubernetes")]
-            TargetConfig::Kubernetes(_) => "kubernetes",
-        }
-    }
-}
-
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runbook {
@@ -87,8 +52,8 @@ pub struct Runbook {
     /// Create the key set when the store holds none yet.
     #[serde(default)]
     pub create: bool,
-    #[serde(deserialize_with = "targets")]
-    pub targets: Vec<TargetConfig>,
+    #[serde(deserialize_with = "crate::target::targets")]
+    pub targets: Vec<Target>,
     #[serde(default)]
     pub signal: Vec<SignalAction>,
     #[serde(default)]
@@ -145,10 +110,12 @@ impl Runbook {
         })?;
         rb.path = path.to_path_buf();
         for t in &rb.targets {
-            if let TargetConfig::File(c) = t {
-                c.validate(&rb.secret)
-                    .map_err(|m| at(key_position(text, "targets"), m))?;
-            }
+            t.config.check_for(&rb.secret).map_err(|m| {
+                at(
+                    key_position(text, "targets"),
+                    format!("target `{}`: {m}", t.name),
+                )
+            })?;
         }
         Ok(rb)
     }
@@ -318,59 +285,4 @@ fn env_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         }
     }
     Ok(names)
-}
-
-fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Error> {
-    struct TargetsVisitor;
-    impl<'de> Visitor<'de> for TargetsVisitor {
-        type Value = Vec<TargetConfig>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(
-                f,
-                "a map of target kind ({}) to its settings",
-                TargetConfig::KINDS.join(", ")
-            )
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out: Vec<TargetConfig> = Vec::new();
-            while let Some(kind) = map.next_key::<String>()? {
-                if out.iter().any(|t| t.kind() == kind) {
-                    return Err(de::Error::custom(format!("target `{kind}` is given twice")));
-                }
-                match kind.as_str() {
-                    "file" => {
-                        let c: FileConfig = map.next_value()?;
-                        // Names derived from any secret name are valid; the names for
-                        // this runbook's own secret are checked once it is known.
-                        c.validate("secret").map_err(de::Error::custom)?;
-                        out.push(TargetConfig::File(c));
-                    }
-                    #[cfg(feature = "vault")]
-                    "vault" => {
-                        let c: rotor_provider_vault::VaultConfig = map.next_value()?;
-                        c.validate().map_err(de::Error::custom)?;
-                        out.push(TargetConfig::Vault(c));
-                    }
-                    #[cfg(feature = "aws-ssm")]
-                    "aws-ssm" => {
-                        let c: rotor_provider_aws_ssm::SsmConfig = map.next_value()?;
-                        c.validate().map_err(de::Error::custom)?;
-                        out.push(TargetConfig::AwsSsm(c));
-                    }
-                    #[cfg(feature = "kubernetes")]
-                    "kubernetes" => {
-                        let c: rotor_provider_kubernetes::SecretConfig = map.next_value()?;
-                        c.validate().map_err(de::Error::custom)?;
-                        out.push(TargetConfig::Kubernetes(c));
-                    }
-                    other => return Err(de::Error::unknown_variant(other, TargetConfig::KINDS)),
-                }
-            }
-            if out.is_empty() {
-                return Err(de::Error::custom("at least one target is needed"));
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_map(TargetsVisitor)
 }

@@ -50,7 +50,7 @@ fn nested_errors_point_at_the_value() {
         ),
         (
             "secret: api\ntargets:\n  consul: { path: x }\n",
-            ":3:3: unknown variant `consul`",
+            ":3:3: targets: unknown target kind `consul`",
         ),
         (
             "secret: api\ngenerator: { bytes: 16 }\ntargets:\n  file: { path: k.env }\n",

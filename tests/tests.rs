@@ -17,4 +17,6 @@ mod runbooks;
 mod ssm;
 mod state;
 #[cfg(feature = "vault")]
+mod targets;
+#[cfg(feature = "vault")]
 mod vault;

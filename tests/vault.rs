@@ -79,7 +79,8 @@ async fn conformance() {
         "mount": "secret", "path": "conformance/one", "address": bao.addr()
     }))
     .unwrap();
-    let p = VaultProvider::with_token(&config, &bao.token).unwrap();
+    let p =
+        VaultProvider::with_token(&config, &bao.token, &rotor_provider::Clients::new()).unwrap();
     rotor_provider::conformance::run(&p).await;
     assert!(
         !format!("{p:?}").contains(&bao.token),

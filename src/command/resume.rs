@@ -64,7 +64,15 @@ async fn one(ctx: &mut Ctx<'_>, mut journal: Journal) -> Result<Outcome> {
             journal.rotation_id,
             journal.next_step_name()
         ));
-        let mut targets = engine::open_targets(&rb, journal.provider.as_deref()).await?;
+        let mut targets = engine::open_targets(
+            &rb,
+            &engine::TargetFilter {
+                kind: journal.provider.as_deref(),
+                names: &[],
+            },
+            ctx.clients,
+        )
+        .await?;
         let mut pool = KeyPool::from_targets(&targets);
         if let Some(lost) = journal.new_key.clone().filter(|fp| !pool.contains(fp)) {
             let first_write = journal

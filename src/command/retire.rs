@@ -35,7 +35,7 @@ async fn one(
     if !confirm.force {
         command::refuse_if_interrupted(ctx.state, rb)?;
     }
-    let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+    let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
     let refuse = |reason: String| Error::Refused {
         secret: rb.secret.clone(),
         reason,

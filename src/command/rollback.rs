@@ -34,7 +34,7 @@ async fn one(
     if !force {
         command::refuse_if_interrupted(ctx.state, rb)?;
     }
-    let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+    let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
     if dry_run {
         return command::preview(ctx.out, rb, &targets, Operation::Rollback, None);
     }

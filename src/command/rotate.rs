@@ -130,7 +130,7 @@ async fn one(
     supplied: Option<Key>,
 ) -> Result<Outcome> {
     let ctx = &mut ctx;
-    let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+    let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
     let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
         Decision::Skip(why) => {
             ctx.out.line(&format!("{}: {why}", rb.secret));

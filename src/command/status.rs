@@ -1,6 +1,6 @@
 //! `rotor status` and `rotor plan`: read-only views. Neither takes the lock nor writes.
 
-use rotor_provider::{Fingerprint, History};
+use rotor_provider::{Clients, Fingerprint, History};
 use serde_json::json;
 
 use crate::command::{self, age, human, rotate};
@@ -18,14 +18,25 @@ fn fp(f: &Option<Fingerprint>) -> String {
 }
 
 fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
-    let location = t.provider.location();
+    let location = t.label();
+    let caps = t.provider.capabilities();
+    let identity = json!({
+        "target": location,
+        "name": t.name,
+        "kind": t.provider.kind(),
+        "location": t.provider.location(),
+        "capabilities": caps,
+    });
     let Some(v) = &t.current else {
         out.line(&format!("  {location}: no key set"));
-        return json!({ "target": location, "exists": false });
+        let mut view = identity;
+        view["exists"] = json!(false);
+        return view;
     };
     let set = &v.set;
     let fps = set.fingerprints();
     out.line(&format!("  {location}"));
+    out.line(&format!("    writes      {}", caps.writes));
     out.line(&format!("    current     {}", fp(&fps.current)));
     out.line(&format!("    previous    {}", fp(&fps.previous)));
     out.line(&format!("    pending     {}", fp(&fps.pending)));
@@ -69,8 +80,8 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         )),
         _ => out.line("    due         never (no max_age)"),
     }
-    json!({
-        "target": location,
+    let mut view = identity;
+    let more = json!({
         "exists": true,
         "fingerprints": fps,
         "rotation_id": set.rotation_id,
@@ -79,7 +90,11 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         "age_seconds": age_d.map(|a| a.as_secs()),
         "grace_left_seconds": grace_left.map(|g| g.as_secs()),
         "due": due,
-    })
+    });
+    if let (Some(view), Some(more)) = (view.as_object_mut(), more.as_object()) {
+        view.extend(more.clone());
+    }
+    view
 }
 
 /// How many versions the store keeps, and a warning when one rotation cycle (its writes
@@ -103,11 +118,16 @@ fn history_view(out: &Output, rb: &Runbook, h: &History) {
     }
 }
 
-pub async fn status(out: &Output, state: &StateDir, sel: &Selection) -> Result<()> {
+pub async fn status(
+    out: &Output,
+    state: &StateDir,
+    sel: &Selection,
+    clients: &Clients,
+) -> Result<()> {
     let mut secrets = Vec::new();
     for rb in &sel.load()? {
         out.heading(&format!("{} ({})", rb.secret, rb.path.display()));
-        let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+        let targets = engine::open_targets(rb, &sel.filter(), clients).await?;
         let mut views = Vec::new();
         for t in &targets {
             let mut view = target_view(out, rb, t);
@@ -149,10 +169,15 @@ pub async fn status(out: &Output, state: &StateDir, sel: &Selection) -> Result<(
     Ok(())
 }
 
-pub async fn plan(out: &Output, state: &StateDir, sel: &Selection) -> Result<()> {
+pub async fn plan(
+    out: &Output,
+    state: &StateDir,
+    sel: &Selection,
+    clients: &Clients,
+) -> Result<()> {
     let mut outcomes = Vec::new();
     for rb in &sel.load()? {
-        let targets = engine::open_targets(rb, sel.provider.as_deref()).await?;
+        let targets = engine::open_targets(rb, &sel.filter(), clients).await?;
         let op = match rotate::decide(state, rb, &targets, false, false) {
             Ok(rotate::Decision::Run(op)) => op,
             Ok(rotate::Decision::Skip(why)) | Err(Error::Refused { reason: why, .. }) => {

@@ -14,7 +14,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rotor_provider::{Fingerprint, Fingerprints, Key, KeySet, Provider, Versioned, WriteCondition};
+use rotor_provider::{
+    Clients, Fingerprint, Fingerprints, Key, KeySet, Provider, Versioned, WriteCondition,
+};
 
 use crate::audit::{AuditLog, Entry};
 use futures_util::StreamExt;
@@ -25,13 +27,14 @@ use crate::engine::plan::{Step, StepKind};
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::output::Output;
-use crate::registry;
 use crate::runbook::Runbook;
 use crate::state::StateDir;
 
 /// One store of a secret, with what rotor last read or wrote there.
 #[derive(Debug)]
 pub struct Target {
+    /// The target's name in the runbook (its kind unless named).
+    pub name: String,
     pub provider: Box<dyn Provider>,
     pub current: Option<Versioned>,
     /// This run wrote here, or a write of this run failed in a way that may have
@@ -44,28 +47,49 @@ impl Target {
         self.current.as_ref().map(|v| v.set.fingerprints())
     }
 
+    /// The target as output, the journal and the audit log name it: its location, with
+    /// its name in front when that is not simply its kind.
+    pub fn label(&self) -> String {
+        label(&self.name, self.provider.kind(), &self.provider.location())
+    }
+
     pub fn describe(&self) -> String {
         match self.fingerprints() {
-            Some(f) => format!("{} holds {f}", self.provider.location()),
-            None => format!("{} holds no key set", self.provider.location()),
+            Some(f) => format!("{} holds {f}", self.label()),
+            None => format!("{} holds no key set", self.label()),
         }
     }
 }
 
-/// Builds the runbook's targets (only those of `kind`, when given) and reads each.
-pub async fn open_targets(rb: &Runbook, kind: Option<&str>) -> Result<Vec<Target>> {
+/// `eu (vault:secret/payments/jwt at https://vault-eu:8200)`, or the location alone for
+/// a target named after its kind.
+pub fn label(name: &str, kind: &str, location: &str) -> String {
+    if name == kind {
+        location.to_owned()
+    } else {
+        format!("{name} ({location})")
+    }
+}
+
+/// Builds the runbook's targets that `pick` selects and reads each.
+pub async fn open_targets(
+    rb: &Runbook,
+    pick: &TargetFilter<'_>,
+    clients: &Clients,
+) -> Result<Vec<Target>> {
     let mut out = Vec::new();
-    for config in &rb.targets {
-        if kind.is_some_and(|k| k != config.kind()) {
-            continue;
-        }
-        let provider = registry::build(config, rb)?;
+    for target in rb.targets.iter().filter(|t| pick.selects(t)) {
+        let provider = target
+            .config
+            .build(&rb.secret, clients)
+            .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
         tracing::debug!(secret = %rb.secret, location = %provider.location(), "reading key set");
         let current = provider
             .read()
             .await
             .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
         out.push(Target {
+            name: target.name.clone(),
             provider,
             current,
             touched: false,
@@ -73,13 +97,26 @@ pub async fn open_targets(rb: &Runbook, kind: Option<&str>) -> Result<Vec<Target
     }
     if out.is_empty() {
         return Err(Error::Usage(format!(
-            "{}: no target of kind `{}` in {}",
+            "{}: no target selected in {}",
             rb.secret,
-            kind.unwrap_or("?"),
             rb.path.display()
         )));
     }
     Ok(out)
+}
+
+/// Which targets of a runbook a command works on: `--provider KIND` and `--target NAME`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TargetFilter<'a> {
+    pub kind: Option<&'a str>,
+    pub names: &'a [String],
+}
+
+impl TargetFilter<'_> {
+    pub fn selects(&self, t: &crate::runbook::Target) -> bool {
+        self.kind.is_none_or(|k| k == t.kind())
+            && (self.names.is_empty() || self.names.contains(&t.name))
+    }
 }
 
 /// The fingerprints all targets agree on (`None`: none holds a key set), or an error
@@ -150,6 +187,8 @@ impl KeyPool {
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     pub state: &'a StateDir,
+    /// The run's shared clients.
+    pub clients: &'a Clients,
     pub audit: &'a RefCell<AuditLog>,
     pub out: &'a Output,
     pub command: &'a str,
@@ -353,7 +392,7 @@ async fn write_target(
         }
     };
     let name = step.name();
-    let location = t.provider.location();
+    let location = t.label();
     let have = t.fingerprints();
     let want = &step.want;
     let writing = t.current.as_ref().and_then(|v| v.writing.clone());
@@ -532,7 +571,7 @@ async fn verify(
     targets: &mut [Target],
 ) -> Result<()> {
     for t in targets.iter_mut() {
-        let location = t.provider.location();
+        let location = t.label();
         let fresh = t.provider.read().await.map_err(|e| {
             Error::provider(
                 &journal.secret,
@@ -638,6 +677,7 @@ async fn signal(
         removed: &removed,
         written_at,
         exec_env: &rb.exec_env,
+        clients: ctx.clients,
     };
     if rb.signal.is_empty() {
         return ctx
@@ -736,6 +776,7 @@ async fn monitor(
         removed: &removed,
         written_at,
         exec_env: &rb.exec_env,
+        clients: ctx.clients,
     };
     let timeout = rb.monitor.timeout;
     let deadline = Instant::now() + timeout;

@@ -38,14 +38,13 @@
 mod errors;
 mod pacing;
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use rotor_provider::{
-    Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Clients, Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
 use serde::{Deserialize, Serialize};
 
@@ -136,31 +135,16 @@ impl Snapshot {
     }
 }
 
-/// A client built on first use.
-type LazyClient = Arc<tokio::sync::OnceCell<Client>>;
-
-/// One client per region, shared by every target of the run.
-static CLIENTS: LazyLock<Mutex<HashMap<Option<String>, LazyClient>>> =
-    LazyLock::new(Mutex::default);
-
-async fn client(region: Option<&str>) -> Client {
-    let cell = {
-        let mut clients = CLIENTS.lock().expect("client pool poisoned");
-        Arc::clone(clients.entry(region.map(str::to_owned)).or_default())
-    };
-    cell.get_or_init(|| async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            // Throttling is retried by rotor itself, visibly and paced; the SDK makes
-            // one attempt per call.
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-            .timeout_config(timeouts());
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_owned()));
-        }
-        Client::new(&loader.load().await)
-    })
-    .await
-    .clone()
+/// The SDK client for `region` (the default chain's when `None`), with one attempt per
+/// call (throttling is retried by rotor itself, visibly and paced) and bounded time.
+async fn make_client(region: Option<&str>) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(timeouts());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    Client::new(&loader.load().await)
 }
 
 /// Every SSM call is bounded: an endpoint that accepts and never answers must not hang
@@ -177,23 +161,46 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 pub struct SsmProvider {
     config: SsmConfig,
     tier: ParameterTier,
-    client: tokio::sync::OnceCell<Client>,
-    pacer: &'static Pacer,
+    /// Shared by every target of the run in the same region, built on first use.
+    client: Arc<tokio::sync::OnceCell<Client>>,
+    /// Shared by every SSM target of the run.
+    pacer: Arc<Pacer>,
+}
+
+/// The `aws-ssm` store kind.
+#[derive(Debug)]
+pub struct SsmStore;
+
+impl rotor_provider::Store for SsmStore {
+    const KIND: &'static str = "aws-ssm";
+    type Config = SsmConfig;
+
+    fn check(config: &SsmConfig, _secret: Option<&str>) -> std::result::Result<(), String> {
+        config.validate()
+    }
+
+    fn build(
+        config: &SsmConfig,
+        _secret: &str,
+        clients: &Clients,
+    ) -> Result<Box<dyn rotor_provider::Provider>> {
+        Ok(Box::new(SsmProvider::new(config, clients)?))
+    }
 }
 
 impl SsmProvider {
     /// Like [`new`](Self::new), with an SDK configuration built by the caller (its own
     /// credentials, region, endpoint) instead of the default chain.
     pub fn with_sdk_config(config: &SsmConfig, sdk: &aws_config::SdkConfig) -> Result<Self> {
-        let p = Self::new(config)?;
         let conf = aws_sdk_ssm::config::Builder::from(sdk)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
             .timeout_config(timeouts())
             .build();
-        p.client
-            .set(Client::from_conf(conf))
-            .expect("a new provider has no client yet");
-        Ok(p)
+        let client = tokio::sync::OnceCell::new_with(Some(Client::from_conf(conf)));
+        Ok(SsmProvider {
+            client: Arc::new(client),
+            ..Self::new(config, &Clients::new())?
+        })
     }
 }
 
@@ -206,22 +213,23 @@ impl std::fmt::Debug for SsmProvider {
 }
 
 impl SsmProvider {
-    pub fn new(config: &SsmConfig) -> Result<Self> {
+    pub fn new(config: &SsmConfig, clients: &Clients) -> Result<Self> {
         let tier = config.tier().map_err(|detail| Error::Config {
             location: format!("aws-ssm:{}", config.prefix),
             detail,
         })?;
+        let region = config.region.as_deref().unwrap_or("(default)");
         Ok(SsmProvider {
             config: config.clone(),
             tier,
-            client: tokio::sync::OnceCell::new(),
-            pacer: Pacer::global(),
+            client: clients.shared(region, tokio::sync::OnceCell::new),
+            pacer: clients.shared("aws-ssm", Pacer::new),
         })
     }
 
     async fn client(&self) -> &Client {
         self.client
-            .get_or_init(|| client(self.config.region.as_deref()))
+            .get_or_init(|| make_client(self.config.region.as_deref()))
             .await
     }
 
@@ -364,6 +372,13 @@ struct Claim {
 impl Provider for SsmProvider {
     fn kind(&self) -> &'static str {
         "aws-ssm"
+    }
+
+    fn capabilities(&self) -> rotor_provider::Capabilities {
+        rotor_provider::Capabilities {
+            writes: rotor_provider::WriteGuarantee::ClaimAndDetect,
+            ..Default::default()
+        }
     }
 
     fn location(&self) -> String {

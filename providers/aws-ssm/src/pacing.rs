@@ -1,12 +1,12 @@
 //! Throttling: AWS allows only a few `PutParameter` calls per second per account. Every
-//! call goes through one [`Pacer`] per process: calls are spaced by an interval that
+//! call goes through one [`Pacer`] per run: calls are spaced by an interval that
 //! doubles when AWS answers `ThrottlingException` and shrinks again on success, so many
 //! secrets rotated at once slow down together instead of each hammering the API; a
 //! throttled call is retried with exponential backoff and jitter, and each retry is
 //! announced on stderr ("throttled, retrying").
 
 use std::future::Future;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -35,12 +35,6 @@ impl Pacer {
                 next: Instant::now(),
             }),
         }
-    }
-
-    /// The process's pacer.
-    pub fn global() -> &'static Pacer {
-        static GLOBAL: LazyLock<Pacer> = LazyLock::new(Pacer::new);
-        &GLOBAL
     }
 
     /// The interval calls are spaced by now.

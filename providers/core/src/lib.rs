@@ -148,11 +148,7 @@ pub trait Store {
     }
 
     /// The provider for one target, sharing clients through `clients`.
-    fn build(
-        config: &Self::Config,
-        secret: &str,
-        clients: &Clients,
-    ) -> Result<Box<dyn Provider>>;
+    fn build(config: &Self::Config, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>>;
 }
 
 /// One store location holding one secret's key set.

@@ -23,8 +23,8 @@
 
 pub mod rollout;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -32,7 +32,9 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use rotor_provider::keyset::{self, FieldNames, FieldOverrides};
-use rotor_provider::{Error, KeySet, Provider, Result, Version, Versioned, WriteCondition};
+use rotor_provider::{
+    Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+};
 use serde::Deserialize;
 
 /// The `kubernetes:` target of a runbook.
@@ -75,29 +77,29 @@ impl SecretConfig {
     }
 }
 
-/// The context `--context` chose for every target without its own.
-static DEFAULT_CONTEXT: OnceLock<String> = OnceLock::new();
+/// The setting in the run's [`Clients`] naming the context `--context` chose for every
+/// target and action without its own.
+pub const CONTEXT_SETTING: &str = "kube-context";
 
-/// Sets the kubeconfig context used where a runbook names none (`rotor --context`).
-pub fn set_default_context(context: String) {
-    let _ = DEFAULT_CONTEXT.set(context);
+type SharedClient = tokio::sync::OnceCell<(Client, String)>;
+
+/// The shared cell for `context` (or the run's default) and the context it stands for.
+fn cell(clients: &Clients, context: Option<&str>) -> (Arc<SharedClient>, Option<String>) {
+    let context = context
+        .or_else(|| clients.setting(CONTEXT_SETTING))
+        .map(str::to_owned);
+    let key = context.as_deref().unwrap_or("(current context)").to_owned();
+    (clients.shared(&key, SharedClient::new), context)
 }
 
-type LazyClient = Arc<tokio::sync::OnceCell<(Client, String)>>;
+/// The client for `context` (or the run's default), shared by every target and action of
+/// the run, and the API server's address.
+pub async fn client(clients: &Clients, context: Option<&str>) -> Result<(Client, String)> {
+    let (cell, context) = cell(clients, context);
+    connect(&cell, context).await
+}
 
-/// One client per context, shared by every target and action of the run.
-static CLIENTS: LazyLock<Mutex<HashMap<Option<String>, LazyClient>>> =
-    LazyLock::new(Mutex::default);
-
-/// The client for `context` (or the default one) and the API server's address.
-pub async fn client(context: Option<&str>) -> Result<(Client, String)> {
-    let context = context
-        .map(str::to_owned)
-        .or_else(|| DEFAULT_CONTEXT.get().cloned());
-    let cell = {
-        let mut clients = CLIENTS.lock().expect("client pool poisoned");
-        Arc::clone(clients.entry(context.clone()).or_default())
-    };
+async fn connect(cell: &SharedClient, context: Option<String>) -> Result<(Client, String)> {
     cell.get_or_try_init(|| async {
         let where_ = context.as_deref().map_or_else(
             || "the current context".to_owned(),
@@ -162,7 +164,30 @@ pub struct SecretProvider {
     names: FieldNames,
     /// The last Secret read or written, so a write keeps what is not rotor's.
     seen: Mutex<Option<Secret>>,
-    client: tokio::sync::OnceCell<(Client, String)>,
+    /// Shared by every target and action of the run on the same context.
+    client: Arc<SharedClient>,
+    context: Option<String>,
+}
+
+/// The `kubernetes` store kind.
+#[derive(Debug)]
+pub struct SecretStore;
+
+impl rotor_provider::Store for SecretStore {
+    const KIND: &'static str = "kubernetes";
+    type Config = SecretConfig;
+
+    fn check(config: &SecretConfig, _secret: Option<&str>) -> std::result::Result<(), String> {
+        config.validate()
+    }
+
+    fn build(
+        config: &SecretConfig,
+        _secret: &str,
+        clients: &Clients,
+    ) -> Result<Box<dyn rotor_provider::Provider>> {
+        Ok(Box::new(SecretProvider::new(config, clients)))
+    }
 }
 
 impl std::fmt::Debug for SecretProvider {
@@ -175,29 +200,28 @@ impl std::fmt::Debug for SecretProvider {
 }
 
 impl SecretProvider {
-    pub fn new(config: &SecretConfig) -> Self {
+    pub fn new(config: &SecretConfig, clients: &Clients) -> Self {
+        let (client, context) = cell(clients, config.context.as_deref());
         SecretProvider {
             config: config.clone(),
             names: config.keys.apply(FieldNames::default()),
             seen: Mutex::new(None),
-            client: tokio::sync::OnceCell::new(),
+            client,
+            context,
         }
     }
 
     /// Like [`new`](Self::new), over a client built by the caller.
     pub fn with_client(config: &SecretConfig, client: Client, server: String) -> Self {
-        let p = Self::new(config);
-        if p.client.set((client, server)).is_err() {
-            unreachable!("a new provider has no client yet");
+        SecretProvider {
+            client: Arc::new(SharedClient::new_with(Some((client, server)))),
+            ..Self::new(config, &Clients::new())
         }
-        p
     }
 
     async fn api(&self) -> Result<(Api<Secret>, &str)> {
-        let (client, server) = self
-            .client
-            .get_or_try_init(|| client(self.config.context.as_deref()))
-            .await?;
+        connect(&self.client, self.context.clone()).await?;
+        let (client, server) = self.client.get().expect("connected just above");
         Ok((
             Api::namespaced(client.clone(), &self.config.namespace),
             server.as_str(),

@@ -1,11 +1,12 @@
 //! Connection settings from the runbook and the environment, and one shared client per
-//! server, so many secrets rotated in one run use one connection pool.
+//! server (kept in the run's [`Clients`]), so many secrets rotated in one run use one
+//! connection pool, and two servers get two.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rotor_provider::{Error, Result};
+use rotor_provider::{Clients, Error, Result};
 use serde::Deserialize;
 use sha2::Digest;
 use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
@@ -48,9 +49,9 @@ struct Settings {
     verify: bool,
     /// Only set for a token given in code; clients with the environment's token share.
     token_hash: Option<[u8; 32]>,
+    /// The variable the token comes from, when the target names one.
+    token_env: Option<String>,
 }
-
-static POOL: LazyLock<Mutex<HashMap<Settings, Arc<Connection>>>> = LazyLock::new(Mutex::default);
 
 /// The first non-empty environment variable of `names`.
 fn env(names: &[&str]) -> Option<String> {
@@ -63,8 +64,17 @@ fn truthy(v: &str) -> bool {
     matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "t")
 }
 
-/// The token: `VAULT_TOKEN`, `BAO_TOKEN`, then the token helper file `~/.vault-token`.
-fn token(location: &str) -> Result<String> {
+/// The token: the target's own `token_env`, else `VAULT_TOKEN`, `BAO_TOKEN`, then the
+/// token helper file `~/.vault-token`.
+fn token(location: &str, token_env: Option<&str>) -> Result<String> {
+    if let Some(name) = token_env {
+        return env(&[name]).ok_or_else(|| Error::Config {
+            location: location.to_owned(),
+            detail: format!(
+                "no Vault token: the runbook names `{name}` (token_env), which is not set"
+            ),
+        });
+    }
     if let Some(t) = env(&["VAULT_TOKEN", "BAO_TOKEN"]) {
         return Ok(t);
     }
@@ -85,7 +95,11 @@ fn token(location: &str) -> Result<String> {
 
 impl Connection {
     /// The shared connection for `config`'s server, built on first use.
-    pub fn shared(config: &VaultConfig, token_given: Option<&str>) -> Result<Arc<Connection>> {
+    pub fn shared(
+        config: &VaultConfig,
+        token_given: Option<&str>,
+        clients: &Clients,
+    ) -> Result<Arc<Connection>> {
         let address = config
             .address
             .clone()
@@ -116,17 +130,25 @@ impl Connection {
                 env(&["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"]).is_some_and(|v| truthy(&v))
             }),
             token_hash: token_given.map(|t| sha2::Sha256::digest(t.as_bytes()).into()),
+            token_env: config.token_env.clone(),
         };
-        let mut pool = POOL.lock().expect("vault client pool poisoned");
-        if let Some(c) = pool.get(&settings) {
-            return Ok(Arc::clone(c));
-        }
+        clients.try_shared(&format!("{settings:?}"), || {
+            Self::connect(&settings, address, token_given, &location)
+        })
+    }
+
+    fn connect(
+        settings: &Settings,
+        address: String,
+        token_given: Option<&str>,
+        location: &str,
+    ) -> Result<Connection> {
         let mut builder = VaultClientSettingsBuilder::default();
         builder
             .address(&settings.address)
             .token(match token_given {
                 Some(t) => t.to_owned(),
-                None => token(&location)?,
+                None => token(location, settings.token_env.as_deref())?,
             })
             .verify(settings.verify)
             .ca_certs(settings.ca_cert.iter().cloned().collect())
@@ -135,23 +157,21 @@ impl Connection {
             builder.set_namespace(ns.clone());
         }
         let built = builder.build().map_err(|e| Error::Config {
-            location: location.clone(),
+            location: location.to_owned(),
             detail: format!("invalid Vault client settings: {e}"),
         })?;
         let client = VaultClient::new(built).map_err(|e| Error::Config {
-            location: location.clone(),
+            location: location.to_owned(),
             detail: format!(
                 "cannot set up the Vault client: {}",
                 crate::errors::chain(&e)
             ),
         })?;
-        let conn = Arc::new(Connection {
+        Ok(Connection {
             address,
             client,
             mounts: Mutex::default(),
-        });
-        pool.insert(settings, Arc::clone(&conn));
-        Ok(conn)
+        })
     }
 }
 
@@ -197,10 +217,20 @@ mod tests {
 
     #[test]
     fn one_client_per_server() {
-        let a = Connection::shared(&config("a", "http://127.0.0.1:1"), Some("t")).unwrap();
-        let b = Connection::shared(&config("b", "http://127.0.0.1:1/"), Some("t")).unwrap();
-        let c = Connection::shared(&config("a", "http://127.0.0.1:2"), Some("t")).unwrap();
-        let d = Connection::shared(&config("a", "http://127.0.0.1:1"), Some("u")).unwrap();
+        let clients = &Clients::new();
+        let a = Connection::shared(&config("a", "http://127.0.0.1:1"), Some("t"), clients).unwrap();
+        let b =
+            Connection::shared(&config("b", "http://127.0.0.1:1/"), Some("t"), clients).unwrap();
+        let c = Connection::shared(&config("a", "http://127.0.0.1:2"), Some("t"), clients).unwrap();
+        let d = Connection::shared(&config("a", "http://127.0.0.1:1"), Some("u"), clients).unwrap();
+        // Another run has clients of its own.
+        let e = Connection::shared(
+            &config("a", "http://127.0.0.1:1"),
+            Some("t"),
+            &Clients::new(),
+        )
+        .unwrap();
+        assert!(!Arc::ptr_eq(&a, &e), "another run, another client");
         assert!(Arc::ptr_eq(&a, &b), "same server, same client");
         assert!(!Arc::ptr_eq(&a, &c), "another server, another client");
         assert!(!Arc::ptr_eq(&a, &d), "another token, another client");
@@ -210,7 +240,7 @@ mod tests {
     #[test]
     fn bad_addresses_are_config_errors() {
         for addr in ["127.0.0.1:8200", "ftp://vault", "http//x"] {
-            let e = Connection::shared(&config("a", addr), Some("t")).unwrap_err();
+            let e = Connection::shared(&config("a", addr), Some("t"), &Clients::new()).unwrap_err();
             assert!(matches!(e, Error::Config { .. }), "{addr}: {e}");
         }
     }

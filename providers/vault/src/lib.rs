@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use rotor_provider::keyset::{self, FieldNames, FieldOverrides};
 use rotor_provider::{
-    Error, History, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Clients, Error, History, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -56,12 +56,28 @@ pub struct VaultConfig {
     pub namespace: Option<String>,
     pub ca_cert: Option<PathBuf>,
     pub skip_verify: Option<bool>,
+    /// The environment variable holding this server's token, for runbooks with several
+    /// servers (a primary and a DR Vault); default `VAULT_TOKEN`, `BAO_TOKEN`, then
+    /// `~/.vault-token`.
+    pub token_env: Option<String>,
 }
 
 impl VaultConfig {
     /// Checks the shape of mount and path (called by the runbook parser, so a bad value
     /// is reported at its line and column).
     pub fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(name) = &self.token_env {
+            let mut chars = name.chars();
+            let ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(format!(
+                    "vault token_env `{name}` is not an environment variable name"
+                ));
+            }
+        }
         let ok = |s: &str| {
             !s.is_empty()
                 && !s.starts_with('/')
@@ -85,6 +101,27 @@ impl VaultConfig {
             .apply(FieldNames::default())
             .check()
             .map_err(|e| format!("vault fields: {e}"))
+    }
+}
+
+/// The `vault` store kind.
+#[derive(Debug)]
+pub struct VaultStore;
+
+impl rotor_provider::Store for VaultStore {
+    const KIND: &'static str = "vault";
+    type Config = VaultConfig;
+
+    fn check(config: &VaultConfig, _secret: Option<&str>) -> std::result::Result<(), String> {
+        config.validate()
+    }
+
+    fn build(
+        config: &VaultConfig,
+        _secret: &str,
+        clients: &Clients,
+    ) -> Result<Box<dyn rotor_provider::Provider>> {
+        Ok(Box::new(VaultProvider::new(config, clients)?))
     }
 }
 
@@ -131,14 +168,17 @@ impl std::fmt::Debug for VaultProvider {
 impl VaultProvider {
     /// Resolves the connection from the runbook and the environment. Providers with the
     /// same address, namespace and TLS settings share one client and its connection pool.
-    pub fn new(config: &VaultConfig) -> Result<Self> {
-        Ok(Self::on(Connection::shared(config, None)?, config))
+    pub fn new(config: &VaultConfig, clients: &Clients) -> Result<Self> {
+        Ok(Self::on(Connection::shared(config, None, clients)?, config))
     }
 
     /// Like [`new`](Self::new), with a token obtained elsewhere (another auth method)
     /// instead of the environment's.
-    pub fn with_token(config: &VaultConfig, token: &str) -> Result<Self> {
-        Ok(Self::on(Connection::shared(config, Some(token))?, config))
+    pub fn with_token(config: &VaultConfig, token: &str, clients: &Clients) -> Result<Self> {
+        Ok(Self::on(
+            Connection::shared(config, Some(token), clients)?,
+            config,
+        ))
     }
 
     fn on(conn: Arc<Connection>, config: &VaultConfig) -> Self {

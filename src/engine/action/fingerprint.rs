@@ -68,7 +68,7 @@ impl FingerprintCheck {
         timeout: Duration,
     ) -> Result<(), String> {
         let url = &self.urls[unit];
-        let resp = client()
+        let resp = client(ctx.clients)
             .get(url)
             .timeout(timeout.min(Duration::from_secs(10)))
             .send()
@@ -153,6 +153,7 @@ mod tests {
             pending: Some(fp("b")),
             previous: None,
         };
+        let clients = &rotor_provider::Clients::new();
         let ctx = |f, removed| Context {
             secret: "s",
             phase: "p",
@@ -160,6 +161,7 @@ mod tests {
             removed,
             written_at: None,
             exec_env: &[],
+            clients,
         };
         assert!(judge(&report("a", &["a", "b"]), &ctx(&staged, &[])).is_ok());
         let e = judge(&report("a", &["a"]), &ctx(&staged, &[])).unwrap_err();

@@ -5,20 +5,18 @@
 //! Also the one HTTP client every HTTP action and check shares.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// One client (and connection pool) for every hook, probe and query of the process.
-pub fn client() -> &'static reqwest::Client {
-    static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
+/// One client (and connection pool) for every hook, probe and query of the run.
+pub fn client(clients: &rotor_provider::Clients) -> std::sync::Arc<reqwest::Client> {
+    clients.shared("http", || {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .expect("the HTTP client builds with default settings")
-    });
-    &CLIENT
+    })
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -105,9 +103,16 @@ impl HttpSignal {
         self.urls.len()
     }
 
-    pub async fn run(&self, unit: usize, timeout: Duration) -> Result<(), String> {
+    pub async fn run(
+        &self,
+        unit: usize,
+        timeout: Duration,
+        clients: &rotor_provider::Clients,
+    ) -> Result<(), String> {
         let url = &self.urls[unit];
-        let mut req = client().request(self.method.clone(), url).timeout(timeout);
+        let mut req = client(clients)
+            .request(self.method.clone(), url)
+            .timeout(timeout);
         for (name, value) in &self.headers {
             let value = expand(value)?;
             let mut v = reqwest::header::HeaderValue::from_str(&value)

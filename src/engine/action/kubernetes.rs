@@ -8,7 +8,7 @@
 //! the workload is not restarted again for it.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use rotor_provider_kubernetes::rollout::{self, Kind, Rollout, Workload};
@@ -76,8 +76,14 @@ fn carries_write(began: Option<Instant>, written_at: Option<Instant>) -> bool {
     matches!((began, written_at), (Some(b), Some(w)) if b >= w)
 }
 
-/// Restarts this process made: workload → (when it began, the generation it produced).
-static RESTARTS: LazyLock<Mutex<HashMap<Workload, (Instant, i64)>>> = LazyLock::new(Mutex::default);
+/// Restarts this run made: workload → (when it began, the generation it produced). Kept
+/// in the run's [`Clients`](rotor_provider::Clients).
+#[derive(Debug, Default)]
+struct Restarts(Mutex<HashMap<Workload, (Instant, i64)>>);
+
+fn restarts(clients: &rotor_provider::Clients) -> std::sync::Arc<Restarts> {
+    clients.shared("kubernetes-rollout", Restarts::default)
+}
 
 impl KubernetesRollout {
     pub fn describe(&self) -> String {
@@ -96,16 +102,18 @@ impl KubernetesRollout {
         format!("rollout of {}", self.workloads[unit])
     }
 
-    async fn client(&self) -> Result<kube::Client, String> {
-        rotor_provider_kubernetes::client(self.context.as_deref())
+    async fn client(&self, clients: &rotor_provider::Clients) -> Result<kube::Client, String> {
+        rotor_provider_kubernetes::client(clients, self.context.as_deref())
             .await
             .map(|(c, _)| c)
             .map_err(|e| e.to_string())
     }
 
     /// Restarts every workload not already restarted since `written_at`.
-    pub async fn restart_all(&self, written_at: Option<Instant>) -> Result<String, String> {
-        let client = self.client().await?;
+    pub async fn restart_all(&self, ctx: &super::Context<'_>) -> Result<String, String> {
+        let written_at = ctx.written_at;
+        let client = self.client(ctx.clients).await?;
+        let ledger = restarts(ctx.clients);
         for w in &self.workloads {
             rollout::check_restartable(&client, w).await?;
         }
@@ -116,7 +124,8 @@ impl KubernetesRollout {
         let mut done = Vec::new();
         let mut skipped = Vec::new();
         for w in &self.workloads {
-            let began = RESTARTS
+            let began = ledger
+                .0
                 .lock()
                 .expect("restart ledger poisoned")
                 .get(w)
@@ -128,7 +137,8 @@ impl KubernetesRollout {
             }
             let began = Instant::now();
             let generation = rollout::restart(&client, w, &at).await?;
-            RESTARTS
+            ledger
+                .0
                 .lock()
                 .expect("restart ledger poisoned")
                 .insert(w.clone(), (began, generation));
@@ -152,14 +162,19 @@ impl KubernetesRollout {
     }
 
     /// `Ok(None)` when rolled out, `Ok(Some(why))` while waiting, `Err` when it failed.
-    pub async fn poll(&self, unit: usize) -> Result<Option<String>, String> {
+    pub async fn poll(
+        &self,
+        unit: usize,
+        clients: &rotor_provider::Clients,
+    ) -> Result<Option<String>, String> {
         let w = &self.workloads[unit];
-        let min = RESTARTS
+        let min = restarts(clients)
+            .0
             .lock()
             .expect("restart ledger poisoned")
             .get(w)
             .map_or(0, |(_, g)| *g);
-        let client = self.client().await?;
+        let client = self.client(clients).await?;
         match rollout::status(&client, w, min).await {
             Ok(Rollout::Done) => Ok(None),
             Ok(Rollout::Waiting(why)) => Ok(Some(why)),

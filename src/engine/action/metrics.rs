@@ -90,8 +90,12 @@ impl MetricsCheck {
         format!("metrics `{}` {bound}", self.query)
     }
 
-    pub async fn poll(&self, timeout: Duration) -> Result<(), String> {
-        let resp = client()
+    pub async fn poll(
+        &self,
+        timeout: Duration,
+        clients: &rotor_provider::Clients,
+    ) -> Result<(), String> {
+        let resp = client(clients)
             .get(&self.endpoint)
             .query(&[("query", self.query.as_str())])
             .timeout(timeout.min(Duration::from_secs(10)))

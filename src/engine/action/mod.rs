@@ -235,6 +235,8 @@ pub struct Context<'a> {
     /// Names of environment variables `exec` actions get besides rotor's own
     /// (`exec_env:` in the runbook).
     pub exec_env: &'a [String],
+    /// The run's shared clients (HTTP, Kubernetes) and the restarts made so far.
+    pub clients: &'a rotor_provider::Clients,
 }
 
 /// A response body, refused once it grows past `max` bytes (the request's own timeout
@@ -295,9 +297,12 @@ impl SignalAction {
                 .await
                 .map(|()| None),
             SignalAction::Sighup(s) => s.run(unit).map(|()| None),
-            SignalAction::Http(h) => h.run(unit, SIGNAL_TIMEOUT).await.map(|()| None),
+            SignalAction::Http(h) => h
+                .run(unit, SIGNAL_TIMEOUT, ctx.clients)
+                .await
+                .map(|()| None),
             #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.restart_all(ctx.written_at).await.map(Some),
+            SignalAction::KubernetesRollout(k) => k.restart_all(ctx).await.map(Some),
         }
     }
 }
@@ -342,9 +347,9 @@ impl Check {
         match self {
             Check::Exec(argv) => Ok(exec::run_exec(argv, ctx, timeout).await?),
             Check::Fingerprint(f) => Ok(f.poll(unit, ctx, timeout).await?),
-            Check::Metrics(m) => Ok(m.poll(timeout).await?),
+            Check::Metrics(m) => Ok(m.poll(timeout, ctx.clients).await?),
             #[cfg(feature = "kubernetes")]
-            Check::KubernetesRollout(k) => match k.poll(unit).await {
+            Check::KubernetesRollout(k) => match k.poll(unit, ctx.clients).await {
                 Ok(None) => Ok(()),
                 Ok(Some(why)) => Err(Unsatisfied::Waiting(why)),
                 Err(why) => Err(Unsatisfied::Failed(why)),
