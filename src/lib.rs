@@ -14,7 +14,6 @@ pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod groupsync;
-pub mod keyring;
 pub mod keys;
 pub mod lock;
 pub mod output;

@@ -625,7 +625,7 @@ fn a_write_to_some_targets_only_is_refused_and_force_levels_disagreeing_targets(
         .run()
         .expect(2);
     assert!(
-        out.stderr.contains("leave its vault target(s) behind"),
+        out.stderr.contains("leave `vault` behind"),
         "{}",
         out.stderr
     );

@@ -10,7 +10,17 @@ use std::process::{Child, Command, Stdio};
 use super::Sandbox;
 use super::http::call;
 
-pub const DEMO_BIN: &str = env!("CARGO_BIN_EXE_rotor-demo-service");
+/// `rotor-demo-service` of the `rotor-keyring` crate, built beside `rotor` by the
+/// workspace build (`--features demo`).
+pub fn demo_bin() -> PathBuf {
+    let bin = std::path::Path::new(super::BIN).with_file_name("rotor-demo-service");
+    assert!(
+        bin.exists(),
+        "{} is not built (cargo test --workspace --all-features)",
+        bin.display()
+    );
+    bin
+}
 
 pub struct Service {
     child: Child,
@@ -23,7 +33,7 @@ impl Service {
     /// (never, when `stuck`).
     pub fn start(s: &Sandbox, secret: &str, name: &str, delay_ms: u64, stuck: bool) -> Service {
         let pidfile = s.path(&format!("{name}.pid"));
-        let mut cmd = Command::new(DEMO_BIN);
+        let mut cmd = Command::new(demo_bin());
         cmd.current_dir(s.dir.path())
             .args(["--keys", &format!("keys/{secret}.env"), "--format", "env"])
             .args(["--secret", secret, "--pidfile"])

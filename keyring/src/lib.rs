@@ -2,8 +2,12 @@
 //! sign with `current`, accept `current`, `pending` and `previous`, reload on SIGHUP, and
 //! report fingerprints for rotor's `fingerprint` monitor.
 //!
+//! A crate of its own, so a service depends on this and the store contract, not on the
+//! CLI with its cloud and Kubernetes SDKs. `reload_on_sighup` is behind the `sighup`
+//! feature (it needs tokio).
+//!
 //! ```ignore
-//! use rotor::keyring::Keyring;
+//! use rotor_keyring::{Format, Keyring};
 //! let keys = Keyring::open("/etc/payments/jwt.env".as_ref(), Format::Env, "payments-jwt")?;
 //! let tag = keys.sign(b"message");
 //! assert!(keys.verify(b"message", &tag));
@@ -18,10 +22,12 @@
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+#[cfg(feature = "sighup")]
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use rotor_provider::file::{FileConfig, FileProvider, Format};
+pub use rotor_provider::file::Format;
+use rotor_provider::file::{FileConfig, FileProvider};
 use rotor_provider::{Fingerprint, Key, KeySet};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,6 +40,7 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub current: Fingerprint,
+    #[serde(default)]
     pub accepted: Vec<Fingerprint>,
 }
 
@@ -117,6 +124,7 @@ impl Keyring {
         Ok(self.report())
     }
 
+    #[cfg(feature = "sighup")]
     /// Reloads whenever the process gets SIGHUP, after `delay()` (zero in production; a
     /// demo uses it to imitate a slow rolling restart). Needs a tokio runtime.
     pub fn reload_on_sighup<F>(
@@ -135,7 +143,9 @@ impl Keyring {
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
                     if let Err(e) = keyring.reload() {
-                        tracing::warn!("key reload failed, keeping the loaded keys: {e}");
+                        rotor_provider::warn_line(&format!(
+                            "key reload failed, keeping the loaded keys: {e}"
+                        ));
                     }
                 });
             }

@@ -1,5 +1,5 @@
 //! A small service that follows rotor's contract, built with `--features demo`: it loads
-//! its keys with `rotor::keyring`, signs and verifies JWTs with them, reports its
+//! its keys with `rotor-keyring` (and nothing else of rotor), signs and verifies JWTs with them, reports its
 //! fingerprints, and reloads on SIGHUP, optionally after a random delay (to imitate a
 //! slow rolling restart). Tests and benchmarks run many of these.
 //!
@@ -22,8 +22,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use clap::Parser;
-use rotor::keyring::{JwtAlgorithm, Keyring, Report};
-use rotor::provider::file::Format;
+use rotor_keyring::{Format, JwtAlgorithm, Keyring, Report};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Parser)]
@@ -61,9 +60,16 @@ fn random_below(max_ms: u64) -> Duration {
     if max_ms == 0 {
         return Duration::ZERO;
     }
-    let mut b = [0u8; 8];
-    openssl::rand::rand_bytes(&mut b).expect("random bytes");
-    Duration::from_millis(u64::from_le_bytes(b) % (max_ms + 1))
+    // A jitter, not a secret: std's randomly seeded hasher is random enough.
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .elapsed()
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    Duration::from_millis(h.finish() % (max_ms + 1))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
