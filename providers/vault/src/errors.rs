@@ -156,9 +156,18 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
         other => {
             let text = chain(&other);
             let lower = text.to_ascii_lowercase();
-            let detail = if ["certificate", "tls", "ssl", "handshake"]
-                .iter()
-                .any(|w| lower.contains(w))
+            // rustls says "received corrupt message of type InvalidContentType" when the
+            // other end does not speak TLS (an https:// address on a plain HTTP port).
+            let detail = if [
+                "certificate",
+                "tls",
+                "ssl",
+                "handshake",
+                "invalidcontenttype",
+                "corrupt message",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
             {
                 format!(
                     "TLS with {address} failed (check the address scheme, and VAULT_CACERT or `ca_cert` for a private CA): {text}"
