@@ -433,3 +433,63 @@ fn credentials_namespaces_and_servers_get_clear_errors() {
         out.stderr
     );
 }
+
+#[test]
+fn one_secret_in_two_namespaces_is_written_to_both_and_read_by_kubectl() {
+    let c = Cluster::start(&["payments", "payments-dr"]);
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  - name: main\n    kubernetes: { namespace: payments, name: jwt }\n  - name: dr\n    kubernetes: { namespace: payments-dr, name: jwt }\n",
+    );
+    let both = |s: &Sandbox| {
+        let a = c.secret_data("payments", "jwt").unwrap_or_default();
+        let b = c.secret_data("payments-dr", "jwt").unwrap_or_default();
+        for v in a.values().chain(b.values()) {
+            s.add_key(v);
+        }
+        (a, b)
+    };
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let (a, b) = both(&s);
+    assert!(a.contains_key("current"));
+    assert_eq!(a, b, "the two namespaces differ after create");
+    let out = rotor(&s, &c).args(["rotate"]).run().expect(0);
+    assert!(
+        out.stdout.contains("dr (kubernetes:payments-dr/jwt)"),
+        "{}",
+        out.stdout
+    );
+    let (a2, b2) = both(&s);
+    assert_eq!(a2, b2, "the two namespaces differ after rotate");
+    assert_eq!(a2["previous"], a["current"]);
+    // kubectl sees the same key in the DR namespace.
+    let out = kubectl(
+        &c,
+        &["get", "secret", "jwt", "-n", "payments-dr", "-o", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let current = v["data"]["current"].as_str().unwrap();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(current)
+        .unwrap();
+    assert_eq!(
+        fp(std::str::from_utf8(&decoded).unwrap()),
+        fp(&a2["current"])
+    );
+    // Status selects one of them by name.
+    let st = rotor(&s, &c)
+        .args(["status", "--output", "json", "--target", "dr"])
+        .run()
+        .expect(0)
+        .json();
+    let t = st["secrets"][0]["targets"].as_array().unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0]["location"], "kubernetes:payments-dr/jwt");
+}

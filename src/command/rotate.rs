@@ -8,7 +8,7 @@ use crate::engine::plan::Operation;
 use crate::engine::{self, Ctx, Target};
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::runbook::Runbook;
+use crate::runbook::{Runbook, Strategy};
 use crate::state::StateDir;
 
 /// What rotate will do for one secret, decided from the store and the local journal.
@@ -93,6 +93,15 @@ pub fn decide(
             human(age(t)),
             human(min)
         ));
+    }
+    if rb.strategy == Strategy::Staged
+        && let Some(t) = targets.iter().find(|t| !t.provider.capabilities().pending)
+    {
+        return Err(Error::Usage(format!(
+            "{}: {} cannot hold a pending key, so it cannot take a staged rotation; use `strategy: dual` or --force",
+            rb.secret,
+            t.label()
+        )));
     }
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
 }
