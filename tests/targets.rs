@@ -115,6 +115,11 @@ fn one_secret_in_two_openbao_servers_and_a_file_stays_level() {
         out.stderr
     );
     assert!(out.stderr.contains(&us.addr()), "{}", out.stderr);
+    let journal = s.read("state/journal/api.json");
+    assert!(
+        journal.contains("us (vault:secret/apps/api at"),
+        "{journal}"
+    );
     us.restart();
     rotor(&s, &eu, &us).args(["resume"]).run().expect(0);
     let after = all_level(&s, &eu, &us);

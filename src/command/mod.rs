@@ -269,6 +269,7 @@ pub async fn run_operation(
         before: before.clone(),
         new_key: new_fp,
         provider: provider.map(str::to_owned),
+        targets: targets.iter().map(Target::label).collect(),
         steps,
         next: 0,
     };

@@ -25,6 +25,9 @@ pub struct Journal {
     pub new_key: Option<Fingerprint>,
     /// Only these target kinds (`--provider`).
     pub provider: Option<String>,
+    /// The targets the run writes, by name and location (for people reading the file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     pub steps: Vec<Step>,
     /// Index of the next step to run.
     pub next: usize,
