@@ -273,12 +273,7 @@ pub fn required_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D:
 fn env_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let names = Vec::<String>::deserialize(d)?;
     for n in &names {
-        let mut chars = n.chars();
-        let ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
+        if !rotor_provider::is_env_name(n) {
             return Err(de::Error::custom(format!(
                 "exec_env: `{n}` is not an environment variable name"
             )));

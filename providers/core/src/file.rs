@@ -67,12 +67,7 @@ impl FileConfig {
         names.check()?;
         if self.format == Format::Env {
             for name in names.all() {
-                let mut chars = name.chars();
-                let ok = chars
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !ok {
+                if !crate::is_env_name(name) {
                     return Err(format!(
                         "`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
                     ));

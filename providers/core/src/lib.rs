@@ -29,6 +29,15 @@ pub use keyset::{FieldNames, FieldOverrides, Fingerprints, KeySet};
 use std::fmt;
 use std::io::Write as _;
 
+/// Whether `name` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Writes one line to stderr, ignoring failure: a closed or full stderr must never
 /// panic rotor in the middle of a rotation (`eprintln!` would).
 pub fn warn_line(line: &str) {

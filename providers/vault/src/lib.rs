@@ -66,17 +66,14 @@ impl VaultConfig {
     /// Checks the shape of mount and path (called by the runbook parser, so a bad value
     /// is reported at its line and column).
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if let Some(name) = &self.token_env {
-            let mut chars = name.chars();
-            let ok = chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(format!(
-                    "vault token_env `{name}` is not an environment variable name"
-                ));
-            }
+        if let Some(name) = self
+            .token_env
+            .as_ref()
+            .filter(|n| !rotor_provider::is_env_name(n))
+        {
+            return Err(format!(
+                "vault token_env `{name}` is not an environment variable name"
+            ));
         }
         let ok = |s: &str| {
             !s.is_empty()
