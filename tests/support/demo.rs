@@ -16,7 +16,7 @@ pub fn demo_bin() -> PathBuf {
     let bin = std::path::Path::new(super::BIN).with_file_name("rotor-demo-service");
     assert!(
         bin.exists(),
-        "{} is not built (cargo test --workspace --all-features)",
+        "{} is not built: ./scripts/test builds it (cargo build -p rotor-keyring --features demo)",
         bin.display()
     );
     bin
