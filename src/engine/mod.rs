@@ -79,15 +79,21 @@ pub async fn open_targets(
 ) -> Result<Vec<Target>> {
     let mut out = Vec::new();
     for target in rb.targets.iter().filter(|t| pick.selects(t)) {
+        // The store's own error names its location; the target's name is said here.
+        let state = if target.name == target.kind() {
+            "nothing was changed".to_owned()
+        } else {
+            format!("(target `{}`) nothing was changed", target.name)
+        };
         let provider = target
             .config
             .build(&rb.secret, clients)
-            .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
+            .map_err(|e| Error::provider(&rb.secret, state.clone(), e))?;
         tracing::debug!(secret = %rb.secret, location = %provider.location(), "reading key set");
         let current = provider
             .read()
             .await
-            .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
+            .map_err(|e| Error::provider(&rb.secret, state, e))?;
         out.push(Target {
             name: target.name.clone(),
             provider,
