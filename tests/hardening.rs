@@ -984,3 +984,42 @@ fn resume_goes_on_past_a_failed_secret_and_json_reports_every_failure() {
         .expect(2);
     assert_eq!(out.json()["error"]["exit"], 2, "{}", out.stdout);
 }
+
+/// Writes, with the store's own client, a `previous` key and no `current` for `secret`.
+fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
+    match store {
+        Store::File => {
+            s.write(
+                &format!("keys/{secret}.env"),
+                &format!("{}_PREVIOUS={key}\n", secret.to_uppercase()),
+            );
+        }
+        Store::Vault(bao) => {
+            bao.ok(&[
+                "kv",
+                "put",
+                &format!("secret/race/{secret}"),
+                &format!("previous={key}"),
+            ]);
+        }
+        Store::Ssm(moto) => moto.put(&format!("/race/{secret}/previous"), key),
+    }
+}
+
+#[test]
+fn create_never_writes_over_a_partial_key_set_in_any_store() {
+    for store in [Store::File, vault(), ssm()] {
+        let s = store.sandbox();
+        store.runbook(&s, "partial");
+        let key = "left-behind-previous-key-0123456789abcdef";
+        s.add_key(key);
+        plant_previous_only(&store, &s, "partial", key);
+        let before = store.held(&s, "partial");
+        let out = store.rotor(&s).args(["rotate"]).run();
+        assert_ne!(out.code, Some(0), "{}", out.stdout);
+        assert!(out.stderr.contains("not empty"), "{}", out.stderr);
+        assert!(out.stderr.contains(&fp(key)), "{}", out.stderr);
+        assert_eq!(store.held(&s, "partial"), before, "create wrote over it");
+        assert!(before.current.is_none() && before.previous.as_deref() == Some(key));
+    }
+}
