@@ -92,7 +92,9 @@ async fn one(
     if dry_run {
         return command::preview(ctx.out, rb, &targets, Operation::Retire, None);
     }
-    command::abandon_interrupted(ctx, rb).await?;
+    if confirm.force {
+        command::abandon_interrupted(ctx, rb).await?;
+    }
     command::run_operation(
         ctx,
         rb,
