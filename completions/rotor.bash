@@ -564,13 +564,21 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__resume)
-            opts="-y -v -h --secret --yes --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --secret --yes --jobs --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,7 +46,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l secret -d 'Only t
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l provider -d 'Only targets of this kind (file, ...)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l key-file -d 'Use this key instead of generating one ("-" reads stdin)' -r -F
-complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -62,7 +62,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l runbooks
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l provider -d 'Only targets of this kind (file, ...)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
-complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -99,7 +99,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbooks -d 'A 
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l secret -d 'Only this secret (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l provider -d 'Only targets of this kind (file, ...)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
-complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s j -l jobs -d 'How many secrets are worked on at once (each one\'s steps stay in order)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -110,6 +110,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l dry-run -d 'Pri
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l secret -d 'Only this secret\'s interrupted run (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"

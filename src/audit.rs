@@ -24,7 +24,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// What one line records besides the chain fields.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Entry {
-    pub time: String,
+    pub time: jiff::Timestamp,
     pub actor: String,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub ci: serde_json::Map<String, serde_json::Value>,
@@ -143,7 +143,7 @@ impl AuditLog {
         let Some(path) = &self.path else {
             return Ok(None);
         };
-        entry.time = jiff::Timestamp::now().to_string();
+        entry.time = jiff::Timestamp::now();
         entry.actor = self.actor.clone();
         entry.ci = self.ci.clone();
         let seq = self.seq + 1;

@@ -5,19 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  done
-  1  runtime failure (store unreachable, I/O, a signal or check that failed)
-  2  usage or runbook error (nothing was touched)
-  3  refused by policy (too recent, grace not over, a rotation in flight)
-  4  the lock is held by another rotor
-  5  write conflict: someone else changed the key set (nothing was written)
-  6  monitor timed out or a rollout failed (the message says which keys are live)";
-
 /// Rotate HMAC and JWT signing secrets without downtime.
 #[derive(Debug, Parser)]
-#[command(name = "rotor", version, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(name = "rotor", version, after_help = crate::error::exit::help(), max_term_width = 100)]
 pub struct Cli {
     /// Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]
     #[arg(long, global = true, env = "ROTOR_STATE_DIR", value_name = "DIR")]
@@ -126,7 +116,8 @@ pub struct RotateArgs {
 /// `--jobs`, shared by the commands that change many secrets.
 #[derive(Debug, Args)]
 pub struct JobsArg {
-    /// How many secrets are worked on at once (each one's steps stay in order)
+    /// How many secrets write at once; all move through the phases together (1: one
+    /// secret after another, each through all its phases)
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
@@ -183,6 +174,9 @@ pub struct ResumeArgs {
     /// Accepted for symmetry; resume asks nothing
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub jobs: JobsArg,
 }
 
 #[derive(Debug, Subcommand)]

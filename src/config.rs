@@ -28,7 +28,8 @@ pub enum Mode {
     Rollback(Selection, bool, bool, usize),
     Status(Selection),
     Plan(Selection),
-    Resume(Vec<String>),
+    /// secrets, jobs
+    Resume(Vec<String>, usize),
     AuditShow,
     AuditVerify,
     AuditRepair,
@@ -44,7 +45,7 @@ impl Mode {
             Mode::Rollback(..) => "rollback",
             Mode::Status(_) => "status",
             Mode::Plan(_) => "plan",
-            Mode::Resume(_) => "resume",
+            Mode::Resume(..) => "resume",
             Mode::AuditShow => "audit show",
             Mode::AuditVerify => "audit verify",
             Mode::AuditRepair => "audit repair",
@@ -65,7 +66,7 @@ pub struct RotateOptions {
     pub if_due: bool,
     pub dry_run: bool,
     pub key_file: Option<PathBuf>,
-    /// Secrets rotated at once (1 with --force, which may ask on the terminal).
+    /// Secrets written at once (1: one secret after another).
     pub jobs: usize,
 }
 
@@ -178,7 +179,7 @@ impl Config {
                     if_due: a.if_due,
                     dry_run: a.dry_run,
                     key_file: a.key_file,
-                    jobs: if a.force { 1 } else { usize::from(a.jobs.jobs) },
+                    jobs: usize::from(a.jobs.jobs),
                 };
                 Mode::Rotate(Selection::from_args(a.select)?, opts)
             }
@@ -199,7 +200,7 @@ impl Config {
             ),
             cli::Command::Status(s) => Mode::Status(Selection::from_args(s)?),
             cli::Command::Plan(s) => Mode::Plan(Selection::from_args(s)?),
-            cli::Command::Resume(a) => Mode::Resume(a.secrets),
+            cli::Command::Resume(a) => Mode::Resume(a.secrets, usize::from(a.jobs.jobs)),
             cli::Command::Audit(cli::AuditCommand::Show) => Mode::AuditShow,
             cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,
             cli::Command::Audit(cli::AuditCommand::Repair) => Mode::AuditRepair,

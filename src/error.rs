@@ -2,12 +2,20 @@
 //!
 //! Every variant that concerns a secret says what state the store was left in, so an
 //! operator reading the message knows whether services are safe and what to run next.
+//! Each variant prints its cause in its message and exposes no `source()`: the message
+//! is the whole story, said once ([`chain`] walks the sources of other errors).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rotor_provider::Fingerprints;
 
-/// Documented in `--help` and the README (see `cli::EXIT_CODES`).
+pub use rotor_provider::error::chain;
+
+use crate::engine::plan::Phase;
+
+/// The exit codes, written once: `--help`, the README (checked by a test) and
+/// [`Error::code`] all come from here.
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILURE: i32 = 1;
@@ -15,7 +23,42 @@ pub mod exit {
     pub const REFUSED: i32 = 3;
     pub const LOCKED: i32 = 4;
     pub const CONFLICT: i32 = 5;
-    pub const MONITOR_TIMEOUT: i32 = 6;
+    pub const MONITOR: i32 = 6;
+
+    /// Every code and what it means.
+    pub const TABLE: [(i32, &str); 7] = [
+        (OK, "done (including \"nothing to do\")"),
+        (
+            FAILURE,
+            "runtime failure: store unreachable, I/O, a signal action or check that failed, a broken audit chain",
+        ),
+        (USAGE, "usage or runbook error; nothing was touched"),
+        (
+            REFUSED,
+            "refused by policy: too recent (`min_interval`), grace not over, a rotation in flight, an interrupted run",
+        ),
+        (
+            LOCKED,
+            "the lock is held by another rotor (the message names its PID)",
+        ),
+        (
+            CONFLICT,
+            "write conflict: someone else changed the key set; nothing was written",
+        ),
+        (
+            MONITOR,
+            "monitor timed out, or gave up on a failed check (a rollout past its deadline); the message says which keys are live",
+        ),
+    ];
+
+    /// The table as `--help` shows it.
+    pub fn help() -> String {
+        let mut s = String::from("Exit codes:");
+        for (code, meaning) in TABLE {
+            s.push_str(&format!("\n  {code}  {meaning}"));
+        }
+        s
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,40 +80,32 @@ pub enum Error {
     #[error("another rotor (pid {pid}) holds {}; nothing was done", path.display())]
     LockHeld { path: PathBuf, pid: String },
 
-    #[error("{secret}: {source}; the store holds {state}")]
-    Conflict {
+    /// A store failed or refused a write; the exit code follows the kind of failure.
+    #[error("{secret}: {}; {state}", chain(&**error))]
+    Store {
         secret: String,
+        /// What the stores hold now and what to run next.
         state: String,
-        #[source]
-        source: Box<rotor_provider::Error>,
-    },
-
-    #[error("{secret}: {source}; {state}")]
-    Provider {
-        secret: String,
-        state: String,
-        #[source]
-        source: Box<rotor_provider::Error>,
+        error: Box<rotor_provider::Error>,
     },
 
     #[error(transparent)]
-    MonitorTimeout(Box<MonitorTimeout>),
+    Monitor(Box<MonitorError>),
 
     #[error("{secret}: {action} failed in phase {phase}: {detail}; {state}")]
     Action {
         secret: String,
-        phase: String,
+        phase: Phase,
         action: String,
         detail: String,
         state: String,
     },
 
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}: {error}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{0}")]
@@ -79,29 +114,36 @@ pub enum Error {
 
 impl Error {
     pub fn code(&self) -> i32 {
+        use rotor_provider::Error as Store;
         match self {
             Error::Usage(_) | Error::Runbook { .. } => exit::USAGE,
-            // A target that cannot work as configured (wrong mount type, no token, ...).
-            Error::Provider { source, .. }
-                if matches!(**source, rotor_provider::Error::Config { .. }) =>
-            {
-                exit::USAGE
-            }
+            Error::Store { error, .. } => match **error {
+                Store::Conflict { .. } => exit::CONFLICT,
+                // A target that cannot work as configured (wrong mount type, no token, ...).
+                Store::Config { .. } => exit::USAGE,
+                _ => exit::FAILURE,
+            },
             Error::Refused { .. } => exit::REFUSED,
             Error::LockHeld { .. } => exit::LOCKED,
-            Error::Conflict { .. } => exit::CONFLICT,
-            Error::MonitorTimeout(_) => exit::MONITOR_TIMEOUT,
-            Error::Provider { .. } | Error::Action { .. } | Error::Io { .. } | Error::Other(_) => {
-                exit::FAILURE
-            }
+            Error::Monitor(_) => exit::MONITOR,
+            Error::Action { .. } | Error::Io { .. } | Error::Other(_) => exit::FAILURE,
         }
     }
 
-    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             what,
             path: path.into(),
-            source,
+            error,
+        }
+    }
+
+    /// A store's error about `secret`, with what the stores hold now.
+    pub fn store(secret: &str, state: String, error: rotor_provider::Error) -> Self {
+        Error::Store {
+            secret: secret.to_owned(),
+            state,
+            error: Box::new(error),
         }
     }
 
@@ -109,51 +151,46 @@ impl Error {
     /// for the variants that carry one.
     pub fn with_state(self, new: String) -> Self {
         match self {
-            Error::Conflict { secret, source, .. } => Error::Conflict {
+            Error::Store { secret, error, .. } => Error::Store {
                 secret,
                 state: new,
-                source,
-            },
-            Error::Provider { secret, source, .. } => Error::Provider {
-                secret,
-                state: new,
-                source,
+                error,
             },
             other => other,
         }
     }
+}
 
-    /// A provider error about `secret`, sorted into conflict or failure.
-    pub fn provider(secret: &str, state: String, source: rotor_provider::Error) -> Self {
-        let secret = secret.to_owned();
-        let conflict = source.is_conflict();
-        let source = Box::new(source);
-        if conflict {
-            Error::Conflict {
-                secret,
-                state,
-                source,
-            }
-        } else {
-            Error::Provider {
-                secret,
-                state,
-                source,
+/// Why a monitor ended unsatisfied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorFailure {
+    /// A check reported it can never be satisfied (a rollout past its deadline).
+    GaveUp,
+    /// The runbook's `monitor.timeout` passed.
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for MonitorFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MonitorFailure::GaveUp => f.write_str("gave up (a check failed)"),
+            MonitorFailure::TimedOut(d) => {
+                write!(f, "timed out after {}", crate::command::human(*d))
             }
         }
     }
 }
 
-/// A monitor that was not satisfied in time: which checks failed, and which keys are live.
+/// A monitor that was not satisfied: which checks were not, and which keys are live.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{secret}: monitor {timeout} in phase {phase}; not satisfied: {}; live keys: {live}; {advice}",
+    "{secret}: monitor {failure} in phase {phase}; not satisfied: {}; live keys: {live}; {advice}",
     unsatisfied.join(", ")
 )]
-pub struct MonitorTimeout {
+pub struct MonitorError {
     pub secret: String,
-    pub phase: String,
-    pub timeout: String,
+    pub phase: Phase,
+    pub failure: MonitorFailure,
     pub unsatisfied: Vec<String>,
     pub live: Fingerprints,
     pub advice: String,
@@ -161,16 +198,52 @@ pub struct MonitorTimeout {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The error and its sources on one line each (`caused by: ...`), each said once.
-pub fn chain(e: &Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(&format!("\n  caused by: {text}"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_exit_code_as_the_table_says() {
+        let readme = include_str!("../README.md");
+        for (code, meaning) in exit::TABLE {
+            let row = format!("| {code} | {meaning} |");
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
         }
-        source = s.source();
+        let rows = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("### Exit codes"))
+            .filter(|l| l.starts_with("| ") && l[2..].starts_with(|c: char| c.is_ascii_digit()))
+            .take_while(|l| l.starts_with("| "))
+            .count();
+        assert_eq!(rows, exit::TABLE.len(), "README.md has extra exit codes");
     }
-    msg
+
+    #[test]
+    fn a_store_error_maps_its_kind_to_the_exit_code_and_prints_its_cause_once() {
+        let conflict = Error::store(
+            "s",
+            "nothing was written".into(),
+            rotor_provider::Error::conflict("file:x", "moved"),
+        );
+        assert_eq!(conflict.code(), exit::CONFLICT);
+        assert!(std::error::Error::source(&conflict).is_none());
+        let config = Error::store(
+            "s",
+            "x".into(),
+            rotor_provider::Error::Config {
+                location: "vault:a".into(),
+                detail: "not kv v2".into(),
+            },
+        );
+        assert_eq!(config.code(), exit::USAGE);
+        let io = std::io::Error::other("disk on fire");
+        let down = Error::store(
+            "s",
+            "x".into(),
+            rotor_provider::Error::other("vault:a", "request failed", io),
+        );
+        assert_eq!(down.code(), exit::FAILURE);
+        let text = chain(&down);
+        assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
+    }
 }

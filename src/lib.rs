@@ -26,8 +26,8 @@ pub use rotor_provider as provider;
 use clap::CommandFactory;
 
 use crate::audit::AuditLog;
+use crate::command::Ctx;
 use crate::config::{Config, Mode};
-use crate::engine::Ctx;
 use crate::error::Result;
 use crate::lock::LockGuard;
 use crate::output::Output;
@@ -41,7 +41,7 @@ pub async fn run(config: Config) -> Result<()> {
     if let Err(e) = &result {
         out.document(&serde_json::json!({
             "command": config.mode.name(),
-            "error": { "message": error::chain(e), "exit": e.code() },
+            "error": { "message": e.to_string(), "exit": e.code() },
             "secrets": [],
         }));
     }
@@ -74,7 +74,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         }
         Mode::Rotate(_, opts) => (config.mode.name(), opts.dry_run),
         Mode::Retire(_, _, dry, _) | Mode::Rollback(_, _, dry, _) => (config.mode.name(), *dry),
-        Mode::Resume(_) => (config.mode.name(), false),
+        Mode::Resume(..) => (config.mode.name(), false),
     };
     // Every runbook is parsed before anything is touched.
     let runbooks = match &config.mode {
@@ -95,7 +95,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         AuditLog::open(state)?
     };
     let audit = std::cell::RefCell::new(audit);
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         state,
         clients,
         audit: &audit,
@@ -103,14 +103,14 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         command: name,
     };
     let outcomes = match &config.mode {
-        Mode::Rotate(sel, opts) => command::rotate::run(&mut ctx, &runbooks, sel, opts).await?,
+        Mode::Rotate(sel, opts) => command::rotate::run(&ctx, &runbooks, sel, opts).await?,
         Mode::Retire(sel, confirm, dry, jobs) => {
-            command::retire::run(&mut ctx, &runbooks, sel, *confirm, *dry, *jobs).await?
+            command::retire::run(&ctx, &runbooks, sel, *confirm, *dry, *jobs).await?
         }
         Mode::Rollback(sel, force, dry, jobs) => {
-            command::rollback::run(&mut ctx, &runbooks, sel, *force, *dry, *jobs).await?
+            command::rollback::run(&ctx, &runbooks, sel, *force, *dry, *jobs).await?
         }
-        Mode::Resume(secrets) => command::resume::run(&mut ctx, secrets).await?,
+        Mode::Resume(secrets, jobs) => command::resume::run(&ctx, secrets, *jobs).await?,
         _ => unreachable!("read-only modes returned above"),
     };
     command::report(out, name, &outcomes);

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     if let (true, Err(e)) = (json, &config) {
         // `rotor::run` prints the document for every later error.
         let doc = serde_json::json!({
-            "error": { "message": rotor::error::chain(e), "exit": e.code() },
+            "error": { "message": e.to_string(), "exit": e.code() },
             "secrets": [],
         });
         println_ignoring_errors(&doc.to_string());
@@ -29,11 +29,11 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(Error::Io { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let msg = format!("rotor: error: {}", rotor::error::chain(&e));
+            let msg = format!("rotor: error: {e}");
             rotor_provider::warn_line(&msg);
             ExitCode::from(e.code() as u8)
         }

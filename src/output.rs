@@ -82,6 +82,15 @@ impl Output {
 pub struct Progress(Option<ProgressBar>);
 
 impl Progress {
+    /// A progress display that shows nothing.
+    pub fn none() -> Progress {
+        Progress(None)
+    }
+
+    pub fn is_drawn(&self) -> bool {
+        self.0.is_some()
+    }
+
     pub fn set(&self, done: u64) {
         if let Some(b) = &self.0 {
             b.set_position(done);

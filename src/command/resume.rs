@@ -2,16 +2,20 @@
 //!
 //! The keys come from the store itself (the journal holds fingerprints only). If the run
 //! stopped before its new key reached any store, that key is gone; since no service can
-//! have seen it, a fresh one is generated in its place.
+//! have seen it, a fresh one is generated in its place. The journals of one batch (secrets
+//! that started in lockstep) go on in lockstep again, from wherever each stopped; with
+//! `--secret`, only the secrets named.
 
-use crate::command::{self, Outcome};
+use crate::command::batch::finish;
+use crate::command::{Ctx, Outcome, report};
+use crate::engine::event::{Narrative, Records, Sinks};
 use crate::engine::journal::Journal;
 use crate::engine::plan::StepKind;
-use crate::engine::{self, Ctx, KeyPool};
+use crate::engine::{self, Engine, KeyPool, Member};
 use crate::error::{Error, Result};
 use crate::runbook::Runbook;
 
-pub async fn run(ctx: &mut Ctx<'_>, secrets: &[String]) -> Result<Vec<Outcome>> {
+pub async fn run(ctx: &Ctx<'_>, secrets: &[String], jobs: usize) -> Result<Vec<Outcome>> {
     let journals: Vec<Journal> = Journal::all(ctx.state)?
         .into_iter()
         .filter(|j| secrets.is_empty() || secrets.contains(&j.secret))
@@ -20,95 +24,151 @@ pub async fn run(ctx: &mut Ctx<'_>, secrets: &[String]) -> Result<Vec<Outcome>> 
         ctx.out.line("nothing to resume");
         return Ok(Vec::new());
     }
+    // Journals of one batch together, in the order their first secret sorts.
+    let mut groups: Vec<(Option<String>, Vec<Journal>)> = Vec::new();
+    for j in journals {
+        // `--jobs 1`: one interrupted run after another.
+        let id = j.batch.as_ref().filter(|_| jobs > 1).map(|b| b.id.clone());
+        match groups.iter_mut().find(|(g, _)| id.is_some() && *g == id) {
+            Some((_, v)) => v.push(j),
+            None => groups.push((id, vec![j])),
+        }
+    }
     let mut outcomes = Vec::new();
     let mut first_error = None;
-    for journal in journals {
-        let secret = journal.secret.clone();
-        match one(ctx, journal).await {
-            Ok(o) => outcomes.push(o),
-            // One interrupted run that cannot be finished does not stop the others.
-            Err(e) => {
-                ctx.out.line(&format!(
-                    "{secret}: not resumed: {}",
-                    crate::error::chain(&e)
-                ));
-                outcomes.push(Outcome::failed(&secret, &e));
-                first_error.get_or_insert(e);
+    // One batch that cannot be finished does not stop the others.
+    for (_, group) in groups {
+        for (secret, result) in resume_batch(ctx, group, jobs).await {
+            match result {
+                Ok(o) => outcomes.push(o),
+                Err(e) => {
+                    ctx.out.line(&format!("{secret}: not resumed: {e}"));
+                    outcomes.push(Outcome::failed(&secret, &e));
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }
     match first_error {
         None => Ok(outcomes),
         Some(e) => {
-            command::report(ctx.out, ctx.command, &outcomes);
+            report(ctx.out, ctx.command, &outcomes);
             Err(e)
         }
     }
 }
 
-/// Finishes one interrupted run.
-async fn one(ctx: &mut Ctx<'_>, mut journal: Journal) -> Result<Outcome> {
-    {
-        let rb = Runbook::load(&journal.runbook)?;
-        if rb.secret != journal.secret {
+/// Finishes the journals of one batch together; each secret's result.
+async fn resume_batch(
+    ctx: &Ctx<'_>,
+    journals: Vec<Journal>,
+    jobs: usize,
+) -> Vec<(String, Result<Outcome>)> {
+    let mut results = Vec::new();
+    let mut loaded = Vec::new();
+    for j in journals {
+        match load_runbook(&j) {
+            Ok(rb) => loaded.push((rb, j)),
+            Err(e) => results.push((j.secret.clone(), Err(e))),
+        }
+    }
+    let records = Records::default();
+    let narrative = Narrative(ctx.out);
+    let audit = ctx.audit_sink();
+    let sinks = Sinks(vec![&narrative, &audit, &records]);
+    let engine = Engine {
+        state: ctx.state,
+        clients: ctx.clients,
+        sink: &sinks,
+        jobs,
+    };
+    let mut members = Vec::new();
+    for (rb, j) in &loaded {
+        let secret = j.secret.clone();
+        match member(ctx, rb, j.clone()).await {
+            Ok(m) => members.push(m),
+            Err(e) => results.push((secret, Err(e))),
+        }
+    }
+    engine::run(&engine, &mut members).await;
+    let failed: Vec<String> = members
+        .iter()
+        .filter(|m| matches!(m.status, engine::Status::Failed(_)))
+        .map(|m| m.secret().to_owned())
+        .collect();
+    for m in members {
+        let secret = m.secret().to_owned();
+        results.push((secret, finish(ctx, &engine, m, &records, &failed).await));
+    }
+    results
+}
+
+fn load_runbook(j: &Journal) -> Result<Runbook> {
+    let rb = Runbook::load(&j.runbook)?;
+    if rb.secret != j.secret {
+        return Err(Error::Other(format!(
+            "{}: the journal's runbook {} now defines `{}`",
+            j.secret,
+            j.runbook.display(),
+            rb.secret
+        )));
+    }
+    Ok(rb)
+}
+
+/// Reads an interrupted run's targets and makes it a member again; a new key that
+/// never reached a store is replaced by a fresh one.
+async fn member<'a>(ctx: &Ctx<'_>, rb: &'a Runbook, mut journal: Journal) -> Result<Member<'a>> {
+    ctx.out.line(&format!(
+        "{}: resuming {} at {}",
+        journal.secret,
+        journal.rotation_id,
+        journal.next_step_name()
+    ));
+    let targets = engine::open_targets(
+        rb,
+        &engine::TargetFilter {
+            kind: journal.provider.as_deref(),
+            names: &[],
+        },
+        ctx.clients,
+    )
+    .await?;
+    let mut pool = KeyPool::from_targets(&targets);
+    if let Some(lost) = journal.new_key.clone().filter(|fp| !pool.contains(fp)) {
+        let first_write = journal
+            .steps
+            .iter()
+            .position(|s| s.kind == StepKind::Write)
+            .unwrap_or(0);
+        if journal.next > first_write {
             return Err(Error::Other(format!(
-                "{}: the journal's runbook {} now defines `{}`",
+                "{}: the new key {lost} is in no target although the journal says it was written; \
+                 the store was changed outside rotor ({}). Use `rotor rotate --force` to start over",
                 journal.secret,
-                journal.runbook.display(),
-                rb.secret
+                engine::describe(&targets)
             )));
         }
+        let key = rb.generator.generate()?;
+        let fresh = key.fingerprint();
         ctx.out.line(&format!(
-            "{}: resuming {} at {}",
-            journal.secret,
-            journal.rotation_id,
-            journal.next_step_name()
+            "{}: the new key {lost} never reached a store; using a fresh key {fresh}",
+            journal.secret
         ));
-        let mut targets = engine::open_targets(
-            &rb,
-            &engine::TargetFilter {
-                kind: journal.provider.as_deref(),
-                names: &[],
-            },
-            ctx.clients,
-        )
-        .await?;
-        let mut pool = KeyPool::from_targets(&targets);
-        if let Some(lost) = journal.new_key.clone().filter(|fp| !pool.contains(fp)) {
-            let first_write = journal
-                .steps
-                .iter()
-                .position(|s| s.kind == StepKind::Write)
-                .unwrap_or(0);
-            if journal.next > first_write {
-                return Err(Error::Other(format!(
-                    "{}: the new key {lost} is in no target although the journal says it was written; \
-                     the store was changed outside rotor ({}). Use `rotor rotate --force` to start over",
-                    journal.secret,
-                    engine::describe(&targets)
-                )));
-            }
-            let key = rb.generator.generate()?;
-            let fresh = key.fingerprint();
-            ctx.out.line(&format!(
-                "{}: the new key {lost} never reached a store; using a fresh key {fresh}",
-                journal.secret
-            ));
-            for s in &mut journal.steps {
-                for slot in [
-                    &mut s.want.current,
-                    &mut s.want.previous,
-                    &mut s.want.pending,
-                ] {
-                    if slot.as_ref() == Some(&lost) {
-                        *slot = Some(fresh.clone());
-                    }
+        for s in &mut journal.steps {
+            for slot in [
+                &mut s.want.current,
+                &mut s.want.previous,
+                &mut s.want.pending,
+            ] {
+                if slot.as_ref() == Some(&lost) {
+                    *slot = Some(fresh.clone());
                 }
             }
-            journal.new_key = Some(fresh);
-            journal.save(ctx.state)?;
-            pool.add(key);
         }
-        command::finish(ctx, &rb, &mut targets, &pool, &mut journal).await
+        journal.new_key = Some(fresh);
+        journal.save(ctx.state)?;
+        pool.add(key);
     }
+    Ok(Member::new(rb, targets, pool, journal))
 }

@@ -1,37 +1,35 @@
 //! `rotor retire-previous`: drop the previous key once the grace period is over.
 
-use crate::command::{self, Outcome, age, human};
+use crate::command::batch::{self, Prep, Prepared};
+use crate::command::{self, Ctx, Outcome, age, human};
 use crate::config::{Confirm, Selection};
+use crate::engine;
 use crate::engine::plan::Operation;
-use crate::engine::{self, Ctx};
 use crate::error::{Error, Result};
 use crate::runbook::Runbook;
 
-/// Retires every selected secret's previous key, `jobs` secrets at a time (one at a
-/// time with `--force`, which may ask on the terminal).
+/// Retires every selected secret's previous key, all of them in lockstep.
 pub async fn run(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     runbooks: &[Runbook],
     sel: &Selection,
     confirm: Confirm,
     dry_run: bool,
     jobs: usize,
 ) -> Result<Vec<Outcome>> {
-    let jobs = if confirm.force { 1 } else { jobs };
-    command::each_secret(ctx, runbooks, jobs, |ctx, rb| {
-        one(ctx, rb, sel, confirm, dry_run)
+    batch::run_all(ctx, runbooks, jobs, dry_run, |ctx, rb| {
+        prepare(ctx, rb, sel, confirm, dry_run)
     })
     .await
 }
 
-async fn one(
-    mut ctx: Ctx<'_>,
-    rb: &Runbook,
+async fn prepare<'a>(
+    ctx: Ctx<'_>,
+    rb: &'a Runbook,
     sel: &Selection,
     confirm: Confirm,
     dry_run: bool,
-) -> Result<Outcome> {
-    let ctx = &mut ctx;
+) -> Result<Prep<'a>> {
     if !confirm.force {
         command::refuse_if_interrupted(ctx.state, rb)?;
     }
@@ -52,7 +50,10 @@ async fn one(
             "{}: no previous key; nothing to retire",
             rb.secret
         ));
-        return Ok(Outcome::skipped(&rb.secret, "nothing to retire"));
+        return Ok(Prep::Skip(Outcome::skipped(
+            &rb.secret,
+            "nothing to retire",
+        )));
     }
     if fps.pending.is_some() {
         return Err(refuse(
@@ -89,19 +90,14 @@ async fn one(
             )?;
         }
     }
-    if dry_run {
-        return command::preview(ctx.out, rb, &targets, Operation::Retire, None);
+    if confirm.force && !dry_run {
+        command::abandon_interrupted(&ctx, rb).await?;
     }
-    if confirm.force {
-        command::abandon_interrupted(ctx, rb).await?;
-    }
-    command::run_operation(
-        ctx,
+    Ok(Prep::Run(Prepared {
         rb,
         targets,
-        Operation::Retire,
-        None,
-        sel.provider.as_deref(),
-    )
-    .await
+        op: Operation::Retire,
+        new_key: None,
+        provider: sel.provider.clone(),
+    }))
 }

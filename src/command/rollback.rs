@@ -1,45 +1,53 @@
 //! `rotor rollback`: inside the transition window, make the previous key current again
 //! (the new key becomes previous), or drop a staged pending key. Always a new write.
 
-use crate::command::{self, Outcome};
+use crate::command::batch::{self, Prep, Prepared};
+use crate::command::{self, Ctx, Outcome};
 use crate::config::Selection;
+use crate::engine;
 use crate::engine::plan::Operation;
-use crate::engine::{self, Ctx};
 use crate::error::Result;
 use crate::runbook::Runbook;
 
 /// Rolls every selected secret back, `jobs` secrets at a time.
 pub async fn run(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     runbooks: &[Runbook],
     sel: &Selection,
     force: bool,
     dry_run: bool,
     jobs: usize,
 ) -> Result<Vec<Outcome>> {
-    command::each_secret(ctx, runbooks, jobs, |ctx, rb| {
-        one(ctx, rb, sel, force, dry_run)
+    batch::run_all(ctx, runbooks, jobs, dry_run, |ctx, rb| {
+        prepare(ctx, rb, sel, force, dry_run)
     })
     .await
 }
 
-async fn one(
-    mut ctx: Ctx<'_>,
-    rb: &Runbook,
+async fn prepare<'a>(
+    ctx: Ctx<'_>,
+    rb: &'a Runbook,
     sel: &Selection,
     force: bool,
     dry_run: bool,
-) -> Result<Outcome> {
-    let ctx = &mut ctx;
+) -> Result<Prep<'a>> {
     if !force {
         command::refuse_if_interrupted(ctx.state, rb)?;
     }
     let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
+    let prepared = Prepared {
+        rb,
+        targets,
+        op: Operation::Rollback,
+        new_key: None,
+        provider: sel.provider.clone(),
+    };
     if dry_run {
-        return command::preview(ctx.out, rb, &targets, Operation::Rollback, None);
+        return Ok(Prep::Run(prepared));
     }
+    let targets = &prepared.targets;
     // Refuse before abandoning an interrupted run's journal.
-    let before = engine::agreed(&rb.secret, &targets)?;
+    let before = engine::agreed(&rb.secret, targets)?;
     command::plan_for(rb, before.as_ref(), Operation::Rollback, None, "(new)")?;
     // Rolling back a rollback swaps the keys back: the key the operator moved away
     // from (perhaps a leaked one) would sign again.
@@ -63,15 +71,7 @@ async fn one(
         });
     }
     if force {
-        command::abandon_interrupted(ctx, rb).await?;
+        command::abandon_interrupted(&ctx, rb).await?;
     }
-    command::run_operation(
-        ctx,
-        rb,
-        targets,
-        Operation::Rollback,
-        None,
-        sel.provider.as_deref(),
-    )
-    .await
+    Ok(Prep::Run(prepared))
 }

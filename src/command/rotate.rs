@@ -2,10 +2,11 @@
 
 use rotor_provider::Key;
 
-use crate::command::{self, Outcome, age, human};
+use crate::command::batch::{self, Prep, Prepared};
+use crate::command::{self, Ctx, Outcome, age, human};
 use crate::config::{RotateOptions, Selection};
 use crate::engine::plan::Operation;
-use crate::engine::{self, Ctx, Target};
+use crate::engine::{self, Target};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::runbook::{Runbook, Strategy};
@@ -106,9 +107,10 @@ pub fn decide(
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
 }
 
-/// Rotates every selected secret, `opts.jobs` at a time (see [`command::each_secret`]).
+/// Rotates every selected secret: all of them prepared, then run in lockstep (see
+/// [`batch::run_all`]).
 pub async fn run(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     runbooks: &[Runbook],
     sel: &Selection,
     opts: &RotateOptions,
@@ -123,27 +125,26 @@ pub async fn run(
         None => None,
     };
     let supplied = std::cell::RefCell::new(supplied);
-    command::each_secret(ctx, runbooks, opts.jobs, |ctx, rb| {
+    batch::run_all(ctx, runbooks, opts.jobs, opts.dry_run, |ctx, rb| {
         let key = supplied.borrow_mut().take();
-        one(ctx, rb, sel, opts, key)
+        prepare(ctx, rb, sel, opts, key)
     })
     .await
 }
 
-/// Decides and runs one secret's rotation.
-async fn one(
-    mut ctx: Ctx<'_>,
-    rb: &Runbook,
+/// Reads one secret's stores and decides what its rotation is.
+async fn prepare<'a>(
+    ctx: Ctx<'_>,
+    rb: &'a Runbook,
     sel: &Selection,
     opts: &RotateOptions,
     supplied: Option<Key>,
-) -> Result<Outcome> {
-    let ctx = &mut ctx;
+) -> Result<Prep<'a>> {
     let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
     let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
         Decision::Skip(why) => {
             ctx.out.line(&format!("{}: {why}", rb.secret));
-            return Ok(Outcome::skipped(&rb.secret, &why));
+            return Ok(Prep::Skip(Outcome::skipped(&rb.secret, &why)));
         }
         Decision::Run(op) => op,
     };
@@ -165,17 +166,19 @@ async fn one(
         }
         None => rb.generator.generate()?,
     };
-    if opts.dry_run {
-        let fp = new_key.fingerprint();
-        return command::preview(ctx.out, rb, &targets, op, Some(&fp));
-    }
-    if op == Operation::Force {
+    if op == Operation::Force && !opts.dry_run {
         command::confirm(
             &rb.secret,
             "Emergency rotation: the new key replaces every key at once and every token signed before dies",
             opts.confirm.yes,
         )?;
-        command::abandon_interrupted(ctx, rb).await?;
+        command::abandon_interrupted(&ctx, rb).await?;
     }
-    command::run_operation(ctx, rb, targets, op, Some(new_key), sel.provider.as_deref()).await
+    Ok(Prep::Run(Prepared {
+        rb,
+        targets,
+        op,
+        new_key: Some(new_key),
+        provider: sel.provider.clone(),
+    }))
 }

@@ -3,6 +3,7 @@
 use rotor_provider::{Clients, Fingerprint, History};
 use serde_json::json;
 
+use crate::command::batch::{self, Prepared};
 use crate::command::{self, age, human, rotate};
 use crate::config::Selection;
 use crate::engine::journal::Journal;
@@ -135,7 +136,7 @@ pub async fn status(
                 .provider
                 .history()
                 .await
-                .map_err(|e| Error::provider(&rb.secret, "nothing was changed".into(), e))?;
+                .map_err(|e| Error::store(&rb.secret, "nothing was changed".into(), e))?;
             if let Some(h) = history {
                 history_view(out, rb, &h);
                 view["history"] = json!(h);
@@ -169,14 +170,18 @@ pub async fn status(
     Ok(())
 }
 
+/// Prints what `rotor rotate` would do: each secret's steps and, for several, the
+/// batch plan (which signal units run once in which phase, for which secrets).
 pub async fn plan(
     out: &Output,
     state: &StateDir,
     sel: &Selection,
     clients: &Clients,
 ) -> Result<()> {
+    let runbooks = sel.load()?;
     let mut outcomes = Vec::new();
-    for rb in &sel.load()? {
+    let mut prepared = Vec::new();
+    for rb in &runbooks {
         let targets = engine::open_targets(rb, &sel.filter(), clients).await?;
         let op = match rotate::decide(state, rb, &targets, false, false) {
             Ok(rotate::Decision::Run(op)) => op,
@@ -190,10 +195,16 @@ pub async fn plan(
             }
             Err(e) => return Err(e),
         };
-        // A stand-in for the key a real run would generate; it is never stored.
-        let placeholder = rb.generator.generate()?.fingerprint();
-        outcomes.push(command::preview(out, rb, &targets, op, Some(&placeholder))?);
+        prepared.push(Prepared {
+            rb,
+            targets,
+            op,
+            // A stand-in for the key a real run would generate; it is never stored.
+            new_key: Some(rb.generator.generate()?),
+            provider: sel.provider.clone(),
+        });
     }
+    outcomes.extend(batch::preview(out, prepared, clients));
     out.document(&json!({ "command": "plan", "secrets": outcomes }));
     Ok(())
 }

@@ -18,7 +18,7 @@ pub struct Journal {
     pub command: String,
     pub operation: Operation,
     pub rotation_id: String,
-    pub started_at: String,
+    pub started_at: jiff::Timestamp,
     /// The key set's fingerprints when the run started (`None`: there was none).
     pub before: Option<Fingerprints>,
     /// The fingerprint of the key this run introduces, if any.
@@ -28,9 +28,20 @@ pub struct Journal {
     /// The targets the run writes, by name and location (for people reading the file).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The batch this run belongs to (several secrets in lockstep): `resume` goes on
+    /// with the journals of one batch together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchInfo>,
     pub steps: Vec<Step>,
     /// Index of the next step to run.
     pub next: usize,
+}
+
+/// The secrets that started together in one lockstep run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchInfo {
+    pub id: String,
+    pub secrets: Vec<String>,
 }
 
 impl Journal {

@@ -31,6 +31,19 @@ pub enum Operation {
     Rollback,
 }
 
+impl fmt::Display for Operation {
+    /// `create`, `rotate(staged)`, `force`, ...: as the audit log records a run's start.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::Create => f.write_str("create"),
+            Operation::Rotate(s) => write!(f, "rotate({})", format!("{s:?}").to_lowercase()),
+            Operation::Force => f.write_str("force"),
+            Operation::Retire => f.write_str("retire"),
+            Operation::Rollback => f.write_str("rollback"),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {

@@ -1,5 +1,8 @@
 //! `exec: [program, args...]`: a command run without a shell, with the secret, the
-//! phase and the fingerprints in its environment (never key material). As a signal it
+//! phase and the fingerprints in its environment (never key material): `ROTOR_SECRET`,
+//! `ROTOR_SECRETS`, `ROTOR_PHASE`, `ROTOR_CURRENT_FP`, `ROTOR_PREVIOUS_FP`,
+//! `ROTOR_PENDING_FP`. A signal `exec` shared by several secrets of a phase runs once
+//! with `ROTOR_SECRETS` naming them all (space-separated) and no per-secret variables. As a signal it
 //! must exit 0; as a check it passes when it exits 0. A failure shows its stderr tail.
 //!
 //! The command gets an explicit environment: a safe base ([`BASE_ENV`]), rotor's
@@ -38,12 +41,18 @@ pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Resu
             cmd.env(name, v);
         }
     }
-    cmd.env("ROTOR_SECRET", ctx.secret)
-        .env("ROTOR_PHASE", ctx.phase)
-        .env("ROTOR_CURRENT_FP", fp(&ctx.fingerprints.current))
-        .env("ROTOR_PREVIOUS_FP", fp(&ctx.fingerprints.previous))
-        .env("ROTOR_PENDING_FP", fp(&ctx.fingerprints.pending))
-        .stdin(Stdio::null())
+    cmd.env("ROTOR_PHASE", ctx.phase);
+    if ctx.batch.len() > 1 {
+        // One run for several secrets: their names, and no one secret's fingerprints.
+        cmd.env("ROTOR_SECRETS", ctx.batch.join(" "));
+    } else {
+        cmd.env("ROTOR_SECRET", ctx.secret)
+            .env("ROTOR_SECRETS", ctx.secret)
+            .env("ROTOR_CURRENT_FP", fp(&ctx.fingerprints.current))
+            .env("ROTOR_PREVIOUS_FP", fp(&ctx.fingerprints.previous))
+            .env("ROTOR_PENDING_FP", fp(&ctx.fingerprints.pending));
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);

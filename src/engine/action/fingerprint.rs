@@ -53,6 +53,10 @@ impl FingerprintCheck {
         self.urls.len()
     }
 
+    pub fn url(&self, unit: usize) -> &str {
+        &self.urls[unit]
+    }
+
     pub async fn poll(
         &self,
         unit: usize,
@@ -151,6 +155,7 @@ mod tests {
         let clients = &rotor_provider::Clients::new();
         let ctx = |f, removed| Context {
             secret: "s",
+            batch: &[],
             phase: "p",
             fingerprints: f,
             removed,

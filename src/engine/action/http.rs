@@ -103,6 +103,26 @@ impl HttpSignal {
         self.urls.len()
     }
 
+    pub fn describe_unit(&self, unit: usize) -> String {
+        format!("http {} {}", self.method, self.urls[unit])
+    }
+
+    /// The same method on the same URL with the same headers (as written, before
+    /// `${VAR}` expansion).
+    pub fn unit_key(&self, unit: usize) -> String {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{}={v}", n.to_ascii_lowercase()))
+            .collect();
+        format!(
+            "http|{}|{}|{}",
+            self.method,
+            self.urls[unit],
+            headers.join("\n")
+        )
+    }
+
     pub async fn run(
         &self,
         unit: usize,

@@ -3,9 +3,9 @@
 //! paused Deployment refuses the action before any workload restarts); as a check,
 //! `kubectl rollout status` of each, pinned to the generation rotor's restart produced.
 //!
-//! One restart per workload per phase: when several secrets rotated in one run share a
-//! workload, a restart that began after a secret's write already carries that write, so
-//! the workload is not restarted again for it.
+//! One restart per workload per phase: the engine runs each workload once for all the
+//! secrets of a phase, and a restart that began after a secret's write already carries
+//! that write (one secret at a time, `--jobs 1`), so it is not restarted again for it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -109,56 +109,53 @@ impl KubernetesRollout {
             .map_err(|e| e.to_string())
     }
 
-    /// Restarts every workload not already restarted since `written_at`.
-    pub async fn restart_all(&self, ctx: &super::Context<'_>) -> Result<String, String> {
-        let written_at = ctx.written_at;
+    /// The identity of one workload, for running each once per phase across secrets.
+    pub fn unit_key(&self, unit: usize) -> String {
+        format!(
+            "kubernetes|{}|{}",
+            self.context.as_deref().unwrap_or(""),
+            self.workloads[unit]
+        )
+    }
+
+    /// Refuses a workload that cannot be restarted (a paused Deployment): checked for
+    /// every workload of a phase before any is restarted.
+    pub async fn check_unit(&self, unit: usize, ctx: &super::Context<'_>) -> Result<(), String> {
+        let client = self.client(ctx.clients).await?;
+        rollout::check_restartable(&client, &self.workloads[unit]).await
+    }
+
+    /// Restarts one workload, unless a restart this run made began after the phase's
+    /// write (it already carries the write).
+    pub async fn restart_unit(
+        &self,
+        unit: usize,
+        ctx: &super::Context<'_>,
+    ) -> Result<String, String> {
+        let w = &self.workloads[unit];
         let client = self.client(ctx.clients).await?;
         let ledger = restarts(ctx.clients);
-        for w in &self.workloads {
-            rollout::check_restartable(&client, w).await?;
+        let began = ledger
+            .0
+            .lock()
+            .expect("restart ledger poisoned")
+            .get(w)
+            .map(|(began, _)| *began);
+        if carries_write(began, ctx.written_at) {
+            return Ok(format!("{w} already restarted after this write"));
         }
         // RFC 3339 like kubectl's, but to the nanosecond: two restarts within one second
         // (stage and promote of a fast rollout) must still change the pod template, or
         // the second one would be no change at all and restart nothing.
         let at = jiff::Timestamp::now().to_string();
-        let mut done = Vec::new();
-        let mut skipped = Vec::new();
-        for w in &self.workloads {
-            let began = ledger
-                .0
-                .lock()
-                .expect("restart ledger poisoned")
-                .get(w)
-                .map(|(began, _)| *began);
-            let already = carries_write(began, written_at);
-            if already {
-                skipped.push(w.to_string());
-                continue;
-            }
-            let began = Instant::now();
-            let generation = rollout::restart(&client, w, &at).await?;
-            ledger
-                .0
-                .lock()
-                .expect("restart ledger poisoned")
-                .insert(w.clone(), (began, generation));
-            done.push(w.to_string());
-        }
-        let mut said = format!(
-            "restarted {}",
-            if done.is_empty() {
-                "nothing".to_owned()
-            } else {
-                done.join(", ")
-            }
-        );
-        if !skipped.is_empty() {
-            said.push_str(&format!(
-                "; already restarted after this write: {}",
-                skipped.join(", ")
-            ));
-        }
-        Ok(said)
+        let began = Instant::now();
+        let generation = rollout::restart(&client, w, &at).await?;
+        ledger
+            .0
+            .lock()
+            .expect("restart ledger poisoned")
+            .insert(w.clone(), (began, generation));
+        Ok(format!("restarted {w}"))
     }
 
     /// `Ok(None)` when rolled out, `Ok(Some(why))` while waiting, `Err` when it failed.

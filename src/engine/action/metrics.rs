@@ -82,6 +82,11 @@ struct Data {
 }
 
 impl MetricsCheck {
+    /// The endpoint, query and bound: what the answer depends on.
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}", self.endpoint, self.query, self.describe())
+    }
+
     pub fn describe(&self) -> String {
         let bound = match self.bound {
             Bound::Below(b) => format!("below {b}"),

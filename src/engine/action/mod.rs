@@ -225,6 +225,9 @@ fn default_interval() -> Duration {
 #[derive(Clone, Debug)]
 pub struct Context<'a> {
     pub secret: &'a str,
+    /// Every secret a shared signal unit runs for (the unit runs once for all of them);
+    /// `[secret]` otherwise.
+    pub batch: &'a [String],
     pub phase: &'a str,
     /// What the store holds after the phase's write.
     pub fingerprints: &'a Fingerprints,
@@ -278,15 +281,54 @@ impl SignalAction {
         }
     }
 
-    /// How many independent units (processes, URLs) the action has.
+    /// How many independent units (processes, URLs, workloads) the action has.
     pub fn units(&self) -> usize {
         match self {
             SignalAction::Exec(_) => 1,
             SignalAction::Sighup(s) => s.units(),
             SignalAction::Http(h) => h.units(),
-            // Restarts are checked all together first, then made: one unit.
             #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(_) => 1,
+            SignalAction::KubernetesRollout(k) => k.units(),
+        }
+    }
+
+    /// One unit, as the batch plan shows it.
+    pub fn describe_unit(&self, unit: usize) -> String {
+        match self {
+            SignalAction::Exec(argv) => format!("exec {argv}"),
+            SignalAction::Sighup(s) => s.describe_unit(unit),
+            SignalAction::Http(h) => h.describe_unit(unit),
+            #[cfg(feature = "kubernetes")]
+            SignalAction::KubernetesRollout(k) => format!("restart {}", k.describe_unit(unit)),
+        }
+    }
+
+    /// What makes two units one: the same process and signal, the same URL with the
+    /// same method and headers, the same workload in the same context, the same argv
+    /// and environment names in the same phase. A phase runs each distinct unit once,
+    /// for every secret that lists it. Internal only: never printed (a header may hold
+    /// a literal token).
+    pub fn unit_key(&self, unit: usize, exec_env: &[String], phase: &str) -> String {
+        match self {
+            SignalAction::Exec(argv) => {
+                let mut env = exec_env.to_vec();
+                env.sort();
+                format!("exec|{phase}|{}|{}", argv.0.join("\0"), env.join(","))
+            }
+            SignalAction::Sighup(s) => s.unit_key(unit),
+            SignalAction::Http(h) => h.unit_key(unit),
+            #[cfg(feature = "kubernetes")]
+            SignalAction::KubernetesRollout(k) => k.unit_key(unit),
+        }
+    }
+
+    /// Checked for every unit of a phase before any unit runs (a paused Deployment
+    /// refuses the phase's restarts before any workload restarts).
+    pub async fn check_unit(&self, _unit: usize, _ctx: &Context<'_>) -> Result<(), String> {
+        match self {
+            #[cfg(feature = "kubernetes")]
+            SignalAction::KubernetesRollout(k) => k.check_unit(_unit, _ctx).await,
+            _ => Ok(()),
         }
     }
 
@@ -302,7 +344,7 @@ impl SignalAction {
                 .await
                 .map(|()| None),
             #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.restart_all(ctx).await.map(Some),
+            SignalAction::KubernetesRollout(k) => k.restart_unit(unit, ctx).await.map(Some),
         }
     }
 }
@@ -334,6 +376,36 @@ impl Check {
             #[cfg(feature = "kubernetes")]
             Check::KubernetesRollout(k) => k.describe_unit(unit),
             _ => self.describe(),
+        }
+    }
+
+    /// What makes two polls one: a check whose answer does not depend on the secret
+    /// (a metrics query, a rollout) is polled once per round for every secret listing
+    /// it; a fingerprint check is shared by secrets expecting the same keys, and an
+    /// `exec` check (its environment names the secret) is never shared.
+    pub fn unit_key(&self, unit: usize, ctx: &Context<'_>) -> String {
+        match self {
+            Check::Exec(argv) => format!(
+                "exec|{}|{}|{}|{}|{}",
+                argv.0.join("\0"),
+                ctx.secret,
+                ctx.phase,
+                ctx.fingerprints,
+                ctx.exec_env.join(",")
+            ),
+            Check::Fingerprint(f) => format!(
+                "fingerprint|{}|{}|{}",
+                f.url(unit),
+                ctx.fingerprints,
+                ctx.removed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Check::Metrics(m) => format!("metrics|{}", m.key()),
+            #[cfg(feature = "kubernetes")]
+            Check::KubernetesRollout(k) => k.unit_key(unit),
         }
     }
 

@@ -92,6 +92,27 @@ impl Sighup {
         self.targets.len()
     }
 
+    pub fn describe_unit(&self, unit: usize) -> String {
+        match &self.targets[unit] {
+            Target::Pidfile(p) => format!("{} to pidfile {}", self.signal.as_str(), p.display()),
+            Target::Pid(p) => format!("{} to pid {p}", self.signal.as_str()),
+        }
+    }
+
+    /// The same signal to the same pidfile (by absolute path) or PID.
+    pub fn unit_key(&self, unit: usize) -> String {
+        let to = match &self.targets[unit] {
+            Target::Pidfile(p) => format!(
+                "pidfile:{}",
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+            ),
+            Target::Pid(p) => format!("pid:{p}"),
+        };
+        format!("sighup|{}|{to}", self.signal.as_str())
+    }
+
     pub fn run(&self, unit: usize) -> Result<(), String> {
         let (pid, from) = match &self.targets[unit] {
             Target::Pid(p) => (*p, String::new()),

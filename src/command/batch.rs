@@ -1,0 +1,434 @@
+//! What the mutating commands share: each secret is prepared (its stores read, the
+//! operation decided, a key made), then the prepared secrets run together in lockstep
+//! as one batch (see [`crate::engine::batch`]); a dry run prints the batch plan instead.
+//! `--jobs 1` runs one secret after another, each through all its phases, and stops at
+//! the first failure.
+
+use rotor_provider::{Fingerprints, Key};
+use serde::Serialize;
+
+use crate::command::{Ctx, Outcome, human, plan_for, report};
+use crate::engine::event::{Event, Narrative, Records, Sinks, What};
+use crate::engine::journal::{BatchInfo, Journal};
+use crate::engine::plan::{Operation, Step, StepKind};
+use crate::engine::{self, Engine, KeyPool, Member, Status, Target};
+use crate::error::Result;
+use crate::keys;
+use crate::output::Output;
+use crate::runbook::Runbook;
+
+/// One secret ready to run.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    pub rb: &'a Runbook,
+    /// Its targets, as read.
+    pub targets: Vec<Target>,
+    pub op: Operation,
+    /// The key the operation introduces, if any.
+    pub new_key: Option<Key>,
+    /// `--provider`, recorded in the journal for `resume`.
+    pub provider: Option<String>,
+}
+
+/// What preparing a secret came to.
+#[derive(Debug)]
+pub enum Prep<'a> {
+    Run(Prepared<'a>),
+    /// Nothing to do (not due, nothing to retire): the outcome says why.
+    Skip(Outcome),
+}
+
+/// One step of a plan, for the JSON result of `plan` and dry runs.
+#[derive(Debug, Serialize)]
+pub struct PlannedStep {
+    pub index: usize,
+    pub step: String,
+    pub what: String,
+}
+
+/// Prepares every runbook with `prepare`, then runs the prepared secrets in lockstep
+/// (or prints their plans, `dry_run`). A secret that cannot be prepared fails alone;
+/// the others run. Outcomes come back in runbook order; the first error is returned
+/// after all outcomes are reported, and every other one is printed.
+pub async fn run_all<'a, F, Fut>(
+    ctx: &Ctx<'a>,
+    runbooks: &'a [Runbook],
+    jobs: usize,
+    dry_run: bool,
+    prepare: F,
+) -> Result<Vec<Outcome>>
+where
+    F: Fn(Ctx<'a>, &'a Runbook) -> Fut,
+    Fut: std::future::Future<Output = Result<Prep<'a>>>,
+{
+    let mut slots: Vec<Option<Result<Outcome>>> = runbooks.iter().map(|_| None).collect();
+    if jobs <= 1 {
+        // One secret after another, each through all its phases.
+        for (i, rb) in runbooks.iter().enumerate() {
+            let result = match prepare(*ctx, rb).await {
+                Ok(Prep::Skip(o)) => Ok(o),
+                Ok(Prep::Run(p)) if dry_run => Ok(preview(ctx.out, vec![p], ctx.clients).remove(0)),
+                Ok(Prep::Run(p)) => run_batch(ctx, vec![(i, p)], 1).await.remove(0).1,
+                Err(e) => Err(e),
+            };
+            let failed = result.is_err();
+            slots[i] = Some(result);
+            if failed {
+                break;
+            }
+        }
+    } else {
+        use futures_util::StreamExt;
+        let prepared: Vec<(usize, Result<Prep<'a>>)> =
+            futures_util::stream::iter(runbooks.iter().enumerate().map(|(i, rb)| {
+                let prepare = &prepare;
+                async move { (i, prepare(*ctx, rb).await) }
+            }))
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
+        let mut batch = Vec::new();
+        for (i, p) in prepared {
+            match p {
+                Ok(Prep::Run(p)) => batch.push((i, p)),
+                Ok(Prep::Skip(o)) => slots[i] = Some(Ok(o)),
+                Err(e) => slots[i] = Some(Err(e)),
+            }
+        }
+        batch.sort_by_key(|(i, _)| *i);
+        if dry_run {
+            let (idx, ps): (Vec<usize>, Vec<Prepared>) = batch.into_iter().unzip();
+            for (i, o) in idx.into_iter().zip(preview(ctx.out, ps, ctx.clients)) {
+                slots[i] = Some(Ok(o));
+            }
+        } else {
+            for (i, r) in run_batch(ctx, batch, jobs).await {
+                slots[i] = Some(r);
+            }
+        }
+    }
+    collect(ctx, runbooks, slots)
+}
+
+/// Outcomes in runbook order; the first error after the outcomes are reported.
+fn collect(
+    ctx: &Ctx<'_>,
+    runbooks: &[Runbook],
+    slots: Vec<Option<Result<Outcome>>>,
+) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    let mut first_error = None;
+    for (rb, slot) in runbooks.iter().zip(slots) {
+        match slot {
+            Some(Ok(o)) => outcomes.push(o),
+            Some(Err(e)) => {
+                outcomes.push(Outcome::failed(&rb.secret, &e));
+                if first_error.is_none() {
+                    first_error = Some(e);
+                } else {
+                    rotor_provider::warn_line(&format!("rotor: error: {e}"));
+                }
+            }
+            None => {
+                let why = "not started (an earlier secret failed)";
+                ctx.out.line(&format!("{}: {why}", rb.secret));
+                outcomes.push(Outcome::skipped(&rb.secret, why));
+            }
+        }
+    }
+    match first_error {
+        None => Ok(outcomes),
+        Some(e) => {
+            report(ctx.out, ctx.command, &outcomes);
+            Err(e)
+        }
+    }
+}
+
+/// Plans, journals and runs the prepared secrets as one batch; each one's outcome,
+/// by the index it came with.
+pub async fn run_batch(
+    ctx: &Ctx<'_>,
+    prepared: Vec<(usize, Prepared<'_>)>,
+    jobs: usize,
+) -> Vec<(usize, Result<Outcome>)> {
+    let records = Records::default();
+    let narrative = Narrative(ctx.out);
+    let audit = ctx.audit_sink();
+    let sinks = Sinks(vec![&narrative, &audit, &records]);
+    let engine = Engine {
+        state: ctx.state,
+        clients: ctx.clients,
+        sink: &sinks,
+        jobs,
+    };
+    let info = (prepared.len() > 1).then(|| BatchInfo {
+        id: keys::rotation_id().unwrap_or_else(|_| "batch".into()),
+        secrets: prepared.iter().map(|(_, p)| p.rb.secret.clone()).collect(),
+    });
+    let mut results = Vec::new();
+    let mut members = Vec::new();
+    let mut order = Vec::new();
+    for (i, p) in prepared {
+        match start(ctx, &engine, p, info.clone()).await {
+            Ok(m) => {
+                members.push(m);
+                order.push(i);
+            }
+            Err(e) => results.push((i, Err(e))),
+        }
+    }
+    engine::run(&engine, &mut members).await;
+    let failed: Vec<String> = members
+        .iter()
+        .filter(|m| matches!(m.status, Status::Failed(_)))
+        .map(|m| m.secret().to_owned())
+        .collect();
+    for (i, m) in order.into_iter().zip(members) {
+        results.push((i, finish(ctx, &engine, m, &records, &failed).await));
+    }
+    results
+}
+
+/// Plans one prepared secret, writes its journal and reports the start.
+async fn start<'a>(
+    ctx: &Ctx<'_>,
+    engine: &Engine<'_>,
+    p: Prepared<'a>,
+    batch: Option<BatchInfo>,
+) -> Result<Member<'a>> {
+    let Prepared {
+        rb,
+        targets,
+        op,
+        new_key,
+        provider,
+    } = p;
+    let before = match engine::agreed(&rb.secret, &targets) {
+        Ok(before) => before,
+        // An emergency replacement writes every target, whatever each holds.
+        Err(_) if op == Operation::Force => None,
+        Err(e) => return Err(e),
+    };
+    let rotation_id = keys::rotation_id()?;
+    let new_fp = new_key.as_ref().map(Key::fingerprint);
+    let steps = plan_for(rb, before.as_ref(), op, new_fp.as_ref(), &rotation_id)?;
+    let journal = Journal {
+        secret: rb.secret.clone(),
+        runbook: std::path::absolute(&rb.path).unwrap_or_else(|_| rb.path.clone()),
+        command: ctx.command.to_owned(),
+        operation: op,
+        rotation_id: rotation_id.clone(),
+        started_at: jiff::Timestamp::now(),
+        before: before.clone(),
+        new_key: new_fp,
+        provider,
+        targets: targets.iter().map(Target::label).collect(),
+        batch,
+        steps,
+        next: 0,
+    };
+    journal.save_async(ctx.state).await?;
+    let mut e = Event::new(&rb.secret, &rotation_id, What::Started(op));
+    e.before = before;
+    engine.sink.emit(&e).await?;
+    let mut pool = KeyPool::from_targets(&targets);
+    if let Some(k) = new_key {
+        pool.add(k);
+    }
+    Ok(Member::new(rb, targets, pool, journal))
+}
+
+/// Closes a member's run: removes the journal of a finished run (or of one that failed
+/// before writing anything) and says what it came to.
+pub async fn finish(
+    ctx: &Ctx<'_>,
+    engine: &Engine<'_>,
+    m: Member<'_>,
+    records: &Records,
+    failed: &[String],
+) -> Result<Outcome> {
+    let secret = m.secret().to_owned();
+    let steps = records.take(&secret);
+    let j = &m.journal;
+    match m.status {
+        Status::Done => {
+            Journal::remove(ctx.state, &secret)?;
+            let after = engine::agreed(&secret, &m.targets)?;
+            let mut e = Event::new(&secret, &j.rotation_id, What::Done);
+            e.before = j.before.clone();
+            e.after = after.clone();
+            engine.sink.emit(&e).await?;
+            let outcome = match j.operation {
+                Operation::Create => {
+                    ctx.out.line(&format!(
+                        "{secret}: no signal and no monitor after a create: no service can hold a key that did not exist"
+                    ));
+                    "created"
+                }
+                Operation::Rotate(_) => "rotated",
+                Operation::Force => "force-rotated",
+                Operation::Retire => "previous retired",
+                Operation::Rollback => "rolled back",
+            };
+            Ok(Outcome {
+                outcome: outcome.into(),
+                operation: Some(j.operation),
+                rotation_id: Some(j.rotation_id.clone()),
+                before: j.before.clone(),
+                after,
+                steps,
+                ..Outcome::skipped(&secret, "")
+            })
+        }
+        // The first write failed and no store was changed: there is nothing to resume,
+        // so the run is dropped instead of blocking the next one.
+        Status::Failed(e) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
+            Journal::remove(ctx.state, &secret)?;
+            let mut ev = Event::new(
+                &secret,
+                &j.rotation_id,
+                What::Abandoned("dropped: nothing was written".into()),
+            );
+            ev.before = j.before.clone();
+            ev.after = j.before.clone();
+            engine.sink.emit(&ev).await?;
+            Err(e)
+        }
+        Status::Failed(e) => Err(e),
+        Status::Halted | Status::Running => {
+            let why = format!(
+                "halted before {} because {} failed; `rotor resume` finishes the batch",
+                j.next_step_name(),
+                failed.join(", ")
+            );
+            ctx.out.line(&format!("{secret}: {why}"));
+            Ok(Outcome {
+                operation: Some(j.operation),
+                rotation_id: Some(j.rotation_id.clone()),
+                before: j.before.clone(),
+                after: engine::agreed(&secret, &m.targets).ok().flatten(),
+                steps,
+                ..Outcome::skipped(&secret, &why)
+            })
+        }
+    }
+}
+
+/// Prints the plan of each prepared secret and, for several, the batch plan: which
+/// secrets take which phase in each round, and which signal units and monitor polls
+/// run once for which secrets. Touches nothing.
+pub fn preview(
+    out: &Output,
+    prepared: Vec<Prepared<'_>>,
+    clients: &rotor_provider::Clients,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    let mut plans: Vec<(&Runbook, Vec<Step>)> = Vec::new();
+    for p in &prepared {
+        let before = engine::agreed(&p.rb.secret, &p.targets).ok().flatten();
+        let new_fp = p.new_key.as_ref().map(Key::fingerprint);
+        match plan_for(p.rb, before.as_ref(), p.op, new_fp.as_ref(), "(new)") {
+            Ok(steps) => {
+                outcomes.push(print_plan(out, p, before, &steps));
+                plans.push((p.rb, steps));
+            }
+            Err(e) => {
+                out.line(&e.to_string());
+                outcomes.push(Outcome::failed(&p.rb.secret, &e));
+            }
+        }
+    }
+    if plans.len() > 1 {
+        let refs: Vec<(&Runbook, &[Step])> =
+            plans.iter().map(|(r, s)| (*r, s.as_slice())).collect();
+        print_rounds(out, &engine::batch::rounds(&refs, clients));
+    }
+    outcomes
+}
+
+fn print_rounds(out: &Output, rounds: &[engine::batch::Round]) {
+    out.heading(&format!("batch: {} rounds, in lockstep", rounds.len()));
+    for (r, round) in rounds.iter().enumerate() {
+        let phases: Vec<String> = round
+            .phases
+            .iter()
+            .map(|g| format!("{} {}", g.phase, g.secrets.join(", ")))
+            .collect();
+        out.line(&format!("  round {}: {}", r + 1, phases.join("; ")));
+        for s in &round.signals {
+            out.line(&format!(
+                "    signal once  {} — for {}",
+                s.what,
+                s.secrets.join(", ")
+            ));
+        }
+        for c in &round.checks {
+            out.line(&format!(
+                "    poll         {} — for {}",
+                c.what,
+                c.secrets.join(", ")
+            ));
+        }
+    }
+}
+
+/// Prints the steps a secret's plan would take; touches nothing.
+fn print_plan(
+    out: &Output,
+    p: &Prepared<'_>,
+    before: Option<Fingerprints>,
+    steps: &[Step],
+) -> Outcome {
+    let rb = p.rb;
+    out.heading(&format!(
+        "{}: would {} ({})",
+        rb.secret,
+        p.op,
+        rb.path.display()
+    ));
+    for t in &p.targets {
+        out.line(&format!("  now: {}", t.describe()));
+    }
+    let plan = steps
+        .iter()
+        .enumerate()
+        .map(|(index, s)| {
+            let what = describe_step(rb, s);
+            out.line(&format!("  {:<16} {what}", s.name()));
+            PlannedStep {
+                index,
+                step: s.name(),
+                what,
+            }
+        })
+        .collect();
+    Outcome {
+        outcome: "planned (nothing touched)".into(),
+        operation: Some(p.op),
+        before,
+        after: steps
+            .iter()
+            .rev()
+            .find(|s| s.kind == StepKind::Write)
+            .map(|s| s.want.clone()),
+        plan,
+        ..Outcome::skipped(&rb.secret, "")
+    }
+}
+
+fn describe_step(rb: &Runbook, s: &Step) -> String {
+    let list = |items: Vec<String>| items.join(", ");
+    match s.kind {
+        StepKind::Write => format!("write {} to every target", s.want),
+        StepKind::Verify => format!("read every target back, expect {}", s.want),
+        StepKind::Signal if rb.signal.is_empty() => "no signal actions".into(),
+        StepKind::Signal => list(rb.signal.iter().map(|a| a.describe()).collect()),
+        StepKind::Monitor if rb.monitor.checks.is_empty() => "no monitor checks".into(),
+        StepKind::Monitor => format!(
+            "wait up to {} for: {}",
+            human(rb.monitor.timeout),
+            list(rb.monitor.checks.iter().map(|c| c.describe()).collect())
+        ),
+    }
+}
