@@ -34,6 +34,7 @@ pub async fn run(p: &dyn Provider) {
     create_then_read_back(p).await;
     create_again_is_a_conflict(p).await;
     conditional_write_and_stale_version(p).await;
+    racing_writes_from_one_version_one_wins(p).await;
     empty_slots_disappear(p).await;
     location_is_not_secret(p).await;
 }
@@ -141,6 +142,35 @@ async fn conditional_write_and_stale_version(p: &dyn Provider) {
     let after = p.read().await.unwrap().unwrap();
     assert_eq!(after.set, next, "a refused write changed the key set");
     assert_eq!(after.version, v2, "a refused write changed the version");
+}
+
+/// Two rotors that read the same version write at the same moment: exactly one write
+/// lands, the other is a conflict that changed nothing.
+async fn racing_writes_from_one_version_one_wins(p: &dyn Provider) {
+    let v = p.read().await.unwrap().unwrap().version;
+    let (a, b) = (KeySet::new(key("racer-a")), KeySet::new(key("racer-b")));
+    let (ra, rb) = tokio::join!(
+        p.write(&a, WriteCondition::Update(v.clone()), "20260304T050607Z-racer-a"),
+        p.write(&b, WriteCondition::Update(v), "20260304T050607Z-racer-b"),
+    );
+    let (winner, version, loser) = match (ra, rb) {
+        (Ok(va), Err(e)) => (a, va, e),
+        (Err(e), Ok(vb)) => (b, vb, e),
+        (Ok(_), Ok(_)) => panic!("{}: two writes from one version both landed", p.location()),
+        (Err(ea), Err(eb)) => panic!(
+            "{}: neither of two racing writes landed: {ea}; {eb}",
+            p.location()
+        ),
+    };
+    assert!(
+        loser.is_conflict(),
+        "{}: the losing write must be a conflict, got {loser}",
+        p.location()
+    );
+    let got = p.read().await.unwrap().unwrap();
+    assert_eq!(got.set, winner, "{}: the store holds a mix or the loser", p.location());
+    assert_eq!(got.version, version, "{}: the winner's version", p.location());
+    assert_eq!(got.writing, None, "{}: no write left half-done", p.location());
 }
 
 async fn empty_slots_disappear(p: &dyn Provider) {
