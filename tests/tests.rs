@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod crash;
+mod engine;
 #[cfg(all(feature = "vault", feature = "aws-ssm"))]
 mod hardening;
 #[cfg(feature = "kubernetes")]

@@ -150,7 +150,11 @@ async fn racing_writes_from_one_version_one_wins(p: &dyn Provider) {
     let v = p.read().await.unwrap().unwrap().version;
     let (a, b) = (KeySet::new(key("racer-a")), KeySet::new(key("racer-b")));
     let (ra, rb) = tokio::join!(
-        p.write(&a, WriteCondition::Update(v.clone()), "20260304T050607Z-racer-a"),
+        p.write(
+            &a,
+            WriteCondition::Update(v.clone()),
+            "20260304T050607Z-racer-a"
+        ),
         p.write(&b, WriteCondition::Update(v), "20260304T050607Z-racer-b"),
     );
     let (winner, version, loser) = match (ra, rb) {
@@ -168,9 +172,24 @@ async fn racing_writes_from_one_version_one_wins(p: &dyn Provider) {
         p.location()
     );
     let got = p.read().await.unwrap().unwrap();
-    assert_eq!(got.set, winner, "{}: the store holds a mix or the loser", p.location());
-    assert_eq!(got.version, version, "{}: the winner's version", p.location());
-    assert_eq!(got.writing, None, "{}: no write left half-done", p.location());
+    assert_eq!(
+        got.set,
+        winner,
+        "{}: the store holds a mix or the loser",
+        p.location()
+    );
+    assert_eq!(
+        got.version,
+        version,
+        "{}: the winner's version",
+        p.location()
+    );
+    assert_eq!(
+        got.writing,
+        None,
+        "{}: no write left half-done",
+        p.location()
+    );
 }
 
 async fn empty_slots_disappear(p: &dyn Provider) {
