@@ -493,3 +493,80 @@ fn one_secret_in_two_namespaces_is_written_to_both_and_read_by_kubectl() {
     assert_eq!(t.len(), 1);
     assert_eq!(t[0]["location"], "kubernetes:payments-dr/jwt");
 }
+
+/// Three secrets used by one Deployment, rotated in one run: the Deployment is restarted
+/// once per phase for all three, after all three were written; one at a time
+/// (`--jobs 1`) it is restarted for each secret and phase.
+#[test]
+fn three_secrets_sharing_a_deployment_restart_it_once_per_phase() {
+    let c = Arc::new(Cluster::start(&["payments"]));
+    c.create("deployments", deployment("payments", "api", 3));
+    let s = Sandbox::new();
+    let watch = "signal:\n  - kubernetes-rollout: { namespace: payments, deployments: [api] }\nmonitor:\n  timeout: 20s\n  interval: 50ms\n  checks:\n    - kubernetes-rollout: { namespace: payments, deployments: [api] }\n";
+    for n in ["a", "b", "c"] {
+        s.write(
+            &format!("runbooks/{n}.yaml"),
+            &format!(
+                "secret: {n}\ncreate: true\ntargets:\n  kubernetes: {{ namespace: payments, name: jwt-{n} }}\n{watch}"
+            ),
+        );
+    }
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let controller = Controller::start(&c, &["api"], None, Duration::from_millis(200));
+    let marks = c.writes().len();
+    let out = rotor(&s, &c).args(["rotate"]).run().expect(0);
+    let writes: Vec<_> = c.writes()[marks..].to_vec();
+    let restarts: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, (verb, plural, ..))| verb == "patch" && plural == "deployments")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(restarts.len(), 2, "one restart per phase: {writes:?}");
+    let secret_writes: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, plural, ..))| plural == "secrets")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(secret_writes.len(), 6, "{writes:?}");
+    // The three stage writes, the stage restart, the three promote writes, the
+    // promote restart.
+    assert!(
+        secret_writes[..3].iter().all(|&i| i < restarts[0]),
+        "{writes:?}"
+    );
+    assert!(
+        secret_writes[3..]
+            .iter()
+            .all(|&i| i > restarts[0] && i < restarts[1]),
+        "{writes:?}"
+    );
+    assert!(
+        out.stdout.contains("run once for this and 2 other secrets"),
+        "{}",
+        out.stdout
+    );
+    for n in ["a", "b", "c"] {
+        let data = c.secret_data("payments", &format!("jwt-{n}")).unwrap();
+        assert!(
+            data.contains_key("previous") && !data.contains_key("pending"),
+            "{n}"
+        );
+        for v in data.values() {
+            s.add_key(v);
+        }
+    }
+    // One secret after another: a restart for each secret in each phase.
+    let marks = c.writes().len();
+    rotor(&s, &c)
+        .args(["rotate", "--jobs", "1"])
+        .run()
+        .expect(0);
+    let restarts = c.writes()[marks..]
+        .iter()
+        .filter(|(verb, plural, ..)| verb == "patch" && plural == "deployments")
+        .count();
+    controller.finish();
+    assert_eq!(restarts, 6);
+}

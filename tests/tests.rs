@@ -13,6 +13,7 @@ mod leak;
 mod lifecycle;
 #[cfg(feature = "demo")]
 mod live;
+mod lockstep;
 mod runbooks;
 #[cfg(feature = "aws-ssm")]
 mod ssm;
