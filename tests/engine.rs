@@ -34,11 +34,15 @@ struct Faults {
     delay: Duration,
 }
 
+/// What a [`Faulty`] store holds: the key set and its version, and the run whose
+/// write stopped half-way (its claim).
+type Held = (Option<(KeySet, u64)>, Option<String>);
+
 /// A store in memory that reports claims like a store writing slot by slot.
 #[derive(Debug)]
 struct Faulty {
     name: String,
-    state: Mutex<(Option<(KeySet, u64)>, Option<String>)>,
+    state: Mutex<Held>,
     faults: Mutex<Faults>,
     writes: AtomicUsize,
     in_flight: &'static AtomicUsize,
