@@ -56,22 +56,8 @@ pub fn decide(
         .iter()
         .filter_map(|t| t.current.as_ref()?.set.rotated_at)
         .max();
-    if if_due {
-        match (rb.max_age, rotated_at) {
-            (None, _) => {
-                return Ok(Decision::Skip(
-                    "not due (the runbook sets no max_age)".into(),
-                ));
-            }
-            (Some(max), Some(t)) if age(t) < max => {
-                return Ok(Decision::Skip(format!(
-                    "not due (age {}, max_age {})",
-                    human(age(t)),
-                    human(max)
-                )));
-            }
-            _ => {}
-        }
+    if let Some(why) = if_due.then(|| not_due(rb, rotated_at)).flatten() {
+        return Ok(Decision::Skip(why));
     }
     if force {
         return Ok(Decision::Run(Operation::Force));
@@ -105,6 +91,19 @@ pub fn decide(
         )));
     }
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
+}
+
+/// Why a secret last rotated at `rotated_at` is not due, if it is not.
+fn not_due(rb: &Runbook, rotated_at: Option<jiff::Timestamp>) -> Option<String> {
+    match (rb.max_age, rotated_at) {
+        (None, _) => Some("not due (the runbook sets no max_age)".into()),
+        (Some(max), Some(t)) if age(t) < max => Some(format!(
+            "not due (age {}, max_age {})",
+            human(age(t)),
+            human(max)
+        )),
+        _ => None,
+    }
 }
 
 /// Rotates every selected secret: all of them prepared, then run in lockstep (see

@@ -4,16 +4,17 @@
 //! show the same keys) is made once per round for every secret listing it; a satisfied
 //! poll is not made again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use rotor_provider::{Fingerprint, Fingerprints};
+use rotor_provider::{Clients, Fingerprint, Fingerprints};
 
 use crate::engine::action::{self, Check, Context, Unsatisfied};
 use crate::engine::event::StepOutcome;
 use crate::engine::run::{Engine, Member};
 use crate::error::{Error, MonitorError, MonitorFailure};
+use crate::runbook::Runbook;
 
 /// What a poll is told about the secret it was first listed by.
 struct Facts {
@@ -36,24 +37,21 @@ struct Wait {
     /// Its polls, by key, in its checks' order, with why each is not satisfied yet.
     pending: Vec<(String, String, Unsatisfied)>,
     deadline: Instant,
+    interval: Duration,
+    timeout: Duration,
     done: bool,
 }
 
-pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
-    let started = Instant::now();
-    let facts: Vec<Facts> = at
-        .iter()
-        .map(|m| Facts {
-            secret: [m.secret().to_owned()],
-            phase: m.step().phase.to_string(),
-            want: m.step().want.clone(),
-            removed: m.removed_by_phase(),
-            written_at: m.written_at,
-        })
-        .collect();
-    let rbs: Vec<&crate::runbook::Runbook> = at.iter().map(|m| m.rb).collect();
-    let ctx = |i: usize| {
-        let f = &facts[i];
+/// The round's distinct polls and what they are told.
+struct Polls<'r> {
+    facts: Vec<Facts>,
+    runbooks: Vec<&'r Runbook>,
+    by_key: HashMap<String, Poll>,
+}
+
+impl Polls<'_> {
+    fn ctx<'c>(&'c self, i: usize, clients: &'c Clients) -> Context<'c> {
+        let f = &self.facts[i];
         Context {
             secret: &f.secret[0],
             batch: &f.secret,
@@ -61,18 +59,55 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
             fingerprints: &f.want,
             removed: &f.removed,
             written_at: f.written_at,
-            exec_env: &rbs[i].exec_env,
-            clients: engine.clients,
+            exec_env: &self.runbooks[i].exec_env,
+            clients,
         }
+    }
+
+    /// Polls each key once (at most [`action::FAN_OUT`] at a time), each bounded by its
+    /// time left.
+    async fn poll(
+        &self,
+        keys: HashMap<&String, Duration>,
+        clients: &Clients,
+    ) -> Vec<(String, Result<(), Unsatisfied>)> {
+        futures_util::stream::iter(keys.into_iter().map(|(k, left)| {
+            let p = &self.by_key[k];
+            let check: &Check = &self.runbooks[p.member].monitor.checks[p.check];
+            let c = self.ctx(p.member, clients);
+            async move { (k.clone(), check.poll_unit(p.unit, &c, left).await) }
+        }))
+        .buffer_unordered(action::FAN_OUT)
+        .collect()
+        .await
+    }
+}
+
+/// The distinct polls of the members' checks, and each member's wait.
+fn plan<'r>(engine: &Engine<'_>, at: &[&mut Member<'r>]) -> (Polls<'r>, Vec<Wait>) {
+    let started = Instant::now();
+    let mut polls = Polls {
+        facts: at
+            .iter()
+            .map(|m| Facts {
+                secret: [m.secret().to_owned()],
+                phase: m.step().phase.to_string(),
+                want: m.step().want.clone(),
+                removed: m.removed_by_phase(),
+                written_at: m.written_at,
+            })
+            .collect(),
+        runbooks: at.iter().map(|m| m.rb).collect(),
+        by_key: HashMap::new(),
     };
-    let mut polls: HashMap<String, Poll> = HashMap::new();
-    let mut waits: Vec<Wait> = Vec::new();
-    for (i, m) in at.iter().enumerate() {
+    let mut waits = Vec::new();
+    let runbooks = polls.runbooks.clone();
+    for (i, rb) in runbooks.iter().enumerate() {
         let mut pending = Vec::new();
-        for (c, check) in m.rb.monitor.checks.iter().enumerate() {
+        for (c, check) in rb.monitor.checks.iter().enumerate() {
             for unit in 0..check.units() {
-                let key = check.unit_key(unit, &ctx(i));
-                polls.entry(key.clone()).or_insert(Poll {
+                let key = check.unit_key(unit, &polls.ctx(i, engine.clients));
+                polls.by_key.entry(key.clone()).or_insert(Poll {
                     member: i,
                     check: c,
                     unit,
@@ -86,98 +121,100 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
         }
         waits.push(Wait {
             pending,
-            deadline: started + m.rb.monitor.timeout,
+            deadline: started + rb.monitor.timeout,
+            interval: rb.monitor.interval,
+            timeout: rb.monitor.timeout,
             done: false,
         });
     }
+    (polls, waits)
+}
+
+pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
+    let (polls, mut waits) = plan(engine, at);
     let label = match at.len() {
         1 => format!("{} {}", at[0].secret(), at[0].step().name()),
         n => format!("{} secrets {}.monitor", n, at[0].step().phase),
     };
-    let progress = engine.sink.progress(&label, polls.len() as u64);
-    let mut satisfied: BTreeSet<String> = BTreeSet::new();
+    let progress = engine.sink.progress(&label, polls.by_key.len() as u64);
+    let mut satisfied: HashSet<String> = HashSet::new();
     let mut answers: HashMap<String, Unsatisfied> = HashMap::new();
-    let mut rounds = 0u32;
+    let mut polled = false;
     loop {
-        // Settle every secret whose polls are all answered, or whose wait is over.
-        let now = Instant::now();
-        for (i, w) in waits.iter_mut().enumerate().filter(|(_, w)| !w.done) {
-            w.pending.retain(|(k, _, _)| !satisfied.contains(k));
-            for (k, _, why) in &mut w.pending {
-                if let Some(a) = answers.get(k) {
-                    *why = a.clone();
-                }
-            }
-            let gave_up = w
-                .pending
-                .iter()
-                .any(|(_, _, why)| matches!(why, Unsatisfied::Failed(_)));
-            // Every check is polled at least once, however short the timeout.
-            if w.pending.is_empty() || gave_up || (rounds > 0 && now >= w.deadline) {
-                w.done = true;
-                let m = &mut *at[i];
-                let failure = if gave_up {
-                    MonitorFailure::GaveUp
-                } else {
-                    MonitorFailure::TimedOut(m.rb.monitor.timeout)
-                };
-                if let Err(e) = settle(engine, m, &w.pending, failure).await {
-                    m.fail(engine, e).await;
-                }
-            }
-        }
+        settle_ready(engine, at, &mut waits, &satisfied, &answers, polled).await;
         progress.set(satisfied.len() as u64);
-        let waiting: Vec<usize> = (0..waits.len()).filter(|&i| !waits[i].done).collect();
+        let waiting: Vec<&Wait> = waits.iter().filter(|w| !w.done).collect();
         if waiting.is_empty() {
             return;
         }
-        let sleep = waiting
-            .iter()
-            .map(|&i| {
-                rbs[i]
-                    .monitor
-                    .interval
-                    .min(waits[i].deadline.saturating_duration_since(now))
-            })
-            .min()
-            .unwrap_or_default();
-        if rounds > 0 {
+        if polled {
+            let now = Instant::now();
+            let sleep = waiting
+                .iter()
+                .map(|w| w.interval.min(w.deadline.saturating_duration_since(now)))
+                .min()
+                .unwrap_or_default();
             tokio::time::sleep(sleep).await;
         }
-        rounds += 1;
+        polled = true;
         // Poll what a waiting secret still needs, each distinct poll once.
-        let mut keys: Vec<(&String, Duration)> = Vec::new();
-        for &i in &waiting {
-            let left = waits[i]
+        let mut keys: HashMap<&String, Duration> = HashMap::new();
+        for w in &waiting {
+            let left = w
                 .deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(100));
-            for (k, _, _) in &waits[i].pending {
-                match keys.iter_mut().find(|(x, _)| *x == k) {
-                    Some((_, d)) => *d = (*d).max(left),
-                    None => keys.push((k, left)),
-                }
+            for (k, _, _) in &w.pending {
+                let d = keys.entry(k).or_insert(left);
+                *d = (*d).max(left);
             }
         }
-        let results: Vec<(String, Result<(), Unsatisfied>)> =
-            futures_util::stream::iter(keys.into_iter().map(|(k, left)| {
-                let p = &polls[k];
-                let check: &Check = &rbs[p.member].monitor.checks[p.check];
-                let c = ctx(p.member);
-                async move { (k.clone(), check.poll_unit(p.unit, &c, left).await) }
-            }))
-            .buffer_unordered(action::FAN_OUT)
-            .collect()
-            .await;
-        for (k, r) in results {
+        for (k, r) in polls.poll(keys, engine.clients).await {
             match r {
                 Ok(()) => {
-                    satisfied.insert(k.clone());
                     answers.remove(&k);
+                    satisfied.insert(k);
                 }
                 Err(why) => {
                     answers.insert(k, why);
                 }
+            }
+        }
+    }
+}
+
+/// Ends the wait of every secret whose polls are all satisfied, one of which failed
+/// for good, or whose timeout passed (once each poll was made at least once).
+async fn settle_ready(
+    engine: &Engine<'_>,
+    at: &mut [&mut Member<'_>],
+    waits: &mut [Wait],
+    satisfied: &HashSet<String>,
+    answers: &HashMap<String, Unsatisfied>,
+    polled: bool,
+) {
+    let now = Instant::now();
+    for (i, w) in waits.iter_mut().enumerate().filter(|(_, w)| !w.done) {
+        w.pending.retain(|(k, _, _)| !satisfied.contains(k));
+        for (k, _, why) in &mut w.pending {
+            if let Some(a) = answers.get(k) {
+                *why = a.clone();
+            }
+        }
+        let gave_up = w
+            .pending
+            .iter()
+            .any(|(_, _, why)| matches!(why, Unsatisfied::Failed(_)));
+        if w.pending.is_empty() || gave_up || (polled && now >= w.deadline) {
+            w.done = true;
+            let failure = if gave_up {
+                MonitorFailure::GaveUp
+            } else {
+                MonitorFailure::TimedOut(w.timeout)
+            };
+            let m = &mut *at[i];
+            if let Err(e) = settle(engine, m, &w.pending, failure).await {
+                m.fail(engine, e).await;
             }
         }
     }

@@ -122,28 +122,30 @@ pub struct Inputs<'a> {
     pub rotation_id: &'a str,
 }
 
+/// A phase's steps: write `want`, signal, monitor.
+fn phase(phase: Phase, want: Fingerprints, rotation_id: Option<String>, stamp: bool) -> Vec<Step> {
+    let write = Step {
+        phase,
+        kind: StepKind::Write,
+        want,
+        rotation_id,
+        stamp,
+    };
+    let signal = Step {
+        kind: StepKind::Signal,
+        ..write.clone()
+    };
+    let monitor = Step {
+        kind: StepKind::Monitor,
+        ..write.clone()
+    };
+    vec![write, signal, monitor]
+}
+
 /// The steps of `op`, or why it cannot be planned from this state.
 pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
     let new = || i.new_key.cloned().ok_or("no new key");
     let before = i.before.cloned().unwrap_or_default();
-    let phase = |phase: Phase, want: Fingerprints, rotation_id: Option<String>, stamp: bool| {
-        let write = Step {
-            phase,
-            kind: StepKind::Write,
-            want,
-            rotation_id,
-            stamp,
-        };
-        let signal = Step {
-            kind: StepKind::Signal,
-            ..write.clone()
-        };
-        let monitor = Step {
-            kind: StepKind::Monitor,
-            ..write.clone()
-        };
-        vec![write, signal, monitor]
-    };
     let steps = match op {
         Operation::Create => {
             let mut steps = phase(Phase::Create, only(new()?), None, true);
@@ -161,37 +163,7 @@ pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
             None,
             true,
         ),
-        Operation::Rotate(Strategy::Staged) => {
-            let staged = Fingerprints {
-                current: before.current.clone(),
-                previous: before.previous.clone(),
-                pending: Some(new()?),
-            };
-            let mut steps = phase(
-                Phase::Stage,
-                staged.clone(),
-                Some(i.rotation_id.to_owned()),
-                false,
-            );
-            steps.push(Step {
-                phase: Phase::Promote,
-                kind: StepKind::Verify,
-                want: staged,
-                rotation_id: Some(i.rotation_id.to_owned()),
-                stamp: false,
-            });
-            steps.extend(phase(
-                Phase::Promote,
-                Fingerprints {
-                    current: Some(new()?),
-                    previous: before.current.clone(),
-                    pending: None,
-                },
-                None,
-                true,
-            ));
-            steps
-        }
+        Operation::Rotate(Strategy::Staged) => staged(&before, new()?, i.rotation_id),
         Operation::Retire => {
             if before.previous.is_none() {
                 return Err("there is no previous key to retire".into());
@@ -203,26 +175,60 @@ pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
                 false,
             )
         }
-        Operation::Rollback => {
-            let want = if before.pending.is_some() {
-                // Staged, not promoted: drop the pending key.
-                Fingerprints {
-                    pending: None,
-                    ..before.clone()
-                }
-            } else if before.previous.is_some() {
-                Fingerprints {
-                    current: before.previous.clone(),
-                    previous: before.current.clone(),
-                    pending: None,
-                }
-            } else {
-                return Err("there is no previous or pending key to roll back to".into());
-            };
-            phase(Phase::Rollback, want, None, false)
-        }
+        Operation::Rollback => phase(Phase::Rollback, rolled_back(&before)?, None, false),
     };
     Ok(steps)
+}
+
+/// Stage the new key as pending, verify, promote it to current.
+fn staged(before: &Fingerprints, new: Fingerprint, rotation_id: &str) -> Vec<Step> {
+    let staged = Fingerprints {
+        current: before.current.clone(),
+        previous: before.previous.clone(),
+        pending: Some(new.clone()),
+    };
+    let mut steps = phase(
+        Phase::Stage,
+        staged.clone(),
+        Some(rotation_id.to_owned()),
+        false,
+    );
+    steps.push(Step {
+        phase: Phase::Promote,
+        kind: StepKind::Verify,
+        want: staged,
+        rotation_id: Some(rotation_id.to_owned()),
+        stamp: false,
+    });
+    steps.extend(phase(
+        Phase::Promote,
+        Fingerprints {
+            current: Some(new),
+            previous: before.current.clone(),
+            pending: None,
+        },
+        None,
+        true,
+    ));
+    steps
+}
+
+/// A staged key dropped, or else current and previous swapped.
+fn rolled_back(before: &Fingerprints) -> Result<Fingerprints, String> {
+    if before.pending.is_some() {
+        Ok(Fingerprints {
+            pending: None,
+            ..before.clone()
+        })
+    } else if before.previous.is_some() {
+        Ok(Fingerprints {
+            current: before.previous.clone(),
+            previous: before.current.clone(),
+            pending: None,
+        })
+    } else {
+        Err("there is no previous or pending key to roll back to".into())
+    }
 }
 
 fn only(fp: Fingerprint) -> Fingerprints {

@@ -58,14 +58,12 @@ async fn target(
     nothing_written: bool,
 ) -> Result<()> {
     let step = m.step().clone();
-    let run_id = m.journal.rotation_id.clone();
     let secret = m.journal.secret.clone();
     let tg = &m.targets[t];
     let location = tg.label();
     let have = tg.fingerprints();
-    let want = &step.want;
     let writing = tg.current.as_ref().and_then(|v| v.writing.clone());
-    if let Some(other) = writing.as_ref().filter(|w| **w != run_id) {
+    if let Some(other) = writing.as_ref().filter(|w| **w != m.journal.rotation_id) {
         return Err(Error::Refused {
             secret,
             reason: format!(
@@ -80,7 +78,7 @@ async fn target(
             == step.rotation_id.as_ref();
     // A write of this run that stopped half-way is finished by writing again, even when
     // the keys are all in place (a store's metadata may still be behind).
-    if have.as_ref() == Some(want) && rotation_matches && writing.is_none() {
+    if have.as_ref() == Some(&step.want) && rotation_matches && writing.is_none() {
         let mut e = m.event(StepOutcome::AlreadyDone);
         e.target = Some(location);
         e.before = have.clone();
@@ -89,7 +87,7 @@ async fn target(
     }
     let from = plan::state_before(&m.journal.steps, m.journal.next, m.journal.before.as_ref());
     // This run's own write, interrupted half-way in a store that writes slot by slot.
-    let own_partial = writing.is_some() && between(have.as_ref(), from.as_ref(), want);
+    let own_partial = writing.is_some() && between(have.as_ref(), from.as_ref(), &step.want);
     // An emergency replacement writes over whatever each target holds (still
     // check-and-set against what it just read).
     if have != from && !own_partial && step.phase != Phase::Force {
@@ -108,6 +106,21 @@ async fn target(
         engine.sink.emit(&e).await?;
         return Err(Error::store(&secret, state(m, tg, nothing_written), err));
     }
+    write_set(engine, m, t, nothing_written).await
+}
+
+/// Writes the step's key set to target `t`, check-and-set against what rotor last
+/// read there; after a failure, reads the store again to say what it holds.
+async fn write_set(
+    engine: &Engine<'_>,
+    m: &mut Member<'_>,
+    t: usize,
+    nothing_written: bool,
+) -> Result<()> {
+    let step = m.step().clone();
+    let run_id = m.journal.rotation_id.clone();
+    let tg = &m.targets[t];
+    let (location, have) = (tg.label(), tg.fingerprints());
     let set = key_set(m, tg, &step)?;
     let condition = match &tg.current {
         Some(v) => WriteCondition::Update(v.version.clone()),
@@ -115,7 +128,7 @@ async fn target(
     };
     let result = tg.provider.write(&set, condition, &run_id).await;
     let tg = &mut m.targets[t];
-    match result {
+    let err = match result {
         Ok(version) => {
             tg.touched = true;
             tg.current = Some(Versioned::new(set, version));
@@ -124,25 +137,24 @@ async fn target(
             e.target = Some(location);
             e.before = have;
             e.after = after;
-            engine.sink.emit(&e).await
+            return engine.sink.emit(&e).await;
         }
-        Err(err) => {
-            let changed = reread(tg, &err, &run_id).await;
-            tg.touched |= changed;
-            let tg = &m.targets[t];
-            let mut e = m.event(StepOutcome::Failed);
-            e.target = Some(location);
-            e.before = have;
-            e.after = tg.fingerprints();
-            e.detail = Some(err.to_string());
-            engine.sink.emit(&e).await?;
-            Err(Error::store(
-                &secret,
-                state(m, tg, nothing_written && !changed),
-                err,
-            ))
-        }
-    }
+        Err(err) => err,
+    };
+    let changed = reread(tg, &err, &run_id).await;
+    tg.touched |= changed;
+    let tg = &m.targets[t];
+    let mut e = m.event(StepOutcome::Failed);
+    e.target = Some(location);
+    e.before = have;
+    e.after = tg.fingerprints();
+    e.detail = Some(err.to_string());
+    engine.sink.emit(&e).await?;
+    Err(Error::store(
+        &m.journal.secret,
+        state(m, tg, nothing_written && !changed),
+        err,
+    ))
 }
 
 /// The key set of `step` for target `tg`, from the keys this run holds.

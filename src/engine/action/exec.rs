@@ -26,7 +26,9 @@ pub const BASE_ENV: &[&str] = &[
 /// How much of a command's stderr is kept for its error message.
 const TAIL_BYTES: usize = 4096;
 
-pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
+/// The command with its explicit environment: the safe base, `exec_env:` names, and
+/// rotor's own variables.
+fn command(argv: &Argv, ctx: &Context<'_>) -> tokio::process::Command {
     let fp = |f: &Option<rotor_provider::Fingerprint>| {
         f.as_ref().map(|f| f.to_string()).unwrap_or_default()
     };
@@ -56,7 +58,11 @@ pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Resu
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = cmd
+    cmd
+}
+
+pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
+    let mut child = command(argv, ctx)
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", argv.0[0]))?;
     let mut stderr = child.stderr.take().expect("stderr is piped");
