@@ -240,7 +240,7 @@ mod tests {
         let down = Error::store(
             "s",
             "x".into(),
-            rotor_provider::Error::other("vault:a", "request failed", io),
+            rotor_provider::Error::other("vault:a", format!("request failed: {io}"), io),
         );
         assert_eq!(down.code(), exit::FAILURE);
         let text = chain(&down);

@@ -127,7 +127,7 @@ impl Provider for Faulty {
             return Err(Error::Unreachable {
                 location: self.location(),
                 detail: "connection reset".into(),
-                source: None,
+                cause: None,
             });
         }
         if let Some(other) = s.1.as_ref().filter(|w| *w != writer) {
@@ -156,7 +156,7 @@ impl Provider for Faulty {
             return Err(Error::Unreachable {
                 location: self.location(),
                 detail: "stopped half-way".into(),
-                source: None,
+                cause: None,
             });
         }
         s.0 = Some((set.clone(), next));

@@ -24,7 +24,7 @@ where
             return Error::PermissionDenied {
                 location,
                 detail: format!("ssm:{action} on {param} was denied: {message}"),
-                source: Some(Box::new(e)),
+                cause: Some(Box::new(e)),
             };
         }
         Some("InvalidKeyId") => {
@@ -42,7 +42,7 @@ where
                     "{param} has 100 versions and its oldest carries a label, so SSM refuses a new one ({message}); \
                      move or delete that label (`aws ssm unlabel-parameter-version`)"
                 ),
-                source: Some(Box::new(e)),
+                cause: Some(Box::new(e)),
             };
         }
         Some("ValidationException") | Some("ParameterLimitExceeded")
@@ -63,7 +63,7 @@ where
                 detail: format!(
                     "AWS throttled ssm:{action} on {param} {MAX_ATTEMPTS} times in a row; try again later or with fewer --jobs"
                 ),
-                source: Some(Box::new(e)),
+                cause: Some(Box::new(e)),
             };
         }
         Some(code) => {
@@ -71,7 +71,7 @@ where
             return Error::Other {
                 location,
                 detail,
-                source: Some(Box::new(e)),
+                cause: Some(Box::new(e)),
             };
         }
         None => {}
@@ -97,13 +97,13 @@ where
             Error::Unreachable {
                 location,
                 detail: format!("cannot reach SSM for ssm:{action} on {param}: {text}"),
-                source: Some(Box::new(e)),
+                cause: Some(Box::new(e)),
             }
         }
         _ => Error::Other {
             location,
             detail: format!("ssm:{action} on {param} failed: {text}"),
-            source: Some(Box::new(e)),
+            cause: Some(Box::new(e)),
         },
     }
 }

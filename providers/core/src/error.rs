@@ -1,5 +1,7 @@
 //! The error every provider returns. Each backend keeps its own detailed errors and
-//! converts them into one of these, keeping the source.
+//! converts them into one of these. The message (`detail`) is complete: it says what the
+//! underlying error said where that helps, so the underlying error (`cause`) is kept for
+//! inspection only and not exposed as `source()` (its text would be said twice).
 
 use std::error::Error as StdError;
 
@@ -18,8 +20,7 @@ pub enum Error {
     PermissionDenied {
         location: String,
         detail: String,
-        #[source]
-        source: Option<Source>,
+        cause: Option<Source>,
     },
 
     /// The store could not be reached or answered with a server-side failure.
@@ -27,8 +28,7 @@ pub enum Error {
     Unreachable {
         location: String,
         detail: String,
-        #[source]
-        source: Option<Source>,
+        cause: Option<Source>,
     },
 
     /// The store holds something rotor cannot read as a key set.
@@ -44,8 +44,7 @@ pub enum Error {
     Other {
         location: String,
         detail: String,
-        #[source]
-        source: Option<Source>,
+        cause: Option<Source>,
     },
 }
 
@@ -60,12 +59,12 @@ impl Error {
     pub fn other(
         location: impl Into<String>,
         detail: impl Into<String>,
-        source: impl Into<Source>,
+        cause: impl Into<Source>,
     ) -> Self {
         Error::Other {
             location: location.into(),
             detail: detail.into(),
-            source: Some(source.into()),
+            cause: Some(cause.into()),
         }
     }
 

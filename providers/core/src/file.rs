@@ -150,7 +150,7 @@ impl FileProvider {
             io::ErrorKind::PermissionDenied => Error::PermissionDenied {
                 location: self.location(),
                 detail,
-                source: Some(Box::new(e)),
+                cause: Some(Box::new(e)),
             },
             _ => Error::other(self.location(), detail, e),
         }
@@ -299,7 +299,9 @@ impl FileProvider {
                     );
                 }
                 let mut out = serde_json::to_string_pretty(&serde_json::Value::Object(obj))
-                    .map_err(|e| Error::other(self.location(), "cannot encode JSON", e))?;
+                    .map_err(|e| {
+                        Error::other(self.location(), format!("cannot encode JSON: {e}"), e)
+                    })?;
                 out.push('\n');
                 Ok(Zeroizing::new(out))
             }

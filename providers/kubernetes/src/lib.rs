@@ -245,7 +245,7 @@ impl SecretProvider {
                     "the API server at {server} does not accept the credentials (401 {}): check the kubeconfig's user",
                     s.reason
                 ),
-                source: Some(s),
+                cause: Some(s),
             },
             kube::Error::Api(s) if s.code == 403 => Error::PermissionDenied {
                 location,
@@ -253,7 +253,7 @@ impl SecretProvider {
                     "not allowed to {verb} secrets in namespace `{ns}`; rotor needs get, create and update on secrets there ({})",
                     s.message
                 ),
-                source: Some(s),
+                cause: Some(s),
             },
             kube::Error::Api(s)
                 if s.code == 404 && verb == "update" && !s.message.contains("namespaces") =>
@@ -275,7 +275,7 @@ impl SecretProvider {
                     "the API server at {server} refused to {verb} the Secret: {} {} ({})",
                     s.code, s.reason, s.message
                 ),
-                source: Some(s),
+                cause: Some(s),
             },
             kube::Error::SerdeError(_) => Error::Invalid {
                 location,
@@ -284,7 +284,7 @@ impl SecretProvider {
             other => Error::Unreachable {
                 location,
                 detail: format!("cannot reach the Kubernetes API server at {server}: {other}"),
-                source: Some(Box::new(other)),
+                cause: Some(Box::new(other)),
             },
         }
     }

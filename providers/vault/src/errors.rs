@@ -97,7 +97,7 @@ fn api_error(
             detail: format!(
                 "the server refused the mount lookup: either no secrets engine is mounted there, or the token has no capability on `{data_path}`{said}"
             ),
-            source: None,
+            cause: None,
         },
         (403, op) => {
             let (path, caps) = match op {
@@ -112,18 +112,18 @@ fn api_error(
                     "the token lacks the `{caps}` capability on `{path}` (rotor needs a policy with \
                      path \"{data_path}\" {{ capabilities = [\"read\", \"create\", \"update\"] }}){said}"
                 ),
-                source: None,
+                cause: None,
             }
         }
         (503, _) if any("sealed") => Error::Unreachable {
             location,
             detail: format!("the server at {address} is sealed; unseal it and run rotor again"),
-            source: None,
+            cause: None,
         },
         (500..=599, _) => Error::Unreachable {
             location,
             detail: format!("the server at {address} failed with HTTP {code}{said}"),
-            source: None,
+            cause: None,
         },
         (404, Op::Write { .. }) => Error::Config {
             location,
@@ -132,7 +132,7 @@ fn api_error(
         _ => Error::Other {
             location,
             detail: format!("the server at {address} answered HTTP {code}{said}"),
-            source: None,
+            cause: None,
         },
     }
 }
@@ -145,7 +145,7 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
             detail: format!(
                 "the server at {address} answered HTTP {code} with a body that is not Vault's"
             ),
-            source: None,
+            cause: None,
         },
         R::ResponseParseError { .. }
         | R::ResponseConversionError { .. }
@@ -180,7 +180,7 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
             Error::Unreachable {
                 location,
                 detail,
-                source: Some(Box::new(other)),
+                cause: Some(Box::new(other)),
             }
         }
     }
