@@ -67,7 +67,9 @@ where
         for (i, rb) in runbooks.iter().enumerate() {
             let result = match prepare(*ctx, rb).await {
                 Ok(Prep::Skip(o)) => Ok(o),
-                Ok(Prep::Run(p)) if dry_run => Ok(preview(ctx.out, vec![p], ctx.clients).remove(0)),
+                Ok(Prep::Run(p)) if dry_run => {
+                    Ok(preview(ctx.out, vec![p], ctx.clients).0.remove(0))
+                }
                 Ok(Prep::Run(p)) => run_batch(ctx, vec![(i, p)], 1).await.remove(0).1,
                 Err(e) => Err(e),
             };
@@ -98,7 +100,7 @@ where
         batch.sort_by_key(|(i, _)| *i);
         if dry_run {
             let (idx, ps): (Vec<usize>, Vec<Prepared>) = batch.into_iter().unzip();
-            for (i, o) in idx.into_iter().zip(preview(ctx.out, ps, ctx.clients)) {
+            for (i, o) in idx.into_iter().zip(preview(ctx.out, ps, ctx.clients).0) {
                 slots[i] = Some(Ok(o));
             }
         } else {
@@ -322,7 +324,7 @@ pub fn preview(
     out: &Output,
     prepared: Vec<Prepared<'_>>,
     clients: &rotor_provider::Clients,
-) -> Vec<Outcome> {
+) -> (Vec<Outcome>, Vec<engine::batch::Round>) {
     let mut outcomes = Vec::new();
     let mut plans: Vec<(&Runbook, Vec<Step>)> = Vec::new();
     for p in &prepared {
@@ -339,12 +341,14 @@ pub fn preview(
             }
         }
     }
+    let mut rounds = Vec::new();
     if plans.len() > 1 {
         let refs: Vec<(&Runbook, &[Step])> =
             plans.iter().map(|(r, s)| (*r, s.as_slice())).collect();
-        print_rounds(out, &engine::batch::rounds(&refs, clients));
+        rounds = engine::batch::rounds(&refs, clients);
+        print_rounds(out, &rounds);
     }
-    outcomes
+    (outcomes, rounds)
 }
 
 fn print_rounds(out: &Output, rounds: &[engine::batch::Round]) {

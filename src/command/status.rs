@@ -204,7 +204,8 @@ pub async fn plan(
             provider: sel.provider.clone(),
         });
     }
-    outcomes.extend(batch::preview(out, prepared, clients));
-    out.document(&json!({ "command": "plan", "secrets": outcomes }));
+    let (planned, rounds) = batch::preview(out, prepared, clients);
+    outcomes.extend(planned);
+    out.document(&json!({ "command": "plan", "secrets": outcomes, "batch": rounds }));
     Ok(())
 }
