@@ -15,9 +15,9 @@ use crate::engine::plan::{Operation, Phase, StepKind};
 use crate::error::Result;
 use crate::output::{Output, Progress};
 
-/// How one step ended, at one target or for the whole secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// How one step ended, at one target or for the whole secret. Serialized as the audit
+/// log and the narrative word it (`already done`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepOutcome {
     /// The target now holds what the step wants.
     Written,
@@ -54,6 +54,12 @@ impl StepOutcome {
             StepOutcome::TimedOut => "timed out",
             StepOutcome::GaveUp => "gave up",
         }
+    }
+}
+
+impl Serialize for StepOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
