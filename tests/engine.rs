@@ -32,6 +32,8 @@ struct Faults {
     partial: Option<usize>,
     /// Every write takes this long.
     delay: Duration,
+    /// This write never returns.
+    hang: Option<usize>,
 }
 
 /// What a [`Faulty`] store holds: the key set and its version, and the run whose
@@ -115,6 +117,9 @@ impl Provider for Faulty {
         self.most_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(faults.delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if faults.hang == Some(n) {
+            std::future::pending::<()>().await;
+        }
         let mut s = self.state.lock().unwrap();
         if faults.foreign == Some(n) {
             let v = s.0.as_ref().map_or(0, |(_, v)| *v);
@@ -253,6 +258,7 @@ impl World {
             clients: &self.clients,
             sink,
             jobs,
+            store_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -839,4 +845,61 @@ fn the_journal_names_the_batch_and_keeps_no_key() {
     assert!(text.contains("\"batch\""), "{text}");
     assert!(!text.contains(key("j-new").expose()) && !text.contains(key("j-old").expose()));
     assert!(Path::new(&path).exists());
+}
+
+#[test]
+fn a_store_that_hangs_is_abandoned_after_the_backstop_and_the_batch_stops_at_the_boundary() {
+    let w = World::new();
+    let names = ["a", "b"];
+    let rbs: Vec<Runbook> = names
+        .iter()
+        .map(|n| w.runbook(n, "staged", false))
+        .collect();
+    let stores = [
+        seeded("a", Faults::default()),
+        seeded(
+            "b",
+            Faults {
+                hang: Some(1),
+                ..Faults::default()
+            },
+        ),
+    ];
+    let sink = Collect::default();
+    rotor_block(async {
+        let mut ms = Vec::new();
+        for (rb, s) in rbs.iter().zip(&stores) {
+            ms.push(
+                member(
+                    &w,
+                    rb,
+                    &[s],
+                    Operation::Rotate(Strategy::Staged),
+                    batch_of(&names),
+                )
+                .await,
+            );
+        }
+        let engine = Engine {
+            store_timeout: Duration::from_millis(200),
+            ..w.engine(&sink, 16)
+        };
+        rotor::engine::run(&engine, &mut ms).await;
+        match &ms[1].status {
+            Status::Failed(e) => {
+                assert_eq!(e.code(), exit::FAILURE, "{e}");
+                assert!(
+                    e.to_string()
+                        .contains("the write did not finish within 200ms"),
+                    "{e}"
+                );
+                assert!(e.to_string().contains("nothing was written"), "{e}");
+            }
+            other => panic!("b: {other:?}"),
+        }
+        assert!(matches!(ms[0].status, Status::Halted), "{:?}", ms[0].status);
+    });
+    assert_eq!(stores[0].holds(), Some(staged("a")));
+    assert_eq!(stores[1].holds().unwrap().pending, None);
+    assert_eq!(w.signals(), ["stage|a"]);
 }

@@ -163,6 +163,7 @@ pub async fn run_batch(
         clients: ctx.clients,
         sink: &sinks,
         jobs,
+        store_timeout: engine::run::STORE_TIMEOUT,
     };
     let info = (prepared.len() > 1).then(|| BatchInfo {
         id: keys::rotation_id().unwrap_or_else(|_| "batch".into()),

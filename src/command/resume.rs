@@ -81,6 +81,7 @@ async fn resume_batch(
         clients: ctx.clients,
         sink: &sinks,
         jobs,
+        store_timeout: engine::run::STORE_TIMEOUT,
     };
     let mut members = Vec::new();
     for (rb, j) in &loaded {

@@ -19,13 +19,42 @@ use crate::runbook::Runbook;
 use crate::state::StateDir;
 
 /// What the engine works with: where journals go, the run's clients, where events go,
-/// and how many secrets write at once.
+/// how many secrets write at once, and how long one store call may take at most.
 #[derive(Clone, Copy, Debug)]
 pub struct Engine<'a> {
     pub state: &'a StateDir,
     pub clients: &'a Clients,
     pub sink: &'a dyn Sink,
     pub jobs: usize,
+    /// A backstop over each store's own timeouts: a call still running after this is
+    /// abandoned and reported as unreachable ([`STORE_TIMEOUT`] in commands).
+    pub store_timeout: std::time::Duration,
+}
+
+/// The backstop the commands use: longer than any store's own bounded retries, so it
+/// only ends a call a store failed to bound.
+pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+
+impl Engine<'_> {
+    /// `call` on the store at `location`, bounded by [`Engine::store_timeout`].
+    pub async fn bounded<T>(
+        &self,
+        location: &str,
+        what: &str,
+        call: impl std::future::Future<Output = rotor_provider::Result<T>>,
+    ) -> rotor_provider::Result<T> {
+        match tokio::time::timeout(self.store_timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(rotor_provider::Error::Unreachable {
+                location: location.to_owned(),
+                detail: format!(
+                    "the {what} did not finish within {}; rotor stopped waiting",
+                    crate::command::human(self.store_timeout)
+                ),
+                cause: None,
+            }),
+        }
+    }
 }
 
 /// Where a member stands.

@@ -11,7 +11,8 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
     let secret = m.journal.secret.clone();
     for t in 0..m.targets.len() {
         let location = m.targets[t].label();
-        let read = m.targets[t].provider.read().await;
+        let p = &m.targets[t].provider;
+        let read = engine.bounded(&p.location(), "read", p.read()).await;
         let fresh = match read {
             Ok(fresh) => fresh,
             Err(e) => {

@@ -126,7 +126,13 @@ async fn write_set(
         Some(v) => WriteCondition::Update(v.version.clone()),
         None => WriteCondition::Create,
     };
-    let result = tg.provider.write(&set, condition, &run_id).await;
+    let result = engine
+        .bounded(
+            &tg.provider.location(),
+            "write",
+            tg.provider.write(&set, condition, &run_id),
+        )
+        .await;
     let tg = &mut m.targets[t];
     let err = match result {
         Ok(version) => {
@@ -141,7 +147,7 @@ async fn write_set(
         }
         Err(err) => err,
     };
-    let changed = reread(tg, &err, &run_id).await;
+    let changed = reread(engine, tg, &err, &run_id).await;
     tg.touched |= changed;
     let tg = &m.targets[t];
     let mut e = m.event(StepOutcome::Failed);
@@ -194,8 +200,16 @@ fn key_set(m: &Member<'_>, tg: &Target, step: &plan::Step) -> Result<KeySet> {
 
 /// Reads a target again after a failed write (it may have landed in part); whether the
 /// store may have changed because of this run.
-async fn reread(tg: &mut Target, err: &rotor_provider::Error, run_id: &str) -> bool {
-    match tg.provider.read().await {
+async fn reread(
+    engine: &Engine<'_>,
+    tg: &mut Target,
+    err: &rotor_provider::Error,
+    run_id: &str,
+) -> bool {
+    let read = engine
+        .bounded(&tg.provider.location(), "read", tg.provider.read())
+        .await;
+    match read {
         Ok(fresh) => {
             let moved = fresh.as_ref().map(|v| (&v.version, v.writing.as_ref()))
                 != tg
