@@ -4,7 +4,9 @@
 # `sighup` and an `http` reload action; one staged `rotor rotate` of all N, release
 # build. Prints the SIGHUPs and reload calls the services received and the whole run's
 # wall time.
-#   benches/batch-signals.sh [N=100] [S=4] [RUNS=3]     (ROTOR_BIN: another rotor binary)
+#   benches/batch-signals.sh [N=100] [S=4] [RUNS=3]
+# ROTOR_BIN: another rotor binary; ROTOR_ARGS: more arguments for the measured rotate
+# (`--jobs 1`: one secret after another).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}
@@ -58,7 +60,8 @@ echo "secrets=$n services=$s: sighups reload-calls wall-ms"
 for r in $(seq 1 "$runs"); do
   read -r h0 p0 < <(counts)
   start=$(date +%s%N)
-  "$ROTOR_BIN" rotate >/dev/null
+  # shellcheck disable=SC2086
+  "$ROTOR_BIN" rotate ${ROTOR_ARGS:-} >/dev/null
   end=$(date +%s%N)
   read -r h1 p1 < <(counts)
   echo "$((h1 - h0)) $((p1 - p0)) $(( (end - start) / 1000000 ))"

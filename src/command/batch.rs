@@ -4,6 +4,7 @@
 //! `--jobs 1` runs one secret after another, each through all its phases, and stops at
 //! the first failure.
 
+use futures_util::StreamExt;
 use rotor_provider::{Fingerprints, Key};
 use serde::Serialize;
 
@@ -80,7 +81,6 @@ where
             }
         }
     } else {
-        use futures_util::StreamExt;
         let prepared: Vec<(usize, Result<Prep<'a>>)> =
             futures_util::stream::iter(runbooks.iter().enumerate().map(|(i, rb)| {
                 let prepare = &prepare;
@@ -172,8 +172,19 @@ pub async fn run_batch(
     let mut results = Vec::new();
     let mut members = Vec::new();
     let mut order = Vec::new();
-    for (i, p) in prepared {
-        match start(ctx, &engine, p, info.clone()).await {
+    // Journals and audit lines side by side: their fsyncs overlap.
+    let (engine_ref, info) = (&engine, &info);
+    let mut started: Vec<(usize, Result<Member>)> = futures_util::stream::iter(
+        prepared
+            .into_iter()
+            .map(|(i, p)| async move { (i, start(ctx, engine_ref, p, info.clone()).await) }),
+    )
+    .buffer_unordered(jobs.max(1))
+    .collect()
+    .await;
+    started.sort_by_key(|(i, _)| *i);
+    for (i, m) in started {
+        match m {
             Ok(m) => {
                 members.push(m);
                 order.push(i);
@@ -182,15 +193,35 @@ pub async fn run_batch(
         }
     }
     engine::run(&engine, &mut members).await;
+    results.extend(close(ctx, &engine, order.into_iter().zip(members), &records, jobs).await);
+    results
+}
+
+/// [`finish`]es every member, `jobs` at a time; each one's outcome by its index.
+pub async fn close<'a>(
+    ctx: &Ctx<'_>,
+    engine: &Engine<'_>,
+    members: impl Iterator<Item = (usize, Member<'a>)>,
+    records: &Records,
+    jobs: usize,
+) -> Vec<(usize, Result<Outcome>)> {
+    let members: Vec<(usize, Member<'a>)> = members.collect();
     let failed: Vec<String> = members
         .iter()
-        .filter(|m| matches!(m.status, Status::Failed(_)))
-        .map(|m| m.secret().to_owned())
+        .filter(|(_, m)| matches!(m.status, Status::Failed(_)))
+        .map(|(_, m)| m.secret().to_owned())
         .collect();
-    for (i, m) in order.into_iter().zip(members) {
-        results.push((i, finish(ctx, &engine, m, &records, &failed).await));
-    }
-    results
+    let failed = &failed;
+    let mut done: Vec<(usize, Result<Outcome>)> = futures_util::stream::iter(
+        members
+            .into_iter()
+            .map(|(i, m)| async move { (i, finish(ctx, engine, m, records, failed).await) }),
+    )
+    .buffer_unordered(jobs.max(1))
+    .collect()
+    .await;
+    done.sort_by_key(|(i, _)| *i);
+    done
 }
 
 /// Plans one prepared secret, writes its journal and reports the start.
@@ -244,7 +275,7 @@ async fn start<'a>(
 
 /// Closes a member's run: removes the journal of a finished run (or of one that failed
 /// before writing anything) and says what it came to.
-pub async fn finish(
+async fn finish(
     ctx: &Ctx<'_>,
     engine: &Engine<'_>,
     m: Member<'_>,

@@ -6,7 +6,7 @@
 //! that started in lockstep) go on in lockstep again, from wherever each stopped; with
 //! `--secret`, only the secrets named.
 
-use crate::command::batch::finish;
+use crate::command::batch::close;
 use crate::command::{Ctx, Outcome, report};
 use crate::engine::event::{Narrative, Records, Sinks};
 use crate::engine::journal::Journal;
@@ -92,14 +92,17 @@ async fn resume_batch(
         }
     }
     engine::run(&engine, &mut members).await;
-    let failed: Vec<String> = members
-        .iter()
-        .filter(|m| matches!(m.status, engine::Status::Failed(_)))
-        .map(|m| m.secret().to_owned())
-        .collect();
-    for m in members {
-        let secret = m.secret().to_owned();
-        results.push((secret, finish(ctx, &engine, m, &records, &failed).await));
+    let secrets: Vec<String> = members.iter().map(|m| m.secret().to_owned()).collect();
+    for (i, r) in close(
+        ctx,
+        &engine,
+        members.into_iter().enumerate(),
+        &records,
+        jobs,
+    )
+    .await
+    {
+        results.push((secrets[i].clone(), r));
     }
     results
 }

@@ -194,6 +194,7 @@ async fn settle_ready(
     polled: bool,
 ) {
     let now = Instant::now();
+    let mut ready = Vec::new();
     for (i, w) in waits.iter_mut().enumerate().filter(|(_, w)| !w.done) {
         w.pending.retain(|(k, _, _)| !satisfied.contains(k));
         for (k, _, why) in &mut w.pending {
@@ -212,12 +213,27 @@ async fn settle_ready(
             } else {
                 MonitorFailure::TimedOut(w.timeout)
             };
-            let m = &mut *at[i];
-            if let Err(e) = settle(engine, m, &w.pending, failure).await {
-                m.fail(engine, e).await;
-            }
+            ready.push((i, failure));
         }
     }
+    // Audit lines side by side: their fsyncs are shared.
+    let waits = &*waits;
+    futures_util::stream::iter(
+        at.iter_mut()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let (_, failure) = ready.iter().find(|(r, _)| *r == i)?;
+                Some((i, m, *failure))
+            })
+            .map(|(i, m, failure)| async move {
+                if let Err(e) = settle(engine, m, &waits[i].pending, failure).await {
+                    m.fail(engine, e).await;
+                }
+            }),
+    )
+    .buffer_unordered(engine.jobs.max(1))
+    .collect::<Vec<()>>()
+    .await;
 }
 
 /// Emits how a secret's monitor ended and returns its error if not satisfied.

@@ -291,11 +291,15 @@ async fn step(engine: &Engine<'_>, kind: StepKind, at: &mut [&mut Member<'_>]) {
     for n in step_names_of(ok.iter().map(|m| &***m)) {
         failpoint::hit(&format!("after:{n}"));
     }
-    for m in ok {
+    // Journal saves side by side: their fsyncs overlap.
+    futures_util::stream::iter(ok.into_iter().map(|m| async move {
         if let Err(e) = m.advance(engine).await {
             m.status = Status::Failed(e);
         }
-    }
+    }))
+    .buffer_unordered(engine.jobs.max(1))
+    .collect::<Vec<()>>()
+    .await;
 }
 
 fn step_names(at: &[&mut Member<'_>]) -> Vec<String> {

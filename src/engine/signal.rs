@@ -30,12 +30,18 @@ struct Facts {
 type Outcomes = HashMap<String, Result<Option<String>, String>>;
 
 pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
-    for m in at.iter_mut().filter(|m| m.rb.signal.is_empty()) {
-        let e = m.event(StepOutcome::NothingToSignal);
-        if let Err(err) = engine.sink.emit(&e).await {
-            m.fail(engine, err).await;
-        }
-    }
+    // Audit lines side by side: their fsyncs are shared.
+    futures_util::stream::iter(at.iter_mut().filter(|m| m.rb.signal.is_empty()).map(
+        |m| async move {
+            let e = m.event(StepOutcome::NothingToSignal);
+            if let Err(err) = engine.sink.emit(&e).await {
+                m.fail(engine, err).await;
+            }
+        },
+    ))
+    .buffer_unordered(engine.jobs.max(1))
+    .collect::<Vec<()>>()
+    .await;
     let facts: Vec<Facts> = at
         .iter()
         .map(|m| Facts {
@@ -49,14 +55,20 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
     let lists: Vec<(&Runbook, Phase)> = at.iter().map(|m| (m.rb, m.step().phase)).collect();
     let units = batch::signal_units(&lists);
     let outcomes = fire(engine, &units, &lists, &facts).await;
-    for (i, m) in at.iter_mut().enumerate() {
-        if m.rb.signal.is_empty() {
-            continue;
-        }
-        if let Err(e) = report(engine, m, &facts[i], &units, i, &outcomes).await {
-            m.fail(engine, e).await;
-        }
-    }
+    let (facts, units, outcomes) = (&facts, &units, &outcomes);
+    futures_util::stream::iter(
+        at.iter_mut()
+            .enumerate()
+            .filter(|(_, m)| !m.rb.signal.is_empty())
+            .map(|(i, m)| async move {
+                if let Err(e) = report(engine, m, &facts[i], units, i, outcomes).await {
+                    m.fail(engine, e).await;
+                }
+            }),
+    )
+    .buffer_unordered(engine.jobs.max(1))
+    .collect::<Vec<()>>()
+    .await;
 }
 
 /// Runs the units: every one checked first, then wave by wave; a unit is skipped once
