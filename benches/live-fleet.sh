@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}
 runs=${2:-5}
-cargo build --release --locked -q --features demo
+cargo build --release --locked -q
+# The demo service is a binary of the rotor-keyring member: built on its own.
+cargo build --release --locked -q -p rotor-keyring --features demo
 bin=$PWD/target/release/rotor
 demo=$PWD/target/release/rotor-demo-service
 work=$(mktemp -d)
@@ -27,7 +29,8 @@ for i in $(seq 1 "$n"); do
   pids+=($!)
 done
 for i in $(seq 1 "$n"); do
-  until [ -s "run/$i.out" ]; do sleep 0.01; done
+  for _ in $(seq 1 1000); do [ -s "run/$i.out" ] && break; sleep 0.01; done
+  [ -s "run/$i.out" ] || { echo "demo service $i did not start" >&2; exit 1; }
   urls+=("\"http://$(sed 's/listening on //' "run/$i.out")/rotor/keys\"")
   pidfiles+=("\"run/$i.pid\"")
 done

@@ -201,6 +201,14 @@ fn a_secret_failing_its_monitor_stops_the_batch_at_the_boundary_and_resume_finis
     );
     let status = s.rotor().args(["status"]).run().expect(0).stdout;
     assert_eq!(status.matches("interrupted run").count(), 3, "{status}");
+    assert!(
+        status.contains("(rotate, in a batch with s2, s3) stopped before promote.verify"),
+        "{status}"
+    );
+    assert!(
+        status.contains("(rotate, in a batch with s1, s2) stopped before stage.monitor"),
+        "{status}"
+    );
     // Another rotation is refused while the batch waits.
     s.rotor().args(["rotate", "--secret", "s1"]).run().expect(3);
     s.write("ok-s3", "");

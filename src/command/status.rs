@@ -145,8 +145,21 @@ pub async fn status(
         }
         let journal = Journal::load_for(state, &rb.secret)?;
         if let Some(j) = &journal {
+            let batch = j
+                .batch
+                .as_ref()
+                .map(|b| {
+                    let others: Vec<&str> = b
+                        .secrets
+                        .iter()
+                        .filter(|x| **x != j.secret)
+                        .map(String::as_str)
+                        .collect();
+                    format!(", in a batch with {}", others.join(", "))
+                })
+                .unwrap_or_default();
             out.line(&format!(
-                "  interrupted run {} ({}) stopped before {}: run `rotor resume`",
+                "  interrupted run {} ({}{batch}) stopped before {}: run `rotor resume`",
                 j.rotation_id,
                 j.command,
                 j.next_step_name()
@@ -157,7 +170,8 @@ pub async fn status(
             "runbook": rb.path,
             "targets": views,
             "interrupted": journal.map(|j| json!({
-                "rotation_id": j.rotation_id, "command": j.command, "next_step": j.next_step_name()
+                "rotation_id": j.rotation_id, "command": j.command, "next_step": j.next_step_name(),
+                "batch": j.batch
             })),
         }));
     }
