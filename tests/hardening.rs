@@ -1,5 +1,5 @@
-//! Crashes and races at random moments, for the file store, Vault (OpenBao) and SSM
-//! (moto): rotor killed with SIGKILL at a random instant during staged rotations of many
+//! Crashes and races at random moments, for the file store, Vault (OpenBao), SSM
+//! (moto) and Redis (redis-server): rotor killed with SIGKILL at a random instant during staged rotations of many
 //! secrets at once, then `rotor resume`; two rotors with separate state directories
 //! (two hosts) rotating one secret at the same moment, many rounds.
 
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::support::bao::Bao;
 use crate::support::moto::Moto;
+use crate::support::redis::{Options, Redis};
 use crate::support::{Cmd, Rng, Sandbox, env_map, fp};
 
 /// A store kind with a real server behind it.
@@ -17,6 +18,7 @@ enum Store {
     File,
     Vault(Bao),
     Ssm(Moto),
+    Redis(Redis),
 }
 
 /// What a store holds for one secret, read with the store's own client (not rotor).
@@ -46,6 +48,9 @@ impl Store {
         if let Store::Vault(bao) = self {
             s.add_key(&bao.token);
         }
+        if let Store::Redis(r) = self {
+            s.add_key(r.password.as_deref().unwrap_or_default());
+        }
         s
     }
 
@@ -54,6 +59,10 @@ impl Store {
             Store::File => format!("file: {{ path: keys/{secret}.env, format: env }}"),
             Store::Vault(_) => format!("vault: {{ mount: secret, path: race/{secret} }}"),
             Store::Ssm(_) => format!("aws-ssm: {{ prefix: /race/{secret} }}"),
+            Store::Redis(r) => format!(
+                "redis: {{ url: \"{}\", key: \"race:{{{secret}}}\" }}",
+                r.url()
+            ),
         }
     }
 
@@ -76,6 +85,9 @@ impl Store {
                 .env("VAULT_TOKEN", &bao.token)
                 .env("HOME", s.path("home")),
             Store::Ssm(moto) => moto.env(s.rotor()),
+            Store::Redis(r) => s
+                .rotor()
+                .env("REDIS_PASSWORD", r.password.as_deref().unwrap_or_default()),
         }
     }
 
@@ -110,6 +122,14 @@ impl Store {
                     pending: get("pending"),
                 }
             }
+            Store::Redis(r) => {
+                let h = r.hgetall(&format!("race:{{{secret}}}"));
+                Held {
+                    current: h.get("current").cloned(),
+                    previous: h.get("previous").cloned(),
+                    pending: h.get("pending").cloned(),
+                }
+            }
         };
         for k in [&held.current, &held.previous, &held.pending]
             .into_iter()
@@ -127,6 +147,13 @@ fn vault() -> Store {
 
 fn ssm() -> Store {
     Store::Ssm(Moto::start())
+}
+
+fn redis() -> Store {
+    Store::Redis(Redis::with(Options {
+        password: Some("race-pw-7f3a9c1e5b2d4068".into()),
+        ..Options::default()
+    }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -328,6 +355,16 @@ fn two_hosts_race(store: &Store, rounds: usize) {
     }
     eprintln!("{contested} of {rounds} rounds had a loser");
     assert!(contested > 0, "the two rotors never met");
+}
+
+#[test]
+fn redis_survives_kills_at_random_moments() {
+    killed_at_random_moments(&redis(), 12);
+}
+
+#[test]
+fn redis_two_hosts_never_both_write() {
+    two_hosts_race(&redis(), 16);
 }
 
 #[test]
@@ -1003,12 +1040,15 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
             ]);
         }
         Store::Ssm(moto) => moto.put(&format!("/race/{secret}/previous"), key),
+        Store::Redis(r) => {
+            r.cli(&["hset", &format!("race:{{{secret}}}"), "previous", key]);
+        }
     }
 }
 
 #[test]
 fn create_never_writes_over_a_partial_key_set_in_any_store() {
-    for store in [Store::File, vault(), ssm()] {
+    for store in [Store::File, vault(), ssm(), redis()] {
         let s = store.sandbox();
         store.runbook(&s, "partial");
         let key = "left-behind-previous-key-0123456789abcdef";

@@ -5,7 +5,7 @@ mod support;
 mod audit;
 mod crash;
 mod engine;
-#[cfg(all(feature = "vault", feature = "aws-ssm"))]
+#[cfg(all(feature = "vault", feature = "aws-ssm", feature = "redis"))]
 mod hardening;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
@@ -14,6 +14,8 @@ mod lifecycle;
 #[cfg(feature = "demo")]
 mod live;
 mod lockstep;
+#[cfg(feature = "redis")]
+mod redis;
 mod runbooks;
 #[cfg(feature = "aws-ssm")]
 mod ssm;

@@ -22,6 +22,8 @@ pub mod demo;
 pub mod http;
 pub mod kube;
 pub mod moto;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");
 

@@ -78,4 +78,6 @@ stores! {
     AwsSsm => rotor_provider_aws_ssm::SsmStore,
     #[cfg(feature = "kubernetes")]
     Kubernetes => rotor_provider_kubernetes::SecretStore,
+    #[cfg(feature = "redis")]
+    Redis => rotor_provider_redis::RedisStore,
 }

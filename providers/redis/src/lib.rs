@@ -1,0 +1,312 @@
+//! The `redis` target: a secret's key set in Redis or Valkey.
+//!
+//! ```yaml
+//! targets:
+//!   redis:
+//!     url: rediss://rotor@redis.internal:6380   # else REDIS_URL; password: REDIS_PASSWORD
+//!     key: "rotor:{payments-jwt}"               # the default: one hash
+//!     fields: { current: cur }                  # field names, overridable
+//! ---
+//! targets:
+//!   redis:
+//!     keys: { current: "jwt_secrets:active", previous: "jwt_secrets:previous" }
+//!     meta: "jwt_secrets:active:rotor"          # default: <current key>:rotor
+//! ```
+//!
+//! Writes are check-and-set in one round trip: a Lua script (`EVALSHA`, loaded once)
+//! compares the version it was given with the stored one and writes every key of the
+//! set, or writes nothing. No WATCH/MULTI (on a shared multiplexed connection they
+//! interleave). An application's own key found where `current` lives is adopted.
+
+mod connect;
+mod errors;
+mod layout;
+
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+
+use redis::{Script, Value};
+use rotor_provider::keyset::{FieldNames, FieldOverrides};
+use rotor_provider::{
+    Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+};
+use serde::Deserialize;
+
+pub use connect::{COMMAND_TIMEOUT, CONNECT_TIMEOUT};
+use connect::{Conn, Settings};
+use layout::Layout;
+
+static READ: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("read.lua")));
+static WRITE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("write.lua")));
+
+/// The `redis:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: Option<String>,
+    /// The hash holding the key set (default `rotor:{<secret>}`).
+    pub key: Option<String>,
+    /// String keys per slot instead of one hash.
+    pub keys: Option<StringKeys>,
+    /// The hash of rotor's metadata beside string keys (default `<current key>:rotor`).
+    pub meta: Option<String>,
+    #[serde(default)]
+    pub fields: FieldOverrides,
+    /// The hash field counting versions (default `version`).
+    pub version_field: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub cluster: bool,
+}
+
+/// `keys:`: a string key per slot; a slot without one is not stored.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StringKeys {
+    pub current: String,
+    pub previous: Option<String>,
+    pub pending: Option<String>,
+}
+
+impl RedisConfig {
+    fn layout(&self, secret: &str) -> std::result::Result<Layout, String> {
+        let names = self.fields.apply(FieldNames::default());
+        names.check().map_err(|e| format!("redis fields: {e}"))?;
+        match (&self.key, &self.keys) {
+            (Some(_), Some(_)) => {
+                Err("redis: give `key` (one hash) or `keys` (string keys), not both".into())
+            }
+            (_, None) => {
+                if self.meta.is_some() {
+                    return Err(
+                        "redis: `meta` goes with `keys`; with `key` the metadata is in the hash"
+                            .into(),
+                    );
+                }
+                Ok(Layout::Hash {
+                    key: self
+                        .key
+                        .clone()
+                        .unwrap_or_else(|| format!("rotor:{{{secret}}}")),
+                    names,
+                })
+            }
+            (None, Some(k)) => {
+                if self.fields.current.is_some()
+                    || self.fields.previous.is_some()
+                    || self.fields.pending.is_some()
+                {
+                    return Err("redis: with `keys`, the slots are keys, not fields; `fields` may name only rotated_at and rotation_id".into());
+                }
+                Ok(Layout::Strings {
+                    meta: self
+                        .meta
+                        .clone()
+                        .unwrap_or_else(|| format!("{}:rotor", k.current)),
+                    current: k.current.clone(),
+                    previous: k.previous.clone(),
+                    pending: k.pending.clone(),
+                    names,
+                })
+            }
+        }
+    }
+
+    fn validate(&self, secret: &str) -> std::result::Result<Layout, String> {
+        let layout = self.layout(secret)?;
+        let keys = layout.keys();
+        for (i, k) in keys.iter().enumerate() {
+            if k.is_empty() || k.chars().any(char::is_control) {
+                return Err(format!(
+                    "redis: the key {k:?} is empty or holds a control character"
+                ));
+            }
+            if keys[..i].contains(k) {
+                return Err(format!("redis: the key `{k}` is used twice"));
+            }
+        }
+        if let Some(v) = &self.version_field
+            && (v.is_empty() || layout.names().all().contains(&v.as_str()))
+        {
+            return Err(format!(
+                "redis: version_field `{v}` is empty or the name of another field"
+            ));
+        }
+        if let Some(u) = &self.url {
+            let ok = [
+                "redis://",
+                "rediss://",
+                "valkey://",
+                "valkeys://",
+                "unix://",
+                "redis+unix://",
+            ]
+            .iter()
+            .any(|s| u.starts_with(s));
+            if !ok {
+                return Err("redis: `url` must start with redis://, rediss://, valkey://, valkeys:// or unix://".into());
+            }
+        }
+        if self.cluster {
+            layout.one_slot().map_err(|e| format!("redis: {e}"))?;
+        }
+        Ok(layout)
+    }
+}
+
+/// The `redis` store kind.
+#[derive(Debug)]
+pub struct RedisStore;
+
+impl rotor_provider::Store for RedisStore {
+    const KIND: &'static str = "redis";
+    type Config = RedisConfig;
+
+    fn check(config: &RedisConfig, secret: Option<&str>) -> std::result::Result<(), String> {
+        config.validate(secret.unwrap_or("secret")).map(|_| ())
+    }
+
+    fn build(config: &RedisConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
+        let layout = config.validate(secret).map_err(|detail| Error::Config {
+            location: "redis".into(),
+            detail,
+        })?;
+        let settings = connect::settings(
+            config.url.as_deref(),
+            config.ca_cert.as_deref(),
+            config.cluster,
+        )?;
+        Ok(Box::new(RedisProvider {
+            cell: connect::cell(clients, &settings),
+            settings,
+            layout,
+            version_field: config
+                .version_field
+                .clone()
+                .unwrap_or_else(|| "version".into()),
+        }))
+    }
+}
+
+/// One secret's key set in Redis.
+pub struct RedisProvider {
+    cell: Arc<tokio::sync::OnceCell<Conn>>,
+    settings: Settings,
+    layout: Layout,
+    version_field: String,
+}
+
+impl std::fmt::Debug for RedisProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisProvider")
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisProvider {
+    /// Runs `script` with the layout's keys, `args` after the common ones.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        op: &str,
+        script: &Script,
+        args: &[String],
+    ) -> Result<T> {
+        let keys = self.layout.keys();
+        let fail = |e| errors::classify(e, op, &self.location(), &keys);
+        let mut conn = connect::connect(&self.cell, &self.settings)
+            .await
+            .map_err(fail)?;
+        let mut inv = script.prepare_invoke();
+        for k in &keys {
+            inv.key(*k);
+        }
+        for a in args {
+            inv.arg(a.as_str());
+        }
+        let reply = match &mut conn {
+            Conn::Single(c) => inv.invoke_async(c).await,
+            Conn::Cluster(c) => inv.invoke_async(c).await,
+        };
+        reply.map_err(fail)
+    }
+
+    fn common_args(&self) -> Vec<String> {
+        vec![
+            self.layout.mode().into(),
+            self.version_field.clone(),
+            self.layout.names().current.clone(),
+        ]
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for RedisProvider {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn location(&self) -> String {
+        format!("redis:{}/{}", self.settings.shown, self.layout.main_key())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let (previous, pending) = self.layout.holds();
+        Capabilities {
+            previous,
+            pending,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let reply: Vec<Value> = self.run("read", &READ, &self.common_args()).await?;
+        let found = self.layout.parse(reply).map_err(|detail| Error::Invalid {
+            location: self.location(),
+            detail,
+        })?;
+        Ok(found.map(|(set, v)| Versioned::new(set, Version(v))))
+    }
+
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        _writer: &str,
+    ) -> Result<Version> {
+        let expected = match &condition {
+            WriteCondition::Create => String::new(),
+            WriteCondition::Update(v) => v.0.clone(),
+        };
+        let rest = self
+            .layout
+            .write_args(set)
+            .map_err(|detail| Error::Config {
+                location: self.location(),
+                detail,
+            })?;
+        let mut args = vec![expected.clone()];
+        let common = self.common_args();
+        args.extend(common);
+        args.extend(rest);
+        let (written, version): (i64, String) = self.run("write", &WRITE, &args).await?;
+        if written == 1 {
+            return Ok(Version(version));
+        }
+        let said = |v: &str| {
+            if v.is_empty() {
+                "no key set".to_owned()
+            } else {
+                format!("version {v}")
+            }
+        };
+        Err(Error::conflict(
+            self.location(),
+            format!(
+                "the key set changed since rotor read it (found {}, expected {})",
+                said(&version),
+                said(&expected)
+            ),
+        ))
+    }
+}

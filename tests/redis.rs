@@ -1,0 +1,413 @@
+//! The Redis backend against real redis-server processes (`support/redis.rs`), read back
+//! with `redis-cli` as an independent client: both layouts, adopting an application's
+//! own key, conflicts, passwords and ACL users, TLS with a CA made by the test, and a
+//! 3-node cluster.
+
+use std::collections::BTreeMap;
+
+use rotor_provider::{Clients, Store};
+use rotor_provider_redis::{RedisConfig, RedisStore};
+
+use crate::support::redis::{Options, Redis};
+use crate::support::{Cmd, Sandbox, fp};
+
+fn rotor<'a>(s: &'a Sandbox, r: &Redis) -> Cmd<'a> {
+    let cmd = s.rotor();
+    match &r.password {
+        Some(pw) => cmd.env("REDIS_PASSWORD", pw),
+        None => cmd.env_remove("REDIS_PASSWORD"),
+    }
+    .env_remove("REDIS_URL")
+    .env_remove("REDIS_USERNAME")
+}
+
+fn runbook(s: &Sandbox, secret: &str, target: &str, extra: &str) {
+    s.write(
+        &format!("runbooks/{secret}.yaml"),
+        &format!("secret: {secret}\ncreate: true\ntargets:\n  redis: {target}\n{extra}"),
+    );
+}
+
+/// The hash's fields; every key found joins the leak search.
+fn hash(s: &Sandbox, r: &Redis, key: &str) -> BTreeMap<String, String> {
+    let h = r.hgetall(key);
+    for slot in ["current", "previous", "pending"] {
+        if let Some(v) = h.get(slot) {
+            s.add_key(v);
+        }
+    }
+    h
+}
+
+fn get(s: &Sandbox, r: &Redis, key: &str) -> Option<String> {
+    let v = r.get(key);
+    if let Some(v) = &v {
+        s.add_key(v);
+    }
+    v
+}
+
+async fn conformance_on(r: &Redis, target: serde_json::Value) {
+    let config: RedisConfig = serde_json::from_value(target).unwrap();
+    let p = RedisStore::build(&config, "conformance", &Clients::new()).unwrap();
+    rotor_provider::conformance::run(p.as_ref()).await;
+    let shown = format!("{p:?} {}", p.location());
+    if let Some(pw) = &r.password {
+        assert!(!shown.contains(pw.as_str()), "the password shows: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn conformance_in_both_layouts() {
+    let r = Redis::with(Options {
+        password: Some("conf-pw-0a1b2c3d4e5f".into()),
+        ..Options::default()
+    });
+    let url = format!(
+        "redis://:{}@127.0.0.1:{}",
+        r.password.as_deref().unwrap(),
+        r.port()
+    );
+    conformance_on(&r, serde_json::json!({ "url": url, "key": "conf:{hash}" })).await;
+    conformance_on(
+        &r,
+        serde_json::json!({ "url": url, "keys": {
+            "current": "conf:{s}:current", "previous": "conf:{s}:previous", "pending": "conf:{s}:pending" } }),
+    )
+    .await;
+}
+
+#[test]
+fn hash_layout_lifecycle_as_redis_cli_sees_it() {
+    let r = Redis::start();
+    let s = Sandbox::new();
+    let key = "rotor:{api}";
+    // A field of the application's own beside rotor's: kept through every write.
+    r.cli(&["hset", key, "owner", "payments-team"]);
+    runbook(
+        &s,
+        "api",
+        &format!("{{ url: \"{}\" }}", r.url()),
+        "grace: 0s\n",
+    );
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    let created = hash(&s, &r, key);
+    assert_eq!(created["version"], "1");
+    assert_eq!(created["owner"], "payments-team");
+    let old = created["current"].clone();
+
+    // Between stage and promote the hash holds the pending key.
+    let paused = rotor(&s, &r)
+        .args(["rotate"])
+        .env("ROTOR_FAILPOINT", "pause@before:promote.verify")
+        .spawn_paused();
+    let staged = hash(&s, &r, key);
+    assert_eq!(staged["current"], old);
+    let new = staged["pending"].clone();
+    assert!(staged.contains_key("rotation_id"));
+    let out = paused.resume(&s);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let promoted = hash(&s, &r, key);
+    assert_eq!(promoted["current"], new);
+    assert_eq!(promoted["previous"], old);
+    assert!(!promoted.contains_key("pending") && !promoted.contains_key("rotation_id"));
+    assert_eq!(promoted["version"], "3");
+    assert_eq!(promoted["owner"], "payments-team");
+
+    // status reads what redis-cli reads.
+    let doc = rotor(&s, &r)
+        .args(["--output", "json", "status"])
+        .run()
+        .expect(0)
+        .json();
+    let fps = &doc["secrets"][0]["targets"][0]["fingerprints"];
+    assert_eq!(fps["current"], fp(&new).as_str());
+    assert_eq!(fps["previous"], fp(&old).as_str());
+
+    rotor(&s, &r).args(["rollback"]).run().expect(0);
+    let rolled = hash(&s, &r, key);
+    assert_eq!(
+        (rolled["current"].as_str(), rolled["previous"].as_str()),
+        (old.as_str(), new.as_str())
+    );
+    rotor(&s, &r).args(["retire-previous"]).run().expect(0);
+    assert!(!hash(&s, &r, key).contains_key("previous"));
+    rotor(&s, &r)
+        .args(["rotate", "--force", "--yes"])
+        .run()
+        .expect(0);
+    let forced = hash(&s, &r, key);
+    assert_ne!(forced["current"], old);
+    assert!(!forced.contains_key("previous"));
+    assert_eq!(forced["owner"], "payments-team");
+    rotor(&s, &r).args(["audit", "verify"]).run().expect(0);
+}
+
+#[test]
+fn string_keys_adopt_the_applications_key_and_refuse_a_slot_they_lack() {
+    let r = Redis::start();
+    let s = Sandbox::new();
+    let app_key = "app-made-key-0123456789abcdefghijklmnopqrstuv";
+    s.add_key(app_key);
+    r.cli(&["set", "jwt_secrets:active", app_key]);
+    let target = format!(
+        "{{ url: \"{}\", keys: {{ current: \"jwt_secrets:active\", previous: \"jwt_secrets:previous\", pending: \"jwt_secrets:pending\" }} }}",
+        r.url()
+    );
+    s.write(
+        "runbooks/jwt.yaml",
+        &format!("secret: jwt\ntargets:\n  redis: {target}\n"),
+    );
+    // No `create: true` needed: the application's key is adopted as current.
+    let status = rotor(&s, &r).args(["status"]).run().expect(0).stdout;
+    assert!(status.contains(&fp(app_key)), "{status}");
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    let new = get(&s, &r, "jwt_secrets:active").unwrap();
+    assert_ne!(new, app_key);
+    assert_eq!(
+        get(&s, &r, "jwt_secrets:previous").as_deref(),
+        Some(app_key)
+    );
+    assert_eq!(get(&s, &r, "jwt_secrets:pending"), None);
+    let meta = r.hgetall("jwt_secrets:active:rotor");
+    assert_eq!(meta["version"], "2");
+    assert!(meta.contains_key("rotated_at"));
+
+    // A target without a pending key cannot take a staged rotation: refused, unchanged.
+    let lacking = format!(
+        "{{ url: \"{}\", keys: {{ current: \"jwt_secrets:active\", previous: \"jwt_secrets:previous\" }} }}",
+        r.url()
+    );
+    s.write(
+        "runbooks/jwt.yaml",
+        &format!("secret: jwt\ntargets:\n  redis: {lacking}\n"),
+    );
+    let out = rotor(&s, &r).args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("cannot hold a pending key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        get(&s, &r, "jwt_secrets:active").as_deref(),
+        Some(new.as_str())
+    );
+    // A dual rotation works with current and previous keys only.
+    s.write(
+        "runbooks/jwt.yaml",
+        &format!("secret: jwt\nstrategy: dual\ntargets:\n  redis: {lacking}\n"),
+    );
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    assert_eq!(
+        get(&s, &r, "jwt_secrets:previous").as_deref(),
+        Some(new.as_str())
+    );
+}
+
+#[test]
+fn a_writer_between_stage_and_promote_is_a_conflict_and_keeps_its_write() {
+    let r = Redis::start();
+    let s = Sandbox::new();
+    runbook(
+        &s,
+        "api",
+        &format!("{{ url: \"{}\", key: \"app:{{api}}\" }}", r.url()),
+        "",
+    );
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    let paused = rotor(&s, &r)
+        .args(["rotate"])
+        .env("ROTOR_FAILPOINT", "pause@before:promote.verify")
+        .spawn_paused();
+    let theirs = "their-own-key-0123456789abcdefghijklmnopqrs";
+    s.add_key(theirs);
+    r.cli(&["hset", "app:{api}", "current", theirs]);
+    let out = paused.resume(&s);
+    assert_eq!(out.code, Some(5), "{}", out.stderr);
+    assert_eq!(hash(&s, &r, "app:{api}")["current"], theirs);
+}
+
+#[test]
+fn passwords_acl_users_and_wrong_types_get_clear_errors_and_change_nothing() {
+    let r = Redis::with(Options {
+        password: Some("admin-pw-9e8d7c6b5a4f3e2d".into()),
+        ..Options::default()
+    });
+    let s = Sandbox::new();
+    s.add_key(r.password.as_deref().unwrap());
+    runbook(&s, "api", &format!("{{ url: \"{}\" }}", r.url()), "");
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    let before = hash(&s, &r, "rotor:{api}");
+
+    // No password, a wrong one.
+    let out = s
+        .rotor()
+        .env_remove("REDIS_PASSWORD")
+        .args(["rotate"])
+        .run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refused the credentials"),
+        "{}",
+        out.stderr
+    );
+    let out = s
+        .rotor()
+        .env("REDIS_PASSWORD", "wrong-pw-112233445566")
+        .args(["rotate"])
+        .run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refused the credentials"),
+        "{}",
+        out.stderr
+    );
+    s.add_key("wrong-pw-112233445566");
+
+    // ACL users lacking EVALSHA, or HSET inside the script: named, nothing written.
+    for (user, rule, needle) in [
+        ("noscript", "-evalsha", "evalsha"),
+        ("nohset", "-hset", "HSET on rotor:{api}"),
+    ] {
+        let pw = format!("{user}-pw-0123456789ab");
+        s.add_key(&pw);
+        r.cli(&[
+            "acl",
+            "setuser",
+            user,
+            "on",
+            &format!(">{pw}"),
+            "~*",
+            "+@all",
+            rule,
+        ]);
+        let out = s
+            .rotor()
+            .env("REDIS_USERNAME", user)
+            .env("REDIS_PASSWORD", &pw)
+            .args(["rotate"])
+            .run();
+        assert_eq!(out.code, Some(1), "{user}: {}", out.stderr);
+        assert!(out.stderr.contains("NOPERM"), "{user}: {}", out.stderr);
+        assert!(
+            out.stderr.to_lowercase().contains(&needle.to_lowercase()),
+            "{user}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            hash(&s, &r, "rotor:{api}"),
+            before,
+            "{user} changed the key set"
+        );
+    }
+
+    // A string where the hash layout expects a hash.
+    r.cli(&["set", "rotor:{web}", "not-a-hash"]);
+    runbook(&s, "web", &format!("{{ url: \"{}\" }}", r.url()), "");
+    let out = rotor(&s, &r)
+        .args(["rotate", "--secret", "web"])
+        .run()
+        .expect(1);
+    assert!(
+        out.stderr
+            .contains("rotor:{web} holds a string, not a hash"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(r.get("rotor:{web}").as_deref(), Some("not-a-hash"));
+
+    // Nothing reachable.
+    runbook(&s, "gone", "{ url: \"redis://127.0.0.1:9\" }", "");
+    let out = rotor(&s, &r)
+        .args(["rotate", "--secret", "gone"])
+        .run()
+        .expect(1);
+    assert!(
+        out.stderr.contains("cannot reach the server"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn tls_with_the_test_ca() {
+    let r = Redis::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let s = Sandbox::new();
+    let ca = r.ca.clone().unwrap();
+    runbook(
+        &s,
+        "api",
+        &format!("{{ url: \"{}\", ca_cert: \"{}\" }}", r.url(), ca.display()),
+        "",
+    );
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    let h = hash(&s, &r, "rotor:{api}");
+    assert!(h.contains_key("previous"));
+    // Without the CA the server's certificate is not trusted.
+    runbook(&s, "api", &format!("{{ url: \"{}\" }}", r.url()), "");
+    let out = rotor(&s, &r).args(["rotate"]).run().expect(1);
+    assert!(
+        out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_three_node_cluster_and_keys_that_would_span_slots() {
+    let r = Redis::cluster();
+    let s = Sandbox::new();
+    // Several secrets: their hashes land on different nodes.
+    for name in ["alpha", "bravo", "charlie", "delta"] {
+        runbook(
+            &s,
+            name,
+            &format!("{{ url: \"{}\", cluster: true }}", r.url()),
+            "",
+        );
+    }
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    for name in ["alpha", "bravo", "charlie", "delta"] {
+        let h = hash(&s, &r, &format!("rotor:{{{name}}}"));
+        assert!(
+            h.contains_key("previous") && h["version"] == "3",
+            "{name}: {h:?}"
+        );
+    }
+    // String keys of one secret in different slots: refused where the runbook says so.
+    s.write(
+        "runbooks/echo.yaml",
+        &format!(
+            "secret: echo\ncreate: true\ntargets:\n  redis:\n    url: \"{}\"\n    cluster: true\n    keys: {{ current: \"jwt:active\", previous: \"jwt:previous\" }}\n",
+            r.url()
+        ),
+    );
+    let out = rotor(&s, &r)
+        .args(["rotate", "--secret", "echo"])
+        .run()
+        .expect(2);
+    assert!(out.stderr.contains("runbooks/echo.yaml:"), "{}", out.stderr);
+    assert!(out.stderr.contains("one hash slot"), "{}", out.stderr);
+    // With a hash tag they share one.
+    s.write(
+        "runbooks/echo.yaml",
+        &format!(
+            "secret: echo\ncreate: true\nstrategy: dual\ntargets:\n  redis:\n    url: \"{}\"\n    cluster: true\n    keys: {{ current: \"{{jwt}}:active\", previous: \"{{jwt}}:previous\" }}\n",
+            r.url()
+        ),
+    );
+    rotor(&s, &r)
+        .args(["rotate", "--secret", "echo"])
+        .run()
+        .expect(0);
+    rotor(&s, &r)
+        .args(["rotate", "--secret", "echo"])
+        .run()
+        .expect(0);
+    assert!(get(&s, &r, "{jwt}:previous").is_some());
+}

@@ -1,0 +1,308 @@
+//! Real redis-server processes for the Redis tests: standalone (optionally with a
+//! password or TLS) and a 3-node cluster, each on free loopback ports, ready when
+//! `redis-cli ping` answers, killed when dropped. `redis-cli` is the independent reader.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port whose cluster bus port (+10000) is free too.
+fn free_port() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if port < 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub struct Redis {
+    children: Vec<Child>,
+    pub ports: Vec<u16>,
+    pub dir: tempfile::TempDir,
+    pub password: Option<String>,
+    /// TLS: the CA certificate clients trust.
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub password: Option<String>,
+    pub tls: bool,
+}
+
+fn server() -> Command {
+    Command::new(std::env::var("ROTOR_TEST_REDIS").unwrap_or_else(|_| "redis-server".into()))
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Redis::with(Options::default())
+    }
+
+    pub fn with(o: Options) -> Redis {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cmd = server();
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path());
+        let mut ca = None;
+        if o.tls {
+            let (ca_path, cert, key) = tls_files(dir.path());
+            cmd.args(["--port", "0", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(&cert)
+                .arg("--tls-key-file")
+                .arg(&key)
+                .arg("--tls-ca-cert-file")
+                .arg(&ca_path)
+                .args(["--tls-auth-clients", "no"]);
+            ca = Some(ca_path);
+        } else {
+            cmd.args(["--port", &port.to_string()]);
+        }
+        if let Some(pw) = &o.password {
+            cmd.args(["--requirepass", pw]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        let r = Redis {
+            children: vec![child],
+            ports: vec![port],
+            dir,
+            password: o.password,
+            ca,
+        };
+        r.wait_ready(port);
+        r
+    }
+
+    /// Three masters, no replicas, all slots assigned.
+    pub fn cluster() -> Redis {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut children = Vec::new();
+        for p in &ports {
+            let d = dir.path().join(p.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            children.push(
+                server()
+                    .args(["--bind", "127.0.0.1", "--port", &p.to_string()])
+                    .args([
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--cluster-enabled",
+                        "yes",
+                    ])
+                    .args(["--cluster-config-file", "nodes.conf"])
+                    .arg("--dir")
+                    .arg(&d)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("redis-server is installed"),
+            );
+        }
+        let r = Redis {
+            children,
+            ports: ports.clone(),
+            dir,
+            password: None,
+            ca: None,
+        };
+        for p in &ports {
+            r.wait_ready(*p);
+        }
+        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for p in &ports {
+            while !r
+                .cli_on(*p, &["cluster", "info"])
+                .contains("cluster_state:ok")
+            {
+                assert!(Instant::now() < deadline, "the cluster did not come up");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        r
+    }
+
+    fn wait_ready(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.cli_on(port, &["ping"]).trim() != "PONG" {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.ports[0]
+    }
+
+    /// The URL rotor is given (no password in it: REDIS_PASSWORD carries it).
+    pub fn url(&self) -> String {
+        let scheme = if self.ca.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port())
+    }
+
+    fn cli_command(&self, port: u16) -> Command {
+        let mut c = Command::new("redis-cli");
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "--no-auth-warning",
+        ]);
+        if let Some(ca) = &self.ca {
+            c.arg("--tls").arg("--cacert").arg(ca);
+        }
+        if let Some(pw) = &self.password {
+            c.args(["-a", pw]);
+        }
+        c
+    }
+
+    fn cli_on(&self, port: u16, args: &[&str]) -> String {
+        match self
+            .cli_command(port)
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+        {
+            Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// `redis-cli ARGS` on the first node (`-c` follows cluster redirects), its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self
+            .cli_command(self.port())
+            .arg("-c")
+            .args(args)
+            .output()
+            .expect("redis-cli is installed");
+        assert!(
+            out.status.success(),
+            "redis-cli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `HGETALL key` as a map.
+    pub fn hgetall(&self, key: &str) -> std::collections::BTreeMap<String, String> {
+        let out = self.cli(&["--raw", "hgetall", key]);
+        let lines: Vec<&str> = out.lines().collect();
+        lines
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0].to_owned(), c[1].to_owned()))
+            .collect()
+    }
+
+    /// `GET key`, `None` when there is no such key.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let out = self.cli(&["--raw", "get", key]);
+        let v = out.strip_suffix('\n').unwrap_or(&out);
+        (!v.is_empty()).then(|| v.to_owned())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, written into `dir`:
+/// (ca.pem, server.pem, server.key).
+fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509, X509NameBuilder};
+
+    let name = |cn: &str| {
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", cn).unwrap();
+        n.build()
+    };
+    let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name("rotor test CA")).unwrap();
+    b.set_issuer_name(&name("rotor test CA")).unwrap();
+    b.set_pubkey(&ca_key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    b.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = b.build();
+
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name("127.0.0.1")).unwrap();
+    b.set_issuer_name(ca.subject_name()).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .dns("localhost")
+        .build(&b.x509v3_context(Some(&ca), None))
+        .unwrap();
+    b.append_extension(san).unwrap();
+    b.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+
+    let (ca_path, cert_path, key_path) = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&ca_path, ca.to_pem().unwrap()).unwrap();
+    std::fs::write(&cert_path, cert.to_pem().unwrap()).unwrap();
+    std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (ca_path, cert_path, key_path)
+}
