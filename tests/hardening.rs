@@ -917,6 +917,18 @@ fn stores_that_accept_and_never_answer_end_in_an_error_not_a_hang() {
     s.rotor()
         .args(["status", "--runbook", "runbooks/api.yaml"])
         .run();
+
+    // Redis: the connection is made, the server never answers a command.
+    s.write(
+        "runbooks/api.yaml",
+        &format!("secret: api\ncreate: true\ntargets:\n  redis: {{ url: \"redis://127.0.0.1:{port}\" }}\n"),
+    );
+    let t = Instant::now();
+    let out = s.rotor().args(["rotate"]).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
+    eprintln!("Redis gave up after {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(30));
 }
 
 #[test]

@@ -411,3 +411,63 @@ fn a_three_node_cluster_and_keys_that_would_span_slots() {
         .expect(0);
     assert!(get(&s, &r, "{jwt}:previous").is_some());
 }
+
+#[test]
+fn unix_sockets_and_valkey_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("redis.sock");
+    let mut server = std::process::Command::new("redis-server")
+        .args(["--port", "0", "--save", "", "--appendonly", "no"])
+        .arg("--unixsocket")
+        .arg(&sock)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .arg("-s")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cli(&["ping"]) != "PONG" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let s = Sandbox::new();
+    runbook(
+        &s,
+        "api",
+        &format!("{{ url: \"unix://{}\" }}", sock.display()),
+        "",
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["rotate"]).run().expect(0);
+    let previous = cli(&["--raw", "hget", "rotor:{api}", "previous"]);
+    assert!(!previous.is_empty());
+    s.add_key(&previous);
+    s.add_key(&cli(&["--raw", "hget", "rotor:{api}", "current"]));
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // valkey:// is redis:// (REDIS_URL when the runbook names none).
+    let r = Redis::start();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  redis: { key: \"vk:{api}\" }\n",
+    );
+    s.rotor()
+        .env("REDIS_URL", format!("valkey://127.0.0.1:{}", r.port()))
+        .args(["rotate"])
+        .run()
+        .expect(0);
+    assert!(hash(&s, &r, "vk:{api}").contains_key("current"));
+}
