@@ -16,9 +16,15 @@ struct HupCounter {
 
 impl HupCounter {
     fn start(s: &Sandbox) -> HupCounter {
-        let script = "trap 'echo hup >> hups' HUP; echo $$ > svc.pid.tmp; mv svc.pid.tmp svc.pid; \
-                      while :; do sleep 1 & wait $!; done";
-        let child = Command::new("sh")
+        // Python installs its own handler: a shell cannot trap a signal it was started
+        // with ignored (as under nohup), Python can.
+        let script = "import os, signal, time\n\
+def hup(*_):\n    with open('hups', 'a') as f:\n        f.write('hup\\n')\n\
+signal.signal(signal.SIGHUP, hup)\n\
+open('svc.pid.tmp', 'w').write(str(os.getpid()))\n\
+os.rename('svc.pid.tmp', 'svc.pid')\n\
+while True:\n    time.sleep(1)\n";
+        let child = Command::new("python3")
             .args(["-c", script])
             .current_dir(s.dir.path())
             .stdin(Stdio::null())
