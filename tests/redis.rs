@@ -301,6 +301,36 @@ fn passwords_acl_users_and_wrong_types_get_clear_errors_and_change_nothing() {
         );
     }
 
+    // The least privilege the README gives is enough.
+    let pw = "least-pw-0123456789abcd";
+    s.add_key(pw);
+    r.cli(&[
+        "acl",
+        "setuser",
+        "rotor",
+        "on",
+        &format!(">{pw}"),
+        "~rotor:{api}",
+        "+evalsha",
+        "+eval",
+        "+type",
+        "+hgetall",
+        "+hget",
+        "+get",
+        "+hset",
+        "+hdel",
+        "+set",
+        "+del",
+        "+script|load",
+    ]);
+    s.rotor()
+        .env("REDIS_USERNAME", "rotor")
+        .env("REDIS_PASSWORD", pw)
+        .args(["rotate", "--secret", "api"])
+        .run()
+        .expect(0);
+    assert_ne!(hash(&s, &r, "rotor:{api}")["current"], before["current"]);
+
     // A string where the hash layout expects a hash.
     r.cli(&["set", "rotor:{web}", "not-a-hash"]);
     runbook(&s, "web", &format!("{{ url: \"{}\" }}", r.url()), "");

@@ -38,7 +38,7 @@ pub fn classify(e: RedisError, op: &str, location: &str, keys: &[&str]) -> Error
         ErrorKind::Server(ServerErrorKind::NoPerm) => Error::PermissionDenied {
             location,
             detail: format!(
-                "{said}. rotor needs EVALSHA and EVAL, and in its scripts {} on {keys}",
+                "{said}. rotor needs EVALSHA, EVAL and SCRIPT LOAD, and in its scripts {} on {keys}",
                 if op == "write" {
                     "TYPE, HGETALL, HGET, GET, SET, DEL, HSET and HDEL"
                 } else {
