@@ -501,3 +501,22 @@ fn unix_sockets_and_valkey_urls() {
         .expect(0);
     assert!(hash(&s, &r, "vk:{api}").contains_key("current"));
 }
+
+#[test]
+fn a_read_only_replica_is_named() {
+    let primary = Redis::start();
+    let replica = Redis::with(Options {
+        replica_of: Some(primary.port()),
+        ..Options::default()
+    });
+    let s = Sandbox::new();
+    runbook(&s, "api", &format!("{{ url: \"{}\" }}", replica.url()), "");
+    let out = rotor(&s, &replica).args(["rotate"]).run().expect(2);
+    assert!(out.stderr.contains("read-only replica"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("point `url` at the primary"),
+        "{}",
+        out.stderr
+    );
+    assert!(primary.hgetall("rotor:{api}").is_empty());
+}

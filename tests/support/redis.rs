@@ -31,6 +31,8 @@ pub struct Redis {
 pub struct Options {
     pub password: Option<String>,
     pub tls: bool,
+    /// A read-only replica of the server on this port.
+    pub replica_of: Option<u16>,
 }
 
 fn server() -> Command {
@@ -66,6 +68,9 @@ impl Redis {
         }
         if let Some(pw) = &o.password {
             cmd.args(["--requirepass", pw]);
+        }
+        if let Some(primary) = o.replica_of {
+            cmd.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
         }
         let child = cmd
             .stdout(Stdio::null())
