@@ -17,8 +17,9 @@ for k = 2, #KEYS do
   checks[#checks + 1] = {'set', KEYS[k], 'v'}
   checks[#checks + 1] = {'del', KEYS[k]}
 end
+-- (redis.acl_check_cmd exists from Redis 7.0 and in Valkey; Redis 6 has no such check.)
 for _, c in ipairs(checks) do
-  if not redis.acl_check_cmd(unpack(c)) then
+  if redis.acl_check_cmd and not redis.acl_check_cmd(unpack(c)) then
     return redis.error_reply('NOPERM the ACL user may not run ' .. string.upper(c[1]) .. ' on ' .. c[2])
   end
 end
