@@ -97,6 +97,14 @@ fn five_secrets_sharing_a_pidfile_and_a_reload_url_signal_each_once_per_phase() 
         plan.contains("round 2: promote s1, s2, s3, s4, s5"),
         "{plan}"
     );
+    let doc = s
+        .rotor()
+        .args(["--output", "json", "rotate", "--dry-run"])
+        .run()
+        .expect(0)
+        .json();
+    assert_eq!(doc["batch"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(doc["secrets"].as_array().unwrap().len(), 5, "{doc}");
     // `want` tells the checks how many SIGHUPs the phase has sent in all: the stage
     // check passes after one, the promote check after two.
     std::fs::write(s.path("want"), "1").unwrap();

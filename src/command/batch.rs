@@ -63,6 +63,7 @@ where
     Fut: std::future::Future<Output = Result<Prep<'a>>>,
 {
     let mut slots: Vec<Option<Result<Outcome>>> = runbooks.iter().map(|_| None).collect();
+    let mut rounds = Vec::new();
     if jobs <= 1 {
         // One secret after another, each through all its phases.
         for (i, rb) in runbooks.iter().enumerate() {
@@ -100,7 +101,9 @@ where
         batch.sort_by_key(|(i, _)| *i);
         if dry_run {
             let (idx, ps): (Vec<usize>, Vec<Prepared>) = batch.into_iter().unzip();
-            for (i, o) in idx.into_iter().zip(preview(ctx.out, ps, ctx.clients).0) {
+            let (planned, batch_rounds) = preview(ctx.out, ps, ctx.clients);
+            rounds = batch_rounds;
+            for (i, o) in idx.into_iter().zip(planned) {
                 slots[i] = Some(Ok(o));
             }
         } else {
@@ -109,7 +112,14 @@ where
             }
         }
     }
-    collect(ctx, runbooks, slots)
+    let outcomes = collect(ctx, runbooks, slots)?;
+    if !rounds.is_empty() {
+        // The batch plan joins the dry run's JSON document (printed once, here).
+        ctx.out.document(&serde_json::json!({
+            "command": ctx.command, "secrets": outcomes, "batch": rounds
+        }));
+    }
+    Ok(outcomes)
 }
 
 /// Outcomes in runbook order; the first error after the outcomes are reported.
