@@ -74,6 +74,8 @@ fn init_tracing(verbose: u8) {
         "aws_sigv4=off",
         "aws_config=warn",
         "kube_client=off",
+        // redis-rs logs connection details at debug.
+        "redis=off",
         "tower_http=off",
         "h2=off",
         "rustls=off",

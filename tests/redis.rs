@@ -331,6 +331,30 @@ fn passwords_acl_users_and_wrong_types_get_clear_errors_and_change_nothing() {
         .expect(0);
     assert_ne!(hash(&s, &r, "rotor:{api}")["current"], before["current"]);
 
+    // The password in the URL, every log level on: it shows nowhere (the sandbox
+    // searches every output, the audit log and the journals for it when the test ends).
+    runbook(
+        &s,
+        "inurl",
+        &format!(
+            "{{ url: \"redis://:{}@127.0.0.1:{}\" }}",
+            r.password.as_deref().unwrap(),
+            r.port()
+        ),
+        "",
+    );
+    s.rotor()
+        .env("RUST_LOG", "trace")
+        .args(["-vv", "rotate", "--secret", "inurl"])
+        .run()
+        .expect(0);
+    s.rotor()
+        .env("RUST_LOG", "trace")
+        .args(["-vv", "--output", "json", "status", "--secret", "inurl"])
+        .run()
+        .expect(0);
+    hash(&s, &r, "rotor:{inurl}");
+
     // A string where the hash layout expects a hash.
     r.cli(&["set", "rotor:{web}", "not-a-hash"]);
     runbook(&s, "web", &format!("{{ url: \"{}\" }}", r.url()), "");
