@@ -202,6 +202,29 @@ fn string_keys_adopt_the_applications_key_and_refuse_a_slot_they_lack() {
         get(&s, &r, "jwt_secrets:previous").as_deref(),
         Some(new.as_str())
     );
+
+    // Only a current key: no rotation can keep the old key valid; --force replaces it.
+    let single = format!(
+        "{{ url: \"{}\", keys: {{ current: \"jwt_secrets:active\" }} }}",
+        r.url()
+    );
+    s.write(
+        "runbooks/jwt.yaml",
+        &format!("secret: jwt\nstrategy: dual\ntargets:\n  redis: {single}\n"),
+    );
+    let held = get(&s, &r, "jwt_secrets:active");
+    let out = rotor(&s, &r).args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("holds no previous key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(get(&s, &r, "jwt_secrets:active"), held, "nothing written");
+    rotor(&s, &r)
+        .args(["rotate", "--force", "--yes"])
+        .run()
+        .expect(0);
+    assert_ne!(get(&s, &r, "jwt_secrets:active"), held);
 }
 
 #[test]

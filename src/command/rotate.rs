@@ -81,6 +81,16 @@ pub fn decide(
             human(min)
         ));
     }
+    // Both strategies keep the old key as `previous`; staged also stages a `pending` one.
+    // A target that cannot hold them is refused before anything is written.
+    if let Some(t) = targets.iter().find(|t| !t.provider.capabilities().previous) {
+        return Err(Error::Usage(format!(
+            "{}: {} holds no previous key, so no rotation can keep the old key valid; \
+             only --force replaces its key (every token signed before dies)",
+            rb.secret,
+            t.label()
+        )));
+    }
     if rb.strategy == Strategy::Staged
         && let Some(t) = targets.iter().find(|t| !t.provider.capabilities().pending)
     {
