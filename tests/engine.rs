@@ -360,6 +360,21 @@ async fn member<'a>(
     Member::new(rb, targets, pool, journal)
 }
 
+/// One member per runbook and store, starting a staged rotation as one batch.
+async fn staged_batch<'a>(
+    w: &World,
+    rbs: &'a [Runbook],
+    stores: &[&'static Faulty],
+) -> Vec<Member<'a>> {
+    let names: Vec<&str> = rbs.iter().map(|r| r.secret.as_str()).collect();
+    let mut ms = Vec::new();
+    for (rb, s) in rbs.iter().zip(stores) {
+        let op = Operation::Rotate(Strategy::Staged);
+        ms.push(member(w, rb, &[*s], op, batch_of(&names)).await);
+    }
+    ms
+}
+
 /// The member of an interrupted run, from its journal on disk.
 async fn resumed<'a>(w: &World, rb: &'a Runbook, stores: &[&'static Faulty]) -> Member<'a> {
     let journal = Journal::load_for(&w.state, &rb.secret).unwrap().unwrap();
@@ -415,19 +430,7 @@ fn secrets_write_together_then_signal_once_per_phase() {
     let stores: Vec<&Faulty> = names.iter().map(|n| seeded(n, Faults::default())).collect();
     let sink = Collect::default();
     rotor_block(async {
-        let mut ms = Vec::new();
-        for (rb, s) in rbs.iter().zip(&stores) {
-            ms.push(
-                member(
-                    &w,
-                    rb,
-                    &[s],
-                    Operation::Rotate(Strategy::Staged),
-                    batch_of(&names),
-                )
-                .await,
-            );
-        }
+        let mut ms = staged_batch(&w, &rbs, &stores).await;
         rotor::engine::run(&w.engine(&sink, 16), &mut ms).await;
         assert!(
             ms.iter().all(|m| matches!(m.status, Status::Done)),
@@ -519,19 +522,7 @@ fn a_conflict_in_one_secret_stops_the_batch_at_the_phase_boundary_and_resume_fin
     ];
     let sink = Collect::default();
     rotor_block(async {
-        let mut ms = Vec::new();
-        for (rb, s) in rbs.iter().zip(&stores) {
-            ms.push(
-                member(
-                    &w,
-                    rb,
-                    &[s],
-                    Operation::Rotate(Strategy::Staged),
-                    batch_of(&names),
-                )
-                .await,
-            );
-        }
+        let mut ms = staged_batch(&w, &rbs, &stores).await;
         rotor::engine::run(&w.engine(&sink, 16), &mut ms).await;
         match &ms[2].status {
             Status::Failed(e) => assert_eq!(e.code(), exit::CONFLICT, "{e}"),
@@ -576,19 +567,7 @@ fn a_monitor_failing_for_one_secret_leaves_the_others_staged_and_resume_finishes
     let stores: Vec<&Faulty> = names.iter().map(|n| seeded(n, Faults::default())).collect();
     let sink = Collect::default();
     rotor_block(async {
-        let mut ms = Vec::new();
-        for (rb, s) in rbs.iter().zip(&stores) {
-            ms.push(
-                member(
-                    &w,
-                    rb,
-                    &[s],
-                    Operation::Rotate(Strategy::Staged),
-                    batch_of(&names),
-                )
-                .await,
-            );
-        }
+        let mut ms = staged_batch(&w, &rbs, &stores).await;
         rotor::engine::run(&w.engine(&sink, 16), &mut ms).await;
         match &ms[2].status {
             Status::Failed(e) => {
@@ -766,19 +745,7 @@ fn a_crash_after_any_step_is_resumed_to_the_end() {
             let sink = Collect::default();
             *sink.fail_at.borrow_mut() = Some((who.to_owned(), index));
             rotor_block(async {
-                let mut ms = Vec::new();
-                for (rb, s) in rbs.iter().zip(&stores) {
-                    ms.push(
-                        member(
-                            &w,
-                            rb,
-                            &[s],
-                            Operation::Rotate(Strategy::Staged),
-                            batch_of(&names),
-                        )
-                        .await,
-                    );
-                }
+                let mut ms = staged_batch(&w, &rbs, &stores).await;
                 rotor::engine::run(&w.engine(&sink, 16), &mut ms).await;
                 assert!(
                     ms.iter().any(|m| matches!(m.status, Status::Failed(_))),
@@ -867,19 +834,7 @@ fn a_store_that_hangs_is_abandoned_after_the_backstop_and_the_batch_stops_at_the
     ];
     let sink = Collect::default();
     rotor_block(async {
-        let mut ms = Vec::new();
-        for (rb, s) in rbs.iter().zip(&stores) {
-            ms.push(
-                member(
-                    &w,
-                    rb,
-                    &[s],
-                    Operation::Rotate(Strategy::Staged),
-                    batch_of(&names),
-                )
-                .await,
-            );
-        }
+        let mut ms = staged_batch(&w, &rbs, &stores).await;
         let engine = Engine {
             store_timeout: Duration::from_millis(200),
             ..w.engine(&sink, 16)

@@ -8,8 +8,9 @@ use futures_util::StreamExt;
 use rotor_provider::{Fingerprints, Key};
 use serde::Serialize;
 
+use crate::command::RunSinks;
 use crate::command::{Ctx, Outcome, human, plan_for, report};
-use crate::engine::event::{Event, Narrative, Records, Sinks, What};
+use crate::engine::event::{Event, Records, What};
 use crate::engine::journal::{BatchInfo, Journal};
 use crate::engine::plan::{Operation, Step, StepKind};
 use crate::engine::{self, Engine, KeyPool, Member, Status, Target};
@@ -164,17 +165,9 @@ pub async fn run_batch(
     prepared: Vec<(usize, Prepared<'_>)>,
     jobs: usize,
 ) -> Vec<(usize, Result<Outcome>)> {
-    let records = Records::default();
-    let narrative = Narrative(ctx.out);
-    let audit = ctx.audit_sink();
-    let sinks = Sinks(vec![&narrative, &audit, &records]);
-    let engine = Engine {
-        state: ctx.state,
-        clients: ctx.clients,
-        sink: &sinks,
-        jobs,
-        store_timeout: engine::run::STORE_TIMEOUT,
-    };
+    let sinks = RunSinks::new(ctx);
+    let engine = sinks.engine(ctx, jobs);
+    let records = &sinks.records;
     let info = (prepared.len() > 1).then(|| BatchInfo {
         id: keys::rotation_id().unwrap_or_else(|_| "batch".into()),
         secrets: prepared.iter().map(|(_, p)| p.rb.secret.clone()).collect(),
@@ -203,7 +196,7 @@ pub async fn run_batch(
         }
     }
     engine::run(&engine, &mut members).await;
-    results.extend(close(ctx, &engine, order.into_iter().zip(members), &records, jobs).await);
+    results.extend(close(ctx, &engine, order.into_iter().zip(members), records, jobs).await);
     results
 }
 

@@ -17,8 +17,9 @@ use rotor_provider::{Clients, Fingerprint, Fingerprints};
 use serde::Serialize;
 
 use crate::audit::AuditLog;
+use crate::engine::Engine;
 use crate::engine::Record;
-use crate::engine::event::{Audit, Event, Narrative, Sink, Sinks, What};
+use crate::engine::event::{Audit, Event, Narrative, Records, Sink, Sinks, What};
 use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Inputs, Operation, Step};
 use crate::error::{Error, Result};
@@ -37,9 +38,51 @@ pub struct Ctx<'a> {
     pub command: &'a str,
 }
 
-impl Ctx<'_> {
+/// Where a run's events go: the narrative, the audit log and the JSON steps.
+#[derive(Debug)]
+pub struct RunSinks<'a> {
+    narrative: Narrative<'a>,
+    audit: Audit<'a>,
+    pub records: Records,
+}
+
+impl<'a> RunSinks<'a> {
+    pub fn new(ctx: &Ctx<'a>) -> RunSinks<'a> {
+        RunSinks {
+            narrative: Narrative(ctx.out),
+            audit: ctx.audit_sink(),
+            records: Records::default(),
+        }
+    }
+
+    /// The engine for a run of `ctx`'s command, `jobs` secrets writing at once.
+    pub fn engine<'e>(&'e self, ctx: &Ctx<'e>, jobs: usize) -> Engine<'e> {
+        Engine {
+            state: ctx.state,
+            clients: ctx.clients,
+            sink: self,
+            jobs,
+            store_timeout: crate::engine::run::STORE_TIMEOUT,
+        }
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl Sink for RunSinks<'_> {
+    async fn emit(&self, e: &Event) -> Result<()> {
+        self.narrative.emit(e).await?;
+        self.audit.emit(e).await?;
+        self.records.emit(e).await
+    }
+
+    fn progress(&self, label: &str, total: u64) -> crate::output::Progress {
+        self.narrative.progress(label, total)
+    }
+}
+
+impl<'a> Ctx<'a> {
     /// The audit log as a sink of events.
-    pub fn audit_sink(&self) -> Audit<'_> {
+    pub fn audit_sink(&self) -> Audit<'a> {
         Audit {
             log: self.audit,
             command: self.command,

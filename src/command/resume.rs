@@ -6,12 +6,12 @@
 //! that started in lockstep) go on in lockstep again, from wherever each stopped; with
 //! `--secret`, only the secrets named.
 
+use crate::command::RunSinks;
 use crate::command::batch::close;
 use crate::command::{Ctx, Outcome, report};
-use crate::engine::event::{Narrative, Records, Sinks};
 use crate::engine::journal::Journal;
 use crate::engine::plan::StepKind;
-use crate::engine::{self, Engine, KeyPool, Member};
+use crate::engine::{self, KeyPool, Member};
 use crate::error::{Error, Result};
 use crate::runbook::Runbook;
 
@@ -72,17 +72,9 @@ async fn resume_batch(
             Err(e) => results.push((j.secret.clone(), Err(e))),
         }
     }
-    let records = Records::default();
-    let narrative = Narrative(ctx.out);
-    let audit = ctx.audit_sink();
-    let sinks = Sinks(vec![&narrative, &audit, &records]);
-    let engine = Engine {
-        state: ctx.state,
-        clients: ctx.clients,
-        sink: &sinks,
-        jobs,
-        store_timeout: engine::run::STORE_TIMEOUT,
-    };
+    let sinks = RunSinks::new(ctx);
+    let engine = sinks.engine(ctx, jobs);
+    let records = &sinks.records;
     let mut members = Vec::new();
     for (rb, j) in &loaded {
         let secret = j.secret.clone();
@@ -93,15 +85,7 @@ async fn resume_batch(
     }
     engine::run(&engine, &mut members).await;
     let secrets: Vec<String> = members.iter().map(|m| m.secret().to_owned()).collect();
-    for (i, r) in close(
-        ctx,
-        &engine,
-        members.into_iter().enumerate(),
-        &records,
-        jobs,
-    )
-    .await
-    {
+    for (i, r) in close(ctx, &engine, members.into_iter().enumerate(), records, jobs).await {
         results.push((secrets[i].clone(), r));
     }
     results

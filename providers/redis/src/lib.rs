@@ -36,8 +36,18 @@ pub use connect::{COMMAND_TIMEOUT, CONNECT_TIMEOUT};
 use connect::{Conn, Settings};
 use layout::Layout;
 
-static READ: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("read.lua")));
-static WRITE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("write.lua")));
+static READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("common.lua"),
+        include_str!("read.lua")
+    ))
+});
+static WRITE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("common.lua"),
+        include_str!("write.lua")
+    ))
+});
 
 /// The `redis:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]

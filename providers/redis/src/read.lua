@@ -7,25 +7,9 @@
 -- Returns {version, the hash's fields and values, the string keys' values...}; the
 -- version is '' for no key set, or '0-<sha1 of current>' for a key set rotor has not
 -- written yet (an application's own key, adopted).
-for k = 2, #KEYS do
-  local t = redis.call('TYPE', KEYS[k]).ok
-  if t ~= 'string' and t ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. t .. ', not a string')
-  end
-end
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'hash' and t ~= 'none' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a hash')
-end
 local out = {'', redis.call('HGETALL', KEYS[1])}
 for k = 2, #KEYS do
   out[k + 1] = redis.call('GET', KEYS[k])
 end
-local v = redis.call('HGET', KEYS[1], ARGV[2])
-if not v then
-  local cur
-  if ARGV[1] == 'hash' then cur = redis.call('HGET', KEYS[1], ARGV[3]) else cur = out[3] end
-  if cur then v = '0-' .. redis.sha1hex(cur) end
-end
-out[1] = v or ''
+out[1] = stored_version(ARGV[2], ARGV[1] == 'hash' and ARGV[3] or nil)
 return out

@@ -10,8 +10,8 @@
 -- Returns {1, new version} or {0, the version found}.
 --
 -- Everything is checked before the first write (a script is not rolled back when a
--- command fails half-way): the ACL user's right to every write command on every key,
--- and the type of every key.
+-- command fails half-way): the type of every key (common.lua, run first), and the ACL
+-- user's right to every write command on every key.
 local checks = {{'hset', KEYS[1], 'f', 'v'}, {'hdel', KEYS[1], 'f'}}
 for k = 2, #KEYS do
   checks[#checks + 1] = {'set', KEYS[k], 'v'}
@@ -23,23 +23,7 @@ for _, c in ipairs(checks) do
     return redis.error_reply('NOPERM the ACL user may not run ' .. string.upper(c[1]) .. ' on ' .. c[2])
   end
 end
-for k = 2, #KEYS do
-  local t = redis.call('TYPE', KEYS[k]).ok
-  if t ~= 'string' and t ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. t .. ', not a string')
-  end
-end
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'hash' and t ~= 'none' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a hash')
-end
-local have = redis.call('HGET', KEYS[1], ARGV[3])
-if not have then
-  local cur
-  if ARGV[2] == 'hash' then cur = redis.call('HGET', KEYS[1], ARGV[4])
-  elseif #KEYS > 1 then cur = redis.call('GET', KEYS[2]) end
-  if cur then have = '0-' .. redis.sha1hex(cur) else have = '' end
-end
+local have = stored_version(ARGV[3], ARGV[2] == 'hash' and ARGV[4] or nil)
 if have ~= ARGV[1] then
   return {0, have}
 end
