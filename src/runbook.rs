@@ -117,6 +117,24 @@ impl Runbook {
                 )
             })?;
         }
+        // A staged rotation needs a pending slot in every target; `--force` and the dual
+        // strategy do not.
+        if rb.strategy == Strategy::Staged
+            && let Some(t) = rb.targets.iter().find(|t| !t.config.capabilities().pending)
+        {
+            let (pos, default) = match find_key(text, "strategy") {
+                Some(pos) => (pos, ""),
+                None => (key_position(text, "targets"), " (the default strategy)"),
+            };
+            return Err(at(
+                pos,
+                format!(
+                    "target `{}` cannot hold a pending key, so it cannot take `strategy: staged`{default}; \
+                     set `strategy: dual` (rotate with --force for an emergency)",
+                    t.name
+                ),
+            ));
+        }
         Ok(rb)
     }
 }
@@ -162,12 +180,17 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 
 /// The line and column of a top-level `key:` (1:1 when it is not found).
 pub fn key_position(text: &str, key: &str) -> (usize, usize) {
+    find_key(text, key).unwrap_or((1, 1))
+}
+
+/// Where the top-level `key:` is, if the runbook has it.
+fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
     text.lines()
         .position(|l| {
             l.strip_prefix(key)
                 .is_some_and(|rest| rest.trim_start().starts_with(':'))
         })
-        .map_or((1, 1), |n| (n + 1, 1))
+        .map(|n| (n + 1, 1))
 }
 
 /// Runbooks named by `--runbook`, or every `*.yaml` / `*.yml` in `dir`, sorted by name.

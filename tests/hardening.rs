@@ -1,5 +1,5 @@
 //! Crashes and races at random moments, for the file store, Vault (OpenBao), SSM
-//! (moto) and Redis (redis-server): rotor killed with SIGKILL at a random instant during staged rotations of many
+//! (moto), Redis (redis-server), SQLite and PostgreSQL: rotor killed with SIGKILL at a random instant during staged rotations of many
 //! secrets at once, then `rotor resume`; two rotors with separate state directories
 //! (two hosts) rotating one secret at the same moment, many rounds.
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::support::bao::Bao;
 use crate::support::moto::Moto;
 use crate::support::redis::{Options, Redis};
+use crate::support::sql::{self, Postgres};
 use crate::support::{Cmd, Rng, Sandbox, env_map, fp};
 
 /// A store kind with a real server behind it.
@@ -19,6 +20,10 @@ enum Store {
     Vault(Bao),
     Ssm(Moto),
     Redis(Redis),
+    /// A `rows` table in a SQLite file of the sandbox.
+    Sqlite,
+    /// A `columns` table in PostgreSQL.
+    Postgres(Postgres),
 }
 
 /// What a store holds for one secret, read with the store's own client (not rotor).
@@ -51,6 +56,15 @@ impl Store {
         if let Store::Redis(r) = self {
             s.add_key(r.password.as_deref().unwrap_or_default());
         }
+        if let Store::Postgres(_) = self {
+            s.add_key(sql::PASSWORD);
+        }
+        if let Store::Sqlite = self {
+            sql::sqlite3(
+                &s.path("app.db"),
+                "CREATE TABLE race (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+            );
+        }
         s
     }
 
@@ -63,16 +77,24 @@ impl Store {
                 "redis: {{ url: \"{}\", key: \"race:{{{secret}}}\" }}",
                 r.url()
             ),
+            Store::Sqlite => format!(
+                "sql: {{ url: \"sqlite://{}\", table: race, layout: rows, key_column: k, value_column: v }}",
+                "APP_DB"
+            ),
+            Store::Postgres(pg) => format!(
+                "sql: {{ url: \"{}\", table: race, layout: columns, key_column: name }}",
+                pg.url()
+            ),
         }
     }
 
     fn runbook(&self, s: &Sandbox, secret: &str) {
+        let target = self
+            .target(secret)
+            .replace("APP_DB", &s.path("app.db").display().to_string());
         s.write(
             &format!("runbooks/{secret}.yaml"),
-            &format!(
-                "secret: {secret}\ncreate: true\nstrategy: staged\ntargets:\n  {}\n",
-                self.target(secret)
-            ),
+            &format!("secret: {secret}\ncreate: true\nstrategy: staged\ntargets:\n  {target}\n"),
         );
     }
 
@@ -88,6 +110,8 @@ impl Store {
             Store::Redis(r) => s
                 .rotor()
                 .env("REDIS_PASSWORD", r.password.as_deref().unwrap_or_default()),
+            Store::Sqlite => s.rotor(),
+            Store::Postgres(_) => s.rotor().env("PGPASSWORD", sql::PASSWORD),
         }
     }
 
@@ -130,6 +154,38 @@ impl Store {
                     pending: h.get("pending").cloned(),
                 }
             }
+            Store::Sqlite => {
+                let rows = sql::sqlite3(
+                    &s.path("app.db"),
+                    &format!("SELECT k, v FROM race WHERE k LIKE '{secret}.%'"),
+                );
+                let m: BTreeMap<String, String> = rows
+                    .lines()
+                    .filter_map(|l| l.split_once('|'))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                let get = |slot: &str| m.get(&format!("{secret}.{slot}")).cloned();
+                Held {
+                    current: get("current"),
+                    previous: get("previous"),
+                    pending: get("pending"),
+                }
+            }
+            Store::Postgres(pg) => {
+                let row = pg.psql(
+                    "app",
+                    &format!("SELECT current, previous, pending FROM race WHERE name = '{secret}'"),
+                );
+                let mut cols = row
+                    .trim_end_matches('\n')
+                    .split('|')
+                    .map(|c| (!c.is_empty()).then(|| c.to_owned()));
+                Held {
+                    current: cols.next().flatten(),
+                    previous: cols.next().flatten(),
+                    pending: cols.next().flatten(),
+                }
+            }
         };
         for k in [&held.current, &held.previous, &held.pending]
             .into_iter()
@@ -147,6 +203,16 @@ fn vault() -> Store {
 
 fn ssm() -> Store {
     Store::Ssm(Moto::start())
+}
+
+fn postgres() -> Store {
+    let pg = Postgres::start();
+    pg.psql(
+        "app",
+        "CREATE TABLE race (name TEXT PRIMARY KEY, current TEXT, previous TEXT, pending TEXT, \
+         rotated_at TEXT, rotation_id TEXT, note TEXT DEFAULT 'kept'); ALTER TABLE race OWNER TO rotor;",
+    );
+    Store::Postgres(pg)
 }
 
 fn redis() -> Store {
@@ -360,6 +426,26 @@ fn two_hosts_race(store: &Store, rounds: usize) {
 #[test]
 fn redis_survives_kills_at_random_moments() {
     killed_at_random_moments(&redis(), 12);
+}
+
+#[test]
+fn sqlite_survives_kills_at_random_moments() {
+    killed_at_random_moments(&Store::Sqlite, 12);
+}
+
+#[test]
+fn postgres_survives_kills_at_random_moments() {
+    killed_at_random_moments(&postgres(), 12);
+}
+
+#[test]
+fn sqlite_two_hosts_never_both_write() {
+    two_hosts_race(&Store::Sqlite, 16);
+}
+
+#[test]
+fn postgres_two_hosts_never_both_write() {
+    two_hosts_race(&postgres(), 16);
 }
 
 #[test]
@@ -929,6 +1015,22 @@ fn stores_that_accept_and_never_answer_end_in_an_error_not_a_hang() {
     assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
     eprintln!("Redis gave up after {:?}", t.elapsed());
     assert!(t.elapsed() < Duration::from_secs(30));
+
+    // PostgreSQL and MySQL: the connection is made, the server never says hello.
+    for scheme in ["postgres", "mysql"] {
+        s.write(
+            "runbooks/api.yaml",
+            &format!(
+                "secret: api\ncreate: true\ntargets:\n  sql: {{ url: \"{scheme}://rotor:pw@127.0.0.1:{port}/app\", table: t, layout: columns, key_column: name }}\n"
+            ),
+        );
+        let t = Instant::now();
+        let out = s.rotor().args(["rotate"]).run();
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
+        eprintln!("{scheme} gave up after {:?}", t.elapsed());
+        assert!(t.elapsed() < Duration::from_secs(30));
+    }
 }
 
 #[test]
@@ -1055,12 +1157,31 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
         Store::Redis(r) => {
             r.cli(&["hset", &format!("race:{{{secret}}}"), "previous", key]);
         }
+        Store::Sqlite => {
+            sql::sqlite3(
+                &s.path("app.db"),
+                &format!("INSERT INTO race VALUES ('{secret}.previous', '{key}')"),
+            );
+        }
+        Store::Postgres(pg) => {
+            pg.psql(
+                "app",
+                &format!("INSERT INTO race (name, previous) VALUES ('{secret}', '{key}')"),
+            );
+        }
     }
 }
 
 #[test]
 fn create_never_writes_over_a_partial_key_set_in_any_store() {
-    for store in [Store::File, vault(), ssm(), redis()] {
+    for store in [
+        Store::File,
+        vault(),
+        ssm(),
+        redis(),
+        Store::Sqlite,
+        postgres(),
+    ] {
         let s = store.sandbox();
         store.runbook(&s, "partial");
         let key = "left-behind-previous-key-0123456789abcdef";

@@ -182,9 +182,14 @@ fn string_keys_adopt_the_applications_key_and_refuse_a_slot_they_lack() {
         "runbooks/jwt.yaml",
         &format!("secret: jwt\ntargets:\n  redis: {lacking}\n"),
     );
+    // Refused when the runbook is read, at the line of `targets:` (the strategy is the
+    // default), before any store is asked.
     let out = rotor(&s, &r).args(["rotate"]).run().expect(2);
     assert!(
-        out.stderr.contains("cannot hold a pending key"),
+        out.stderr.contains("jwt.yaml:2:1")
+            && out
+                .stderr
+                .contains("target `redis` cannot hold a pending key"),
         "{}",
         out.stderr
     );

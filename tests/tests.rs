@@ -5,7 +5,12 @@ mod support;
 mod audit;
 mod crash;
 mod engine;
-#[cfg(all(feature = "vault", feature = "aws-ssm", feature = "redis"))]
+#[cfg(all(
+    feature = "vault",
+    feature = "aws-ssm",
+    feature = "redis",
+    feature = "sql"
+))]
 mod hardening;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
@@ -17,6 +22,8 @@ mod lockstep;
 #[cfg(feature = "redis")]
 mod redis;
 mod runbooks;
+#[cfg(feature = "sql")]
+mod sql;
 #[cfg(feature = "aws-ssm")]
 mod ssm;
 mod state;

@@ -24,6 +24,8 @@ pub mod kube;
 pub mod moto;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sql")]
+pub mod sql;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");
 
@@ -118,6 +120,14 @@ impl Sandbox {
             "BAO_NAMESPACE",
             "BAO_CACERT",
             "BAO_SKIP_VERIFY",
+            "DATABASE_URL",
+            "PGPASSWORD",
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGDATABASE",
+            "PGSSLMODE",
+            "MYSQL_PWD",
         ] {
             cmd.env_remove(var);
         }

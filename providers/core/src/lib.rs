@@ -156,6 +156,12 @@ pub trait Store {
         Ok(())
     }
 
+    /// What a target with these settings can hold, known before anything is built, so
+    /// a runbook whose strategy needs a slot its store cannot hold is refused when read.
+    fn capabilities(_config: &Self::Config) -> Capabilities {
+        Capabilities::default()
+    }
+
     /// The provider for one target, sharing clients through `clients`.
     fn build(config: &Self::Config, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>>;
 }

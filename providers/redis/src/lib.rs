@@ -176,6 +176,12 @@ impl rotor_provider::Store for RedisStore {
         config.validate(secret.unwrap_or("secret")).map(|_| ())
     }
 
+    fn capabilities(config: &RedisConfig) -> Capabilities {
+        config
+            .validate("secret")
+            .map_or_else(|_| Capabilities::default(), |l| holds(&l))
+    }
+
     fn build(config: &RedisConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
         let layout = config.validate(secret).map_err(|detail| Error::Config {
             location: "redis".into(),
@@ -195,6 +201,15 @@ impl rotor_provider::Store for RedisStore {
                 .clone()
                 .unwrap_or_else(|| "version".into()),
         }))
+    }
+}
+
+fn holds(layout: &Layout) -> Capabilities {
+    let (previous, pending) = layout.holds();
+    Capabilities {
+        previous,
+        pending,
+        ..Capabilities::default()
     }
 }
 
@@ -261,12 +276,7 @@ impl Provider for RedisProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let (previous, pending) = self.layout.holds();
-        Capabilities {
-            previous,
-            pending,
-            ..Capabilities::default()
-        }
+        holds(&self.layout)
     }
 
     async fn read(&self) -> Result<Option<Versioned>> {

@@ -56,6 +56,13 @@ macro_rules! stores {
                 }
             }
 
+            /// What this target can hold (see [`Store::capabilities`]).
+            pub fn capabilities(&self) -> rotor_provider::Capabilities {
+                match self {
+                    $( $(#[$attr])* TargetConfig::$variant(c) => <$store as Store>::capabilities(c), )*
+                }
+            }
+
             /// The provider for this target of `secret`.
             pub fn build(
                 &self,
@@ -80,4 +87,6 @@ stores! {
     Kubernetes => rotor_provider_kubernetes::SecretStore,
     #[cfg(feature = "redis")]
     Redis => rotor_provider_redis::RedisStore,
+    #[cfg(feature = "sql")]
+    Sql => rotor_provider_sql::SqlStore,
 }

@@ -1,0 +1,356 @@
+//! Where a key set lives in a table, and the statements that read and write it.
+//!
+//! - `rows`: a key/value table, one row per slot (`jwt_secret_current`,
+//!   `jwt_secret_previous`, ...); rows of other keys are never touched.
+//! - `columns`: one row per secret, found by its key, one column per slot; other
+//!   columns are kept.
+//!
+//! Values are always bound parameters; identifiers are checked and quoted by the
+//! [`Dialect`]. The statements are built once per target.
+
+use jiff::Timestamp;
+use rotor_provider::KeySet;
+use rotor_provider::keyset::{self, FieldNames};
+use sha2::{Digest, Sha256};
+
+use crate::dialect::Dialect;
+
+/// The five slots, in the order raw values are kept.
+pub const SLOTS: [&str; 5] = [
+    "current",
+    "previous",
+    "pending",
+    "rotated_at",
+    "rotation_id",
+];
+
+/// A name per slot (a row key or a column); a slot without one is not stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotNames(pub [Option<String>; 5]);
+
+impl SlotNames {
+    pub fn current(&self) -> &str {
+        self.0[0].as_deref().unwrap_or_default()
+    }
+
+    /// The stored slots: (slot index, name).
+    pub fn stored(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_deref().map(|n| (i, n)))
+    }
+
+    pub fn holds(&self, slot: usize) -> bool {
+        self.0[slot].is_some()
+    }
+
+    /// Refuses an empty name, a control character or a name given twice.
+    pub fn check(&self, what: &str) -> Result<(), String> {
+        let names: Vec<(usize, &str)> = self.stored().collect();
+        if !self.holds(0) {
+            return Err(format!("sql: the {what} of `current` is needed"));
+        }
+        for (k, (i, n)) in names.iter().enumerate() {
+            if n.is_empty() || n.chars().any(char::is_control) || n.len() > 255 {
+                return Err(format!(
+                    "sql: the {what} of `{}` is empty, longer than 255 bytes or holds a control character",
+                    SLOTS[*i]
+                ));
+            }
+            if let Some((j, _)) = names[..k].iter().find(|(_, m)| m == n) {
+                return Err(format!(
+                    "sql: `{}` and `{}` have the same {what} `{n}`; every slot needs its own",
+                    SLOTS[*j], SLOTS[*i]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How `rotated_at` is written (it is read in either form).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeFormat {
+    /// RFC 3339 text (`2026-11-26T05:00:00Z`).
+    #[default]
+    Rfc3339,
+    /// Whole seconds since the Unix epoch, as text.
+    Unix,
+}
+
+/// The raw values of the slots as stored (text; `None`: no row, NULL or empty).
+pub type Raw = [Option<String>; 5];
+
+/// The layout of one target.
+#[derive(Clone, Debug)]
+pub enum Layout {
+    Rows {
+        key_column: String,
+        value_column: String,
+        keys: SlotNames,
+    },
+    Columns {
+        key_column: String,
+        key: String,
+        columns: SlotNames,
+    },
+}
+
+impl Layout {
+    pub fn slots(&self) -> &SlotNames {
+        match self {
+            Layout::Rows { keys, .. } => keys,
+            Layout::Columns { columns, .. } => columns,
+        }
+    }
+
+    /// What a location names: the current row's key, or the secret's row key.
+    pub fn main_key(&self) -> &str {
+        match self {
+            Layout::Rows { keys, .. } => keys.current(),
+            Layout::Columns { key, .. } => key,
+        }
+    }
+}
+
+/// The statements of one target, built once.
+#[derive(Clone, Debug)]
+pub struct Statements {
+    pub table: String,
+    pub layout: Layout,
+    /// Reads the slots (and the `encrypted` flag): no lock.
+    pub read: String,
+    /// The same read taking row locks (PostgreSQL, MySQL).
+    pub lock: String,
+    pub insert: String,
+    pub update: String,
+    /// Rows layout only: removes the row of a slot the new key set leaves empty.
+    pub delete: String,
+}
+
+impl Statements {
+    pub fn new(dialect: Dialect, table: &str, layout: Layout, encrypted: Option<&str>) -> Self {
+        let q = |n: &str| dialect.quote(n);
+        let p = |n: usize| dialect.param(n);
+        let t = q(table);
+        let enc = encrypted.map(|c| format!(", {}", dialect.as_text(&q(c))));
+        let enc = enc.as_deref().unwrap_or("");
+        // A new row says it is not encrypted; `'0'` reads as false or 0 in every dialect
+        // and column type that can hold such a flag.
+        let (enc_col, enc_val) = match encrypted {
+            Some(c) => (format!(", {}", q(c)), ", '0'".to_owned()),
+            None => (String::new(), String::new()),
+        };
+        let (read, insert, update, delete) = match &layout {
+            Layout::Rows {
+                key_column,
+                value_column,
+                keys,
+            } => {
+                let (k, v) = (q(key_column), q(value_column));
+                let list: Vec<String> = (1..=keys.stored().count()).map(p).collect();
+                (
+                    format!(
+                        "SELECT {k}, {v}{enc} FROM {t} WHERE {k} IN ({})",
+                        list.join(", ")
+                    ),
+                    format!(
+                        "INSERT INTO {t} ({k}, {v}{enc_col}) VALUES ({}, {}{enc_val})",
+                        p(1),
+                        p(2)
+                    ),
+                    format!("UPDATE {t} SET {v} = {} WHERE {k} = {}", p(1), p(2)),
+                    format!("DELETE FROM {t} WHERE {k} = {}", p(1)),
+                )
+            }
+            Layout::Columns {
+                key_column,
+                columns,
+                ..
+            } => {
+                let k = q(key_column);
+                let cols: Vec<String> = columns.stored().map(|(_, c)| q(c)).collect();
+                let n = cols.len();
+                let sets: Vec<String> = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{c} = {}", p(i + 1)))
+                    .collect();
+                let values: Vec<String> = (1..=n + 1).map(p).collect();
+                (
+                    format!(
+                        "SELECT {}{enc} FROM {t} WHERE {k} = {}",
+                        cols.join(", "),
+                        p(1)
+                    ),
+                    format!(
+                        "INSERT INTO {t} ({}, {k}{enc_col}) VALUES ({}{enc_val})",
+                        cols.join(", "),
+                        values.join(", ")
+                    ),
+                    format!(
+                        "UPDATE {t} SET {} WHERE {k} = {}",
+                        sets.join(", "),
+                        p(n + 1)
+                    ),
+                    String::new(),
+                )
+            }
+        };
+        let lock = format!("{read}{}", dialect.lock_suffix());
+        Statements {
+            table: table.to_owned(),
+            layout,
+            read,
+            lock,
+            insert,
+            update,
+            delete,
+        }
+    }
+}
+
+/// The key set in raw slot values, `None` when the store holds none of its slots.
+pub fn to_set(raw: &Raw) -> Result<Option<KeySet>, String> {
+    let names = FieldNames::default();
+    keyset::from_fields(&names, |n| {
+        let i = SLOTS.iter().position(|s| *s == n)?;
+        let v = raw[i].clone()?;
+        // `rotated_at` may be kept as Unix seconds (as some applications do).
+        if i == 3
+            && let Ok(secs) = v.trim().parse::<i64>()
+        {
+            return Timestamp::from_second(secs).ok().map(|t| t.to_string());
+        }
+        Some(v)
+    })
+}
+
+/// The raw slot values of `set` for a target storing `slots`, or why it cannot hold it.
+pub fn to_raw(set: &KeySet, slots: &SlotNames, time: TimeFormat) -> Result<Raw, String> {
+    let mut raw: Raw = Default::default();
+    for (name, value) in keyset::to_fields(&FieldNames::default(), set) {
+        let i = SLOTS.iter().position(|s| *s == name).unwrap_or(0);
+        if !slots.holds(i) {
+            // Metadata a target does not store is dropped; a key it cannot hold is not.
+            if i < 3 {
+                return Err(format!(
+                    "this target stores no {name} key (no row key or column for `{name}`), so it cannot hold this key set"
+                ));
+            }
+            continue;
+        }
+        raw[i] = Some(match (i, time, &set.rotated_at) {
+            (3, TimeFormat::Unix, Some(t)) => t.as_second().to_string(),
+            _ => value.into_owned(),
+        });
+    }
+    Ok(raw)
+}
+
+/// The version of raw slot values: a hash of what is stored, so any change by anyone is
+/// seen. Hex of SHA-256, never the values.
+pub fn version(raw: &Raw) -> String {
+    let mut h = Sha256::new();
+    for (i, v) in raw.iter().enumerate() {
+        if let Some(v) = v {
+            h.update([i as u8]);
+            h.update((v.len() as u64).to_be_bytes());
+            h.update(v.as_bytes());
+        }
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// Whether an `encrypted` flag as text says the value is encrypted. Anything but an
+/// empty value or a clear "no" counts as encrypted: rotor refuses rather than guess.
+pub fn is_encrypted(flag: Option<&str>) -> bool {
+    match flag.map(|f| f.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(f) => !matches!(f.as_str(), "" | "0" | "false" | "f" | "no" | "n" | "off"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rotor_provider::Key;
+
+    fn rows(pending: bool) -> SlotNames {
+        SlotNames([
+            Some("jwt_secret_current".into()),
+            Some("jwt_secret_previous".into()),
+            pending.then(|| "jwt_secret_pending".into()),
+            Some("jwt_secret_rotated_at".into()),
+            None,
+        ])
+    }
+
+    #[test]
+    fn statements_per_layout_and_dialect() {
+        let layout = Layout::Rows {
+            key_column: "key".into(),
+            value_column: "value".into(),
+            keys: rows(false),
+        };
+        let s = Statements::new(Dialect::Postgres, "system_state", layout, None);
+        assert_eq!(
+            s.lock,
+            r#"SELECT "key", "value" FROM "system_state" WHERE "key" IN ($1, $2, $3) FOR UPDATE"#
+        );
+        assert_eq!(
+            s.insert,
+            r#"INSERT INTO "system_state" ("key", "value") VALUES ($1, $2)"#
+        );
+        let layout = Layout::Columns {
+            key_column: "name".into(),
+            key: "payments".into(),
+            columns: SlotNames([Some("cur".into()), Some("prev".into()), None, None, None]),
+        };
+        let s = Statements::new(Dialect::MySql, "signing_keys", layout, Some("encrypted"));
+        assert_eq!(
+            s.read,
+            "SELECT `cur`, `prev`, CAST(`encrypted` AS CHAR) FROM `signing_keys` WHERE `name` = ?"
+        );
+        assert_eq!(
+            s.insert,
+            "INSERT INTO `signing_keys` (`cur`, `prev`, `name`, `encrypted`) VALUES (?, ?, ?, '0')"
+        );
+        assert_eq!(
+            s.update,
+            "UPDATE `signing_keys` SET `cur` = ?, `prev` = ? WHERE `name` = ?"
+        );
+        let s = Statements::new(Dialect::Sqlite, "t", s.layout, None);
+        assert_eq!(s.lock, s.read, "SQLite locks by BEGIN IMMEDIATE");
+    }
+
+    #[test]
+    fn raw_values_round_trip_and_unix_times_are_read() {
+        let mut set = KeySet::new(Key::new("c".repeat(44)));
+        set.previous = Some(Key::new("p".repeat(44)));
+        set.rotated_at = Some("2026-11-26T05:00:00Z".parse().unwrap());
+        let raw = to_raw(&set, &rows(false), TimeFormat::Unix).unwrap();
+        assert_eq!(raw[3].as_deref(), Some("1795669200"));
+        assert_eq!(to_set(&raw).unwrap().unwrap(), set);
+        set.pending = Some(Key::new("n".repeat(44)));
+        let e = to_raw(&set, &rows(false), TimeFormat::Rfc3339).unwrap_err();
+        assert!(e.contains("no pending key"), "{e}");
+        let raw = to_raw(&set, &rows(true), TimeFormat::Rfc3339).unwrap();
+        assert_eq!(raw[3].as_deref(), Some("2026-11-26T05:00:00Z"));
+        assert_ne!(version(&raw), version(&Default::default()));
+        assert!(to_set(&Default::default()).unwrap().is_none());
+    }
+
+    #[test]
+    fn encrypted_flags() {
+        for yes in ["1", "true", "t", "TRUE", "yes", "aes-gcm"] {
+            assert!(is_encrypted(Some(yes)), "{yes}");
+        }
+        for no in ["0", "false", "f", "", " 0 "] {
+            assert!(!is_encrypted(Some(no)), "{no}");
+        }
+        assert!(!is_encrypted(None));
+    }
+}

@@ -1,0 +1,619 @@
+//! The `sql` target: a secret's key set in an application's own table, in SQLite,
+//! PostgreSQL or MySQL/MariaDB.
+//!
+//! ```yaml
+//! targets:
+//!   sql:                                    # rows of a key/value table
+//!     url: sqlite:///var/lib/waiaas/waiaas.db   # else DATABASE_URL
+//!     table: system_state
+//!     layout: rows
+//!     key_column: key
+//!     value_column: value
+//!     keys: { current: jwt_secret_current, previous: jwt_secret_previous, rotated_at: jwt_secret_rotated_at }
+//! ---
+//! targets:
+//!   sql:                                    # one row per secret, a column per slot
+//!     url: postgres://rotor@db.internal/app?sslmode=verify-full
+//!     table: signing_keys
+//!     layout: columns
+//!     key_column: name                      # the row whose `name` is `key` (default: the secret)
+//!     columns: { current: secret, pending: ~ }   # `~`: the slot is not stored
+//! ```
+//!
+//! A write is check-and-set in one transaction: the rows are read with a lock (SQLite
+//! `BEGIN IMMEDIATE`, which takes the write lock up front and waits `busy_timeout` for
+//! it; PostgreSQL and MySQL `SELECT ... FOR UPDATE`, waiting as long for row locks),
+//! compared with the version rotor read before (a hash of the stored values), then
+//! every row of the set is updated, inserted or deleted, and committed — or rolled back
+//! and reported as a conflict. A row is updated when the locked read found it and
+//! inserted otherwise; an insert meeting a row another writer just inserted fails on the
+//! key's unique index and is a conflict, where an upsert would overwrite that writer.
+//! So `key_column` must be the table's primary key or unique. Values are always bound
+//! parameters; table and column names are checked and quoted.
+
+mod connect;
+mod dialect;
+mod errors;
+mod layout;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rotor_provider::{
+    Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+};
+use serde::{Deserialize, Deserializer};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+pub use connect::CONNECT_TIMEOUT;
+use connect::{Pool, Settings};
+pub use dialect::Dialect;
+use dialect::check_identifier;
+use errors::Doing;
+use layout::{Layout, Raw, SLOTS, SlotNames, Statements, TimeFormat};
+
+/// How long a statement may run once it has its locks.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default wait for a lock another connection holds.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `sql:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlConfig {
+    /// The database URL; else the variable `url_env` names, else `DATABASE_URL`.
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+    pub table: String,
+    pub layout: LayoutKind,
+    pub key_column: String,
+    /// `rows`: the column holding each slot's value.
+    pub value_column: Option<String>,
+    /// `rows`: the row key of each slot (default `<secret>.current` and so on).
+    pub keys: Option<SlotMap>,
+    /// `columns`: the secret's row key (default: the secret's name).
+    pub key: Option<String>,
+    /// `columns`: column names per slot (default: the slot names).
+    #[serde(default)]
+    pub columns: SlotMap,
+    /// A column saying a row's value is encrypted: such a row is refused, never
+    /// overwritten with plain text.
+    pub encrypted_column: Option<String>,
+    /// How long to wait for a lock held by another connection (default 5s).
+    #[serde(default, deserialize_with = "duration")]
+    pub busy_timeout: Option<Duration>,
+    /// How `rotated_at` is written: `rfc3339` (default) or `unix` seconds.
+    #[serde(default)]
+    pub rotated_at_format: TimeFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutKind {
+    Rows,
+    Columns,
+}
+
+/// A name per slot as a runbook gives it: a missing slot keeps its default, `~` (null)
+/// says the slot is not stored.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotMap {
+    #[serde(default, deserialize_with = "given")]
+    pub current: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub previous: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub pending: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub rotated_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    pub rotation_id: Option<Option<String>>,
+}
+
+/// A present field (even `null`) as `Some`.
+fn given<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("invalid duration `{s}`: {e}")))
+}
+
+impl SlotMap {
+    fn entries(&self) -> [&Option<Option<String>>; 5] {
+        [
+            &self.current,
+            &self.previous,
+            &self.pending,
+            &self.rotated_at,
+            &self.rotation_id,
+        ]
+    }
+
+    /// The names, each slot given or `default(slot)`.
+    fn resolve(&self, default: impl Fn(&str) -> Option<String>) -> SlotNames {
+        let e = self.entries();
+        SlotNames(std::array::from_fn(|i| match e[i] {
+            Some(given) => given.clone(),
+            None => default(SLOTS[i]),
+        }))
+    }
+}
+
+impl SqlConfig {
+    /// The layout, or why the settings do not make one.
+    fn layout(&self, secret: &str) -> std::result::Result<Layout, String> {
+        check_identifier("table", &self.table, true)?;
+        check_identifier("key_column", &self.key_column, false)?;
+        if let Some(c) = &self.encrypted_column {
+            check_identifier("encrypted_column", c, false)?;
+        }
+        if let Some(t) = self.busy_timeout
+            && (t.is_zero() || t > Duration::from_secs(600))
+        {
+            return Err("sql: busy_timeout must be between 1ms and 10m".into());
+        }
+        if let Some(v) = &self.url_env
+            && !rotor_provider::is_env_name(v)
+        {
+            return Err(format!("sql: url_env {v:?} is not a variable name"));
+        }
+        if let Some(u) = &self.url
+            && Dialect::of_url(u).is_none()
+        {
+            return Err(
+                "sql: `url` must start with sqlite:, postgres:, postgresql:, mysql: or mariadb:"
+                    .into(),
+            );
+        }
+        let given = |name: &str, set: bool| {
+            if set {
+                Err(format!(
+                    "sql: `{name}` goes with layout: {}",
+                    match self.layout {
+                        LayoutKind::Rows => "columns",
+                        LayoutKind::Columns => "rows",
+                    }
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let layout = match self.layout {
+            LayoutKind::Rows => {
+                given("key", self.key.is_some())?;
+                given(
+                    "columns",
+                    self.columns.entries().iter().any(|e| e.is_some()),
+                )?;
+                let value_column = self
+                    .value_column
+                    .clone()
+                    .ok_or("sql: layout: rows needs `value_column`")?;
+                check_identifier("value_column", &value_column, false)?;
+                if value_column == self.key_column {
+                    return Err("sql: key_column and value_column must differ".into());
+                }
+                let keys = match &self.keys {
+                    // Only the slots given are stored.
+                    Some(k) => k.resolve(|_| None),
+                    None => SlotMap::default().resolve(|s| Some(format!("{secret}.{s}"))),
+                };
+                keys.check("row key")?;
+                Layout::Rows {
+                    key_column: self.key_column.clone(),
+                    value_column,
+                    keys,
+                }
+            }
+            LayoutKind::Columns => {
+                given("keys", self.keys.is_some())?;
+                given("value_column", self.value_column.is_some())?;
+                let columns = self.columns.resolve(|s| Some(s.to_owned()));
+                columns.check("column")?;
+                for (_, c) in columns.stored() {
+                    check_identifier("column", c, false)?;
+                    if c == self.key_column || Some(c) == self.encrypted_column.as_deref() {
+                        return Err(format!(
+                            "sql: column `{c}` is also the key or encrypted column"
+                        ));
+                    }
+                }
+                let key = self.key.clone().unwrap_or_else(|| secret.to_owned());
+                if key.is_empty() || key.chars().any(char::is_control) {
+                    return Err("sql: `key` is empty or holds a control character".into());
+                }
+                Layout::Columns {
+                    key_column: self.key_column.clone(),
+                    key,
+                    columns,
+                }
+            }
+        };
+        if let Some(c) = &self.encrypted_column
+            && matches!(&layout, Layout::Rows { key_column, value_column, .. } if c == key_column || c == value_column)
+        {
+            return Err(format!(
+                "sql: encrypted_column `{c}` is also the key or value column"
+            ));
+        }
+        Ok(layout)
+    }
+}
+
+/// The `sql` store kind.
+#[derive(Debug)]
+pub struct SqlStore;
+
+impl rotor_provider::Store for SqlStore {
+    const KIND: &'static str = "sql";
+    type Config = SqlConfig;
+
+    fn check(config: &SqlConfig, secret: Option<&str>) -> std::result::Result<(), String> {
+        config.layout(secret.unwrap_or("secret")).map(|_| ())
+    }
+
+    fn capabilities(config: &SqlConfig) -> Capabilities {
+        match config.layout("secret") {
+            Ok(l) => holds(&l),
+            Err(_) => Capabilities::default(),
+        }
+    }
+
+    fn build(config: &SqlConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
+        let layout = config.layout(secret).map_err(|detail| Error::Config {
+            location: "sql".into(),
+            detail,
+        })?;
+        let settings = connect::settings(config.url.as_deref(), config.url_env.as_deref())?;
+        let sql = Statements::new(
+            settings.dialect,
+            &config.table,
+            layout,
+            config.encrypted_column.as_deref(),
+        );
+        Ok(Box::new(SqlProvider {
+            pool: Pool::shared(clients, &settings),
+            settings,
+            sql,
+            encrypted: config.encrypted_column.clone(),
+            wait: config.busy_timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT),
+            time: config.rotated_at_format,
+        }))
+    }
+}
+
+fn holds(layout: &Layout) -> Capabilities {
+    let slots = layout.slots();
+    Capabilities {
+        previous: slots.holds(1),
+        pending: slots.holds(2),
+        ..Capabilities::default()
+    }
+}
+
+/// One secret's key set in a table.
+pub struct SqlProvider {
+    pool: Arc<Pool>,
+    settings: Settings,
+    sql: Statements,
+    encrypted: Option<String>,
+    wait: Duration,
+    time: TimeFormat,
+}
+
+impl std::fmt::Debug for SqlProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlProvider")
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a locked or plain read found: the raw slot values.
+struct Found {
+    raw: Raw,
+    /// Rows layout: which slots have a row. Columns layout: `[true; 5]` when the row
+    /// exists.
+    rows: [bool; 5],
+}
+
+impl SqlProvider {
+    fn doing<'a>(&'a self, statement: &'a str, location: &'a str) -> Doing<'a> {
+        Doing {
+            statement,
+            table: &self.sql.table,
+            location,
+            dialect: self.settings.dialect,
+            wait: self.wait,
+        }
+    }
+
+    fn invalid(&self, detail: String) -> Error {
+        Error::Invalid {
+            location: self.location(),
+            detail,
+        }
+    }
+
+    /// Runs the read statement (`locked`: the locking one) on `conn`.
+    async fn select(&self, conn: &mut AnyConnection, locked: bool) -> Result<Found> {
+        let text = if locked {
+            &self.sql.lock
+        } else {
+            &self.sql.read
+        };
+        let mut q = sqlx::query(AssertSqlSafe(text.clone()));
+        match &self.sql.layout {
+            Layout::Rows { keys, .. } => {
+                for (_, k) in keys.stored() {
+                    q = q.bind(k.to_owned());
+                }
+            }
+            Layout::Columns { key, .. } => q = q.bind(key.clone()),
+        }
+        let location = self.location();
+        let rows: Vec<AnyRow> = q
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| errors::classify(e, self.doing("SELECT", &location)))?;
+        self.found(rows)
+    }
+
+    /// The slot values in the rows a read returned.
+    fn found(&self, rows: Vec<AnyRow>) -> Result<Found> {
+        let text = |r: &AnyRow, i: usize| -> Result<Option<String>> {
+            r.try_get::<Option<String>, _>(i)
+                .map(|v| v.filter(|v| !v.is_empty()))
+                .map_err(|e| {
+                    self.invalid(format!(
+                        "a value in table `{}` is not text ({e})",
+                        self.sql.table
+                    ))
+                })
+        };
+        let mut found = Found {
+            raw: Default::default(),
+            rows: [false; 5],
+        };
+        match &self.sql.layout {
+            Layout::Rows { keys, .. } => {
+                for r in &rows {
+                    let k = text(r, 0)?.unwrap_or_default();
+                    let Some((slot, _)) = keys.stored().find(|(_, n)| *n == k) else {
+                        continue;
+                    };
+                    if found.rows[slot] {
+                        return Err(self.invalid(format!(
+                            "two rows have the key `{k}`; key_column must be the table's primary key or unique"
+                        )));
+                    }
+                    if self.encrypted.is_some() && layout::is_encrypted(text(r, 2)?.as_deref()) {
+                        return Err(self.encrypted_row(&k));
+                    }
+                    found.rows[slot] = true;
+                    found.raw[slot] = text(r, 1)?;
+                }
+            }
+            Layout::Columns { key, columns, .. } => {
+                if rows.len() > 1 {
+                    return Err(self.invalid(format!(
+                        "{} rows have the key `{key}`; key_column must be the table's primary key or unique",
+                        rows.len()
+                    )));
+                }
+                if let Some(r) = rows.first() {
+                    let n = columns.stored().count();
+                    if self.encrypted.is_some() && layout::is_encrypted(text(r, n)?.as_deref()) {
+                        return Err(self.encrypted_row(key));
+                    }
+                    for (i, (slot, _)) in columns.stored().enumerate() {
+                        found.raw[slot] = text(r, i)?;
+                    }
+                    found.rows = [true; 5];
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn encrypted_row(&self, key: &str) -> Error {
+        Error::Invalid {
+            location: self.location(),
+            detail: format!(
+                "the row `{key}` is marked encrypted (column `{}`); rotor cannot read it and will not overwrite it with plain text. \
+                 Decrypt it, or point rotor at a table the application reads in plain text",
+                self.encrypted.as_deref().unwrap_or_default()
+            ),
+        }
+    }
+
+    fn versioned(&self, raw: &Raw) -> Result<Option<Versioned>> {
+        let set = layout::to_set(raw).map_err(|e| self.invalid(e))?;
+        Ok(set.map(|s| Versioned::new(s, Version(layout::version(raw)))))
+    }
+
+    /// One write transaction on `conn`: lock, compare, write, commit.
+    async fn transact(
+        &self,
+        conn: &mut AnyConnection,
+        new: &Raw,
+        condition: &WriteCondition,
+    ) -> Result<()> {
+        let location = self.location();
+        let dialect = self.settings.dialect;
+        let fail = |statement: &'static str| {
+            let d = self.doing(statement, &location);
+            move |e| errors::classify(e, d)
+        };
+        if let Some(s) = dialect.before_begin(self.wait) {
+            sqlx::query(AssertSqlSafe(s))
+                .execute(&mut *conn)
+                .await
+                .map_err(fail("SET"))?;
+        }
+        let mut tx = conn
+            .begin_with(dialect.begin())
+            .await
+            .map_err(fail("BEGIN"))?;
+        for s in dialect.after_begin(self.wait, STATEMENT_TIMEOUT) {
+            sqlx::query(AssertSqlSafe(s))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("SET"))?;
+        }
+        let found = self.select(&mut tx, true).await?;
+        let stored = self.versioned(&found.raw)?;
+        let holds = match (&stored, condition) {
+            (None, WriteCondition::Create) => true,
+            (Some(v), WriteCondition::Update(want)) => v.version == *want,
+            _ => false,
+        };
+        if !holds {
+            // Dropping the transaction rolls it back.
+            return Err(Error::conflict(
+                location,
+                format!(
+                    "the key set changed since rotor read it (found {}, expected {})",
+                    stored.map_or("no key set".into(), |v| format!("version {}", v.version)),
+                    match condition {
+                        WriteCondition::Create => "no key set".into(),
+                        WriteCondition::Update(v) => format!("version {v}"),
+                    }
+                ),
+            ));
+        }
+        match &self.sql.layout {
+            Layout::Rows { keys, .. } => {
+                for (slot, k) in keys.stored() {
+                    let (q, what) = match (&new[slot], found.rows[slot]) {
+                        (Some(v), true) => (
+                            sqlx::query(AssertSqlSafe(self.sql.update.clone()))
+                                .bind(v.clone())
+                                .bind(k.to_owned()),
+                            "UPDATE",
+                        ),
+                        (Some(v), false) => (
+                            sqlx::query(AssertSqlSafe(self.sql.insert.clone()))
+                                .bind(k.to_owned())
+                                .bind(v.clone()),
+                            "INSERT",
+                        ),
+                        (None, true) => (
+                            sqlx::query(AssertSqlSafe(self.sql.delete.clone())).bind(k.to_owned()),
+                            "DELETE",
+                        ),
+                        (None, false) => continue,
+                    };
+                    q.execute(&mut *tx).await.map_err(fail(what))?;
+                }
+            }
+            Layout::Columns { key, columns, .. } => {
+                let exists = found.rows[0];
+                let text = if exists {
+                    &self.sql.update
+                } else {
+                    &self.sql.insert
+                };
+                let mut q = sqlx::query(AssertSqlSafe(text.clone()));
+                for (slot, _) in columns.stored() {
+                    q = q.bind(new[slot].clone());
+                }
+                q = q.bind(key.clone());
+                q.execute(&mut *tx).await.map_err(fail(if exists {
+                    "UPDATE"
+                } else {
+                    "INSERT"
+                }))?;
+            }
+        }
+        tx.commit().await.map_err(fail("COMMIT"))
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for SqlProvider {
+    fn kind(&self) -> &'static str {
+        "sql"
+    }
+
+    fn location(&self) -> String {
+        format!(
+            "sql:{}#{}/{}",
+            self.settings.shown,
+            self.sql.table,
+            self.sql.layout.main_key()
+        )
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        holds(&self.sql.layout)
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let location = self.location();
+        let bound = STATEMENT_TIMEOUT + CONNECT_TIMEOUT;
+        let run = async {
+            let mut conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| errors::classify(e, self.doing("connect", &location)))?;
+            let found = self.select(&mut conn, false).await?;
+            self.pool.put(conn);
+            self.versioned(&found.raw)
+        };
+        tokio::time::timeout(bound, run)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out("read", bound)))
+    }
+
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        _writer: &str,
+    ) -> Result<Version> {
+        let location = self.location();
+        let new = layout::to_raw(set, self.sql.layout.slots(), self.time).map_err(|detail| {
+            Error::Config {
+                location: location.clone(),
+                detail,
+            }
+        })?;
+        let bound = CONNECT_TIMEOUT + self.wait + STATEMENT_TIMEOUT;
+        let run = async {
+            let mut conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| errors::classify(e, self.doing("connect", &location)))?;
+            self.transact(&mut conn, &new, &condition).await?;
+            self.pool.put(conn);
+            Ok(Version(layout::version(&new)))
+        };
+        tokio::time::timeout(bound, run)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out("write", bound)))
+    }
+}
+
+impl SqlProvider {
+    fn timed_out(&self, what: &str, after: Duration) -> Error {
+        Error::Unreachable {
+            location: self.location(),
+            detail: format!(
+                "the {what} did not finish within {}s; a write cut short before its commit changed nothing",
+                after.as_secs()
+            ),
+            cause: None,
+        }
+    }
+}
