@@ -539,3 +539,60 @@ fn clear_errors_for_missing_files_tables_columns_and_servers() {
     }
     assert!(sqlite3(&db, "SELECT count(*) FROM kv").trim() == "0");
 }
+
+/// TLS options in the URL are honoured (rustls): `sslmode=verify-full` with the right
+/// CA connects; with another CA the connection is refused and nothing is written.
+#[test]
+fn postgres_tls_options_of_the_url_are_honoured() {
+    let pg = Postgres::with(true);
+    pg.psql(
+        "app",
+        &format!("{SECRETS}; ALTER TABLE secrets OWNER TO rotor;"),
+    );
+    let s = Sandbox::new();
+    s.add_key(PASSWORD);
+    let rb = |ca: &Path| {
+        s.write(
+            "runbooks/api.yaml",
+            &format!(
+                "secret: api\ncreate: true\ntargets:\n  sql: {{ url: \"postgres://rotor@127.0.0.1:{}/app?sslmode=verify-full&sslrootcert={}\", \
+                 table: secrets, layout: columns, key_column: name }}\n",
+                pg.port,
+                ca.display()
+            ),
+        );
+    };
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _, _) = crate::support::tls::files(other.path());
+    rb(&other_ca);
+    let out = s.rotor().env("PGPASSWORD", PASSWORD).args(["rotate"]).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("invalid peer certificate"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(pg.psql("app", "SELECT count(*) FROM secrets").trim(), "0");
+    // The server takes TCP connections over TLS only (`hostssl`): without TLS, refused.
+    s.write(
+        "runbooks/api.yaml",
+        &format!(
+            "secret: api\ncreate: true\ntargets:\n  sql: {{ url: \"postgres://rotor@127.0.0.1:{}/app?sslmode=disable\", \
+             table: secrets, layout: columns, key_column: name }}\n",
+            pg.port
+        ),
+    );
+    let out = s.rotor().env("PGPASSWORD", PASSWORD).args(["rotate"]).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("no encryption"), "{}", out.stderr);
+
+    rb(&pg.ca());
+    s.rotor()
+        .env("PGPASSWORD", PASSWORD)
+        .args(["rotate"])
+        .run()
+        .expect(0);
+    assert_eq!(pg.psql("app", "SELECT count(*) FROM secrets").trim(), "1");
+    let current = pg.psql("app", "SELECT current FROM secrets WHERE name = 'api'");
+    s.add_key(current.trim());
+}

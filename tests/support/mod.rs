@@ -26,6 +26,7 @@ pub mod moto;
 pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod tls;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");
 

@@ -47,15 +47,20 @@ fn server_dir(user: &str) -> tempfile::TempDir {
         .permissions(std::fs::Permissions::from_mode(0o755))
         .tempdir()
         .unwrap();
+    own(dir.path(), user);
+    dir
+}
+
+/// Gives `path` to `user` when the tests run as root.
+fn own(path: &Path, user: &str) {
     if is_root() {
         let u = nix::unistd::User::from_name(user)
             .unwrap()
             .unwrap_or_else(|| {
                 panic!("the user `{user}` exists (scripts/test installs the server)")
             });
-        std::os::unix::fs::chown(dir.path(), Some(u.uid.as_raw()), Some(u.gid.as_raw())).unwrap();
+        std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).unwrap();
     }
-    dir
 }
 
 fn run(c: &mut Command, what: &str) -> Output {
@@ -114,6 +119,12 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::with(false)
+    }
+
+    /// With `tls`, the server also takes TLS connections, with a certificate for
+    /// 127.0.0.1 signed by the CA at [`Postgres::ca`].
+    pub fn with(tls: bool) -> Postgres {
         let dir = server_dir("postgres");
         let data = dir.path().join("data");
         run(
@@ -133,7 +144,28 @@ impl Postgres {
             "initdb",
         );
         let port = free_port();
-        let child = as_user("postgres", &pg_bin("postgres"))
+        let mut cmd = as_user("postgres", &pg_bin("postgres"));
+        if tls {
+            // TCP connections must use TLS: a plain one is refused by pg_hba.conf.
+            let hba = data.join("pg_hba.conf");
+            let text = std::fs::read_to_string(&hba).unwrap();
+            let text: Vec<String> = text
+                .lines()
+                .map(|l| match l.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}"),
+                    None => l.to_owned(),
+                })
+                .collect();
+            std::fs::write(&hba, text.join("\n")).unwrap();
+            let (_, cert, key) = super::tls::files(dir.path());
+            own(&key, "postgres");
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            cmd.args(["-c", "ssl=on", "-c"])
+                .arg(format!("ssl_cert_file={}", cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", key.display()));
+        }
+        let child = cmd
             .arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string(), "-k"])
@@ -184,6 +216,11 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The CA of a TLS server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The directory of the server's Unix socket (`psql -h DIR`).
