@@ -3,7 +3,7 @@
 //! `redis-cli ping` answers, killed when dropped. `redis-cli` is the independent reader.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
