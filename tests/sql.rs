@@ -493,6 +493,15 @@ fn clear_errors_for_missing_files_tables_columns_and_servers() {
     sqlite3(&db, "CREATE TABLE kv (k TEXT PRIMARY KEY, value TEXT)");
     let out = s.rotor().args(["rotate"]).run().expect(2);
     assert!(out.stderr.contains("no such column"), "{}", out.stderr);
+    // A hostile value far longer than any key is cut off where it is read and refused.
+    sqlite3(
+        &db,
+        "DROP TABLE kv; CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB); \
+         INSERT INTO kv VALUES ('api.current', replace(hex(zeroblob(5000000)), '0', 'x'));",
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(1);
+    assert!(out.stderr.contains("longer than 64 KiB"), "{}", out.stderr);
+    sqlite3(&db, "DELETE FROM kv");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -80,6 +80,9 @@ pub enum TimeFormat {
     Unix,
 }
 
+/// The longest value rotor reads, in bytes: far above any key, far below trouble.
+pub const MAX_VALUE: usize = 64 * 1024;
+
 /// The raw values of the slots as stored (text; `None`: no row, NULL or empty).
 pub type Raw = [Option<String>; 5];
 
@@ -135,7 +138,12 @@ impl Statements {
         let q = |n: &str| dialect.quote(n);
         let p = |n: usize| dialect.param(n);
         let t = q(table);
-        let enc = encrypted.map(|c| format!(", {}", dialect.as_text(&q(c))));
+        // Every value is read as text (an integer or timestamp column too) and cut at
+        // one byte past the longest value rotor accepts, so a hostile row cannot make
+        // it read without bound.
+        let read_col =
+            |c: &str| format!("SUBSTR({}, 1, {})", dialect.as_text(&q(c)), MAX_VALUE + 1);
+        let enc = encrypted.map(|c| format!(", {}", read_col(c)));
         let enc = enc.as_deref().unwrap_or("");
         // A new row says it is not encrypted; `'0'` reads as false or 0 in every dialect
         // and column type that can hold such a flag.
@@ -152,8 +160,10 @@ impl Statements {
                 let (k, v) = (q(key_column), q(value_column));
                 let list: Vec<String> = (1..=keys.stored().count()).map(p).collect();
                 (
+                    // At most 5 rows match unless the key is not unique, which is refused.
                     format!(
-                        "SELECT {k}, {v}{enc} FROM {t} WHERE {k} IN ({})",
+                        "SELECT {k}, {}{enc} FROM {t} WHERE {k} IN ({}) LIMIT 10",
+                        read_col(value_column),
                         list.join(", ")
                     ),
                     format!(
@@ -179,10 +189,11 @@ impl Statements {
                     .map(|(i, c)| format!("{c} = {}", p(i + 1)))
                     .collect();
                 let values: Vec<String> = (1..=n + 1).map(p).collect();
+                let reads: Vec<String> = columns.stored().map(|(_, c)| read_col(c)).collect();
                 (
                     format!(
-                        "SELECT {}{enc} FROM {t} WHERE {k} = {}",
-                        cols.join(", "),
+                        "SELECT {}{enc} FROM {t} WHERE {k} = {} LIMIT 2",
+                        reads.join(", "),
                         p(1)
                     ),
                     format!(
@@ -298,7 +309,7 @@ mod tests {
         let s = Statements::new(Dialect::Postgres, "system_state", layout, None);
         assert_eq!(
             s.lock,
-            r#"SELECT "key", "value" FROM "system_state" WHERE "key" IN ($1, $2, $3) FOR UPDATE"#
+            r#"SELECT "key", SUBSTR(CAST("value" AS TEXT), 1, 65537) FROM "system_state" WHERE "key" IN ($1, $2, $3) LIMIT 10 FOR UPDATE"#
         );
         assert_eq!(
             s.insert,
@@ -312,7 +323,8 @@ mod tests {
         let s = Statements::new(Dialect::MySql, "signing_keys", layout, Some("encrypted"));
         assert_eq!(
             s.read,
-            "SELECT `cur`, `prev`, CAST(`encrypted` AS CHAR) FROM `signing_keys` WHERE `name` = ?"
+            "SELECT SUBSTR(CAST(`cur` AS CHAR), 1, 65537), SUBSTR(CAST(`prev` AS CHAR), 1, 65537), \
+             SUBSTR(CAST(`encrypted` AS CHAR), 1, 65537) FROM `signing_keys` WHERE `name` = ? LIMIT 2"
         );
         assert_eq!(
             s.insert,

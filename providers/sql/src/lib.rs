@@ -370,14 +370,23 @@ impl SqlProvider {
     /// The slot values in the rows a read returned.
     fn found(&self, rows: Vec<AnyRow>) -> Result<Found> {
         let text = |r: &AnyRow, i: usize| -> Result<Option<String>> {
-            r.try_get::<Option<String>, _>(i)
+            let v = r
+                .try_get::<Option<String>, _>(i)
                 .map(|v| v.filter(|v| !v.is_empty()))
                 .map_err(|e| {
                     self.invalid(format!(
                         "a value in table `{}` is not text ({e})",
                         self.sql.table
                     ))
-                })
+                })?;
+            match v {
+                Some(v) if v.len() > layout::MAX_VALUE => Err(self.invalid(format!(
+                    "a value in table `{}` is longer than {} KiB; no key is",
+                    self.sql.table,
+                    layout::MAX_VALUE / 1024
+                ))),
+                v => Ok(v),
+            }
         };
         let mut found = Found {
             raw: Default::default(),
