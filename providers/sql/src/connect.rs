@@ -100,6 +100,9 @@ fn shown(url: &url::Url) -> String {
 pub struct Pool {
     options: AnyConnectOptions,
     idle: Mutex<Vec<AnyConnection>>,
+    /// SQLite has one writer at a time: this run's writers queue here instead of
+    /// polling SQLite's busy handler, which sleeps in growing steps.
+    pub writer: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -118,6 +121,7 @@ impl Pool {
                 .expect("any URL is accepted")
                 .disable_statement_logging(),
             idle: Mutex::new(Vec::new()),
+            writer: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -599,6 +599,10 @@ impl Provider for SqlProvider {
         })?;
         let bound = CONNECT_TIMEOUT + self.wait + STATEMENT_TIMEOUT;
         let run = async {
+            let _one_writer = match self.settings.dialect {
+                Dialect::Sqlite => Some(self.pool.writer.lock().await),
+                Dialect::Postgres | Dialect::MySql => None,
+            };
             let mut conn = self
                 .pool
                 .get()
