@@ -26,6 +26,20 @@ pub enum Strategy {
     Staged,
     /// one write of current + previous → signal → monitor
     Dual,
+    /// one write of the new current alone → signal → monitor: every token signed before
+    /// dies. For targets that hold only `current`; confirmed on a terminal, or `--yes`.
+    Replace,
+}
+
+impl Strategy {
+    /// The slots beside `current` every target must hold.
+    fn needs(self) -> &'static [&'static str] {
+        match self {
+            Strategy::Staged => &["previous", "pending"],
+            Strategy::Dual => &["previous"],
+            Strategy::Replace => &[],
+        }
+    }
 }
 
 /// One store holding the secret's key set.
@@ -54,6 +68,9 @@ pub struct Runbook {
     pub create: bool,
     #[serde(deserialize_with = "crate::target::targets")]
     pub targets: Vec<Target>,
+    /// Where `strategy:` (or, when it is not given, `targets:`) stands in the file.
+    #[serde(skip)]
+    pub strategy_at: (usize, usize),
     #[serde(default)]
     pub signal: Vec<SignalAction>,
     #[serde(default)]
@@ -117,25 +134,56 @@ impl Runbook {
                 )
             })?;
         }
-        // A staged rotation needs a pending slot in every target; `--force` and the dual
-        // strategy do not.
-        if rb.strategy == Strategy::Staged
-            && let Some(t) = rb.targets.iter().find(|t| !t.config.capabilities().pending)
-        {
-            let (pos, default) = match find_key(text, "strategy") {
-                Some(pos) => (pos, ""),
-                None => (key_position(text, "targets"), " (the default strategy)"),
-            };
-            return Err(at(
-                pos,
-                format!(
-                    "target `{}` cannot hold a pending key, so it cannot take `strategy: staged`{default}; \
-                     set `strategy: dual` (rotate with --force for an emergency)",
-                    t.name
-                ),
-            ));
-        }
+        rb.strategy_at =
+            find_key(text, "strategy").unwrap_or_else(|| key_position(text, "targets"));
         Ok(rb)
+    }
+}
+
+impl Runbook {
+    /// Refuses the runbook's strategy when a target cannot hold a slot it needs (a staged
+    /// rotation needs `previous` and `pending`, a dual one `previous`): exit 2, at the
+    /// line of `strategy:`, before any store is asked. `rotate --force` replaces the key
+    /// whatever the targets hold and skips this.
+    pub fn check_strategy(&self) -> Result<()> {
+        for t in &self.targets {
+            let caps = t.config.capabilities();
+            let missing: Vec<&str> = self
+                .strategy
+                .needs()
+                .iter()
+                .copied()
+                .filter(|slot| match *slot {
+                    "previous" => !caps.previous,
+                    _ => !caps.pending,
+                })
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let strategy = format!("{:?}", self.strategy).to_lowercase();
+            let instead = match (caps.previous, self.strategy) {
+                (true, _) => "set `strategy: dual`",
+                (false, _) => "set `strategy: replace` (every token signed before dies)",
+            };
+            return Err(Error::Runbook {
+                path: self.path.clone(),
+                line: self.strategy_at.0,
+                column: self.strategy_at.1,
+                message: format!(
+                    "{}: target `{}` cannot hold {} key, which `strategy: {strategy}` needs; \
+                     {instead}, or replace the key now with `rotate --force`",
+                    self.secret,
+                    t.name,
+                    missing
+                        .iter()
+                        .map(|m| format!("a {m}"))
+                        .collect::<Vec<_>>()
+                        .join(" or a ")
+                ),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -220,7 +220,10 @@ fn string_keys_adopt_the_applications_key_and_refuse_a_slot_they_lack() {
     let held = get(&s, &r, "jwt_secrets:active");
     let out = rotor(&s, &r).args(["rotate"]).run().expect(2);
     assert!(
-        out.stderr.contains("holds no previous key"),
+        out.stderr.contains("jwt.yaml:2:1")
+            && out
+                .stderr
+                .contains("target `redis` cannot hold a previous key"),
         "{}",
         out.stderr
     );
@@ -229,7 +232,19 @@ fn string_keys_adopt_the_applications_key_and_refuse_a_slot_they_lack() {
         .args(["rotate", "--force", "--yes"])
         .run()
         .expect(0);
-    assert_ne!(get(&s, &r, "jwt_secrets:active"), held);
+    let forced = get(&s, &r, "jwt_secrets:active");
+    assert_ne!(forced, held);
+    // The routine form: `strategy: replace`, confirmed with --yes (no terminal here).
+    s.write(
+        "runbooks/jwt.yaml",
+        &format!("secret: jwt\nstrategy: replace\ntargets:\n  redis: {single}\n"),
+    );
+    let out = rotor(&s, &r).args(["rotate"]).run().expect(2);
+    assert!(out.stderr.contains("pass --yes"), "{}", out.stderr);
+    assert_eq!(get(&s, &r, "jwt_secrets:active"), forced, "nothing written");
+    let out = rotor(&s, &r).args(["rotate", "--yes"]).run().expect(0);
+    assert!(out.stdout.contains("replace.write"), "{}", out.stdout);
+    assert_ne!(get(&s, &r, "jwt_secrets:active"), forced);
 }
 
 #[test]

@@ -171,7 +171,10 @@ fn sqlite_settings_single_key_and_an_encrypted_row_is_refused() {
     );
     let out = s.rotor().args(["rotate"]).run().expect(2);
     assert!(
-        out.stderr.contains("holds no previous key"),
+        out.stderr.contains("desktop.yaml:2:1")
+            && out
+                .stderr
+                .contains("target `sql` cannot hold a previous key"),
         "{}",
         out.stderr
     );

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::keys;
 use crate::output::Output;
 use crate::runbook::Runbook;
+use crate::runbook::Strategy;
 
 /// One secret ready to run.
 #[derive(Debug)]
@@ -303,6 +304,7 @@ async fn finish(
                     ));
                     "created"
                 }
+                Operation::Rotate(Strategy::Replace) => "replaced",
                 Operation::Rotate(_) => "rotated",
                 Operation::Force => "force-rotated",
                 Operation::Retire => "previous retired",

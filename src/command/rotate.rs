@@ -1,4 +1,5 @@
-//! `rotor rotate`: create, rotate (staged or dual) or, with `--force`, replace the key.
+//! `rotor rotate`: create, rotate (staged, dual or replace) or, with `--force`, replace
+//! the key in an emergency.
 
 use rotor_provider::Key;
 
@@ -81,25 +82,6 @@ pub fn decide(
             human(min)
         ));
     }
-    // Both strategies keep the old key as `previous`; staged also stages a `pending` one.
-    // A target that cannot hold them is refused before anything is written.
-    if let Some(t) = targets.iter().find(|t| !t.provider.capabilities().previous) {
-        return Err(Error::Usage(format!(
-            "{}: {} holds no previous key, so no rotation can keep the old key valid; \
-             only --force replaces its key (every token signed before dies)",
-            rb.secret,
-            t.label()
-        )));
-    }
-    if rb.strategy == Strategy::Staged
-        && let Some(t) = targets.iter().find(|t| !t.provider.capabilities().pending)
-    {
-        return Err(Error::Usage(format!(
-            "{}: {} cannot hold a pending key, so it cannot take a staged rotation; use `strategy: dual` or --force",
-            rb.secret,
-            t.label()
-        )));
-    }
     Ok(Decision::Run(Operation::Rotate(rb.strategy)))
 }
 
@@ -149,6 +131,9 @@ async fn prepare<'a>(
     opts: &RotateOptions,
     supplied: Option<Key>,
 ) -> Result<Prep<'a>> {
+    if !opts.confirm.force {
+        rb.check_strategy()?;
+    }
     let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
     let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
         Decision::Skip(why) => {
@@ -182,6 +167,13 @@ async fn prepare<'a>(
             opts.confirm.yes,
         )?;
         command::abandon_interrupted(&ctx, rb).await?;
+    }
+    if op == Operation::Rotate(Strategy::Replace) && !opts.dry_run {
+        command::confirm(
+            &rb.secret,
+            "The new key replaces the only one this secret's stores hold: every token signed before dies",
+            opts.confirm.yes,
+        )?;
     }
     Ok(Prep::Run(Prepared {
         rb,

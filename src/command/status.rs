@@ -110,6 +110,7 @@ fn history_view(out: &Output, rb: &Runbook, h: &History) {
     let cycle = match rb.strategy {
         Strategy::Staged => 3,
         Strategy::Dual => 2,
+        Strategy::Replace => 1,
     };
     if h.max_versions <= cycle {
         out.line(&format!(

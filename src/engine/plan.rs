@@ -51,6 +51,7 @@ pub enum Phase {
     Stage,
     Promote,
     Dual,
+    Replace,
     Force,
     Retire,
     Rollback,
@@ -63,6 +64,7 @@ impl fmt::Display for Phase {
             Phase::Stage => "stage",
             Phase::Promote => "promote",
             Phase::Dual => "dual",
+            Phase::Replace => "replace",
             Phase::Force => "force",
             Phase::Retire => "retire",
             Phase::Rollback => "rollback",
@@ -164,6 +166,7 @@ pub fn build(op: Operation, i: &Inputs<'_>) -> Result<Vec<Step>, String> {
             true,
         ),
         Operation::Rotate(Strategy::Staged) => staged(&before, new()?, i.rotation_id),
+        Operation::Rotate(Strategy::Replace) => phase(Phase::Replace, only(new()?), None, true),
         Operation::Retire => {
             if before.previous.is_none() {
                 return Err("there is no previous key to retire".into());
