@@ -1,5 +1,6 @@
 //! Crashes and races at random moments, for the file store, Vault (OpenBao), SSM
-//! (moto), Redis (redis-server), SQLite and PostgreSQL: rotor killed with SIGKILL at a random instant during staged rotations of many
+//! (moto), Redis (redis-server), SQLite, PostgreSQL and the OS keyring (gnome-keyring):
+//! rotor killed with SIGKILL at a random instant during staged rotations of many
 //! secrets at once, then `rotor resume`; two rotors with separate state directories
 //! (two hosts) rotating one secret at the same moment, many rounds.
 
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::bao::Bao;
+use crate::support::keyring::SecretService;
 use crate::support::moto::Moto;
 use crate::support::redis::{Options, Redis};
 use crate::support::sql::{self, Postgres};
@@ -24,6 +26,8 @@ enum Store {
     Sqlite,
     /// A `columns` table in PostgreSQL.
     Postgres(Postgres),
+    /// gnome-keyring on a private bus: one entry per slot.
+    Keyring(SecretService),
 }
 
 /// What a store holds for one secret, read with the store's own client (not rotor).
@@ -85,6 +89,9 @@ impl Store {
                 "sql: {{ url: \"{}\", table: race, layout: columns, key_column: name }}",
                 pg.url()
             ),
+            Store::Keyring(_) => format!(
+                "os-keyring: {{ service: race, accounts: {{ current: {secret}.current, previous: {secret}.previous, pending: {secret}.pending }} }}"
+            ),
         }
     }
 
@@ -112,6 +119,7 @@ impl Store {
                 .env("REDIS_PASSWORD", r.password.as_deref().unwrap_or_default()),
             Store::Sqlite => s.rotor(),
             Store::Postgres(_) => s.rotor().env("PGPASSWORD", sql::PASSWORD),
+            Store::Keyring(ss) => ss.env(s.rotor()),
         }
     }
 
@@ -184,6 +192,14 @@ impl Store {
                     current: cols.next().flatten(),
                     previous: cols.next().flatten(),
                     pending: cols.next().flatten(),
+                }
+            }
+            Store::Keyring(ss) => {
+                let get = |slot: &str| ss.lookup("race", &format!("{secret}.{slot}"));
+                Held {
+                    current: get("current"),
+                    previous: get("previous"),
+                    pending: get("pending"),
                 }
             }
         };
@@ -436,6 +452,11 @@ fn sqlite_survives_kills_at_random_moments() {
 #[test]
 fn postgres_survives_kills_at_random_moments() {
     killed_at_random_moments(&postgres(), 12);
+}
+
+#[test]
+fn os_keyring_survives_kills_at_random_moments() {
+    killed_at_random_moments(&Store::Keyring(SecretService::start()), 12);
 }
 
 #[test]
@@ -1169,6 +1190,7 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
                 &format!("INSERT INTO race (name, previous) VALUES ('{secret}', '{key}')"),
             );
         }
+        Store::Keyring(ss) => ss.store("race", &format!("{secret}.previous"), key),
     }
 }
 
@@ -1181,6 +1203,7 @@ fn create_never_writes_over_a_partial_key_set_in_any_store() {
         redis(),
         Store::Sqlite,
         postgres(),
+        Store::Keyring(SecretService::start()),
     ] {
         let s = store.sandbox();
         store.runbook(&s, "partial");

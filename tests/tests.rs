@@ -9,9 +9,12 @@ mod engine;
     feature = "vault",
     feature = "aws-ssm",
     feature = "redis",
-    feature = "sql"
+    feature = "sql",
+    feature = "os-keyring"
 ))]
 mod hardening;
+#[cfg(all(feature = "os-keyring", feature = "sql"))]
+mod keyring;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod leak;

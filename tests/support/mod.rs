@@ -20,6 +20,8 @@ use base64::Engine as _;
 pub mod bao;
 pub mod demo;
 pub mod http;
+#[cfg(feature = "os-keyring")]
+pub mod keyring;
 pub mod kube;
 pub mod moto;
 #[cfg(feature = "redis")]
@@ -129,6 +131,7 @@ impl Sandbox {
             "PGDATABASE",
             "PGSSLMODE",
             "MYSQL_PWD",
+            "DBUS_SESSION_BUS_ADDRESS",
         ] {
             cmd.env_remove(var);
         }

@@ -108,6 +108,10 @@ pub enum WriteGuarantee {
     /// an atomic create, so two rotors never both write, and detects other writers by
     /// their versions (SSM).
     ClaimAndDetect,
+    /// The store has no conditional write and belongs to one user on one host (an OS
+    /// keyring): rotor's lock on this host keeps rotors apart, and each write compares
+    /// the entries with the version read and claims the write before changing them.
+    HostLock,
 }
 
 impl fmt::Display for WriteGuarantee {
@@ -116,6 +120,9 @@ impl fmt::Display for WriteGuarantee {
             WriteGuarantee::CheckAndSet => "check-and-set",
             WriteGuarantee::ClaimAndDetect => {
                 "claimed writes (an atomic create), other writers detected by version"
+            }
+            WriteGuarantee::HostLock => {
+                "no check-and-set in the store: rotor's lock on this host, entries compared with the version before each write"
             }
         })
     }

@@ -89,4 +89,6 @@ stores! {
     Redis => rotor_provider_redis::RedisStore,
     #[cfg(feature = "sql")]
     Sql => rotor_provider_sql::SqlStore,
+    #[cfg(feature = "os-keyring")]
+    OsKeyring => rotor_provider_os_keyring::KeyringStore,
 }
