@@ -25,6 +25,8 @@ mod lockstep;
 #[cfg(feature = "redis")]
 mod redis;
 mod runbooks;
+#[cfg(all(feature = "aws-secretsmanager", feature = "aws-ssm"))]
+mod secretsmanager;
 #[cfg(feature = "sql")]
 mod sql;
 #[cfg(feature = "aws-ssm")]

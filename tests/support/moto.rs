@@ -34,6 +34,23 @@ pub struct Moto {
     pub port: u16,
     rt: tokio::runtime::Runtime,
     client: Client,
+    sm: aws_sdk_secretsmanager::Client,
+}
+
+/// A Secrets Manager secret as the SDK reads it back: each labelled version's value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secret {
+    /// Label (`AWSCURRENT`, ...) → (version id, value).
+    pub labels: BTreeMap<String, (String, String)>,
+    /// Every version id with its labels, as `DescribeSecret` lists them.
+    pub versions: BTreeMap<String, Vec<String>>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Secret {
+    pub fn value(&self, label: &str) -> Option<&str> {
+        self.labels.get(label).map(|(_, v)| v.as_str())
+    }
 }
 
 /// One parameter as the SDK reads it back.
@@ -73,11 +90,13 @@ impl Moto {
             .unwrap();
         let sdk = rt.block_on(sdk_config(port));
         let client = Client::new(&sdk);
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let moto = Moto {
             child,
             port,
             rt,
             client,
+            sm,
         };
         // The first SSM call loads moto's backend (about 2 s): do it before the test.
         moto.params("/warm-up");
@@ -138,6 +157,78 @@ impl Moto {
                 .value(value)
                 .r#type(ParameterType::SecureString)
                 .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+}
+
+impl Moto {
+    /// A Secrets Manager secret read back with the SDK (`None`: no such secret).
+    pub fn secret(&self, id: &str) -> Option<Secret> {
+        self.rt.block_on(async {
+            let d = match self.sm.describe_secret().secret_id(id).send().await {
+                Ok(d) => d,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                {
+                    return None;
+                }
+                Err(e) => panic!("DescribeSecret: {e:?}"),
+            };
+            let mut out = Secret::default();
+            for (vid, stages) in d.version_ids_to_stages.unwrap_or_default() {
+                out.versions.insert(vid.clone(), stages.clone());
+                for label in stages {
+                    let v = self
+                        .sm
+                        .get_secret_value()
+                        .secret_id(id)
+                        .version_stage(&label)
+                        .send()
+                        .await
+                        .unwrap();
+                    out.labels.insert(
+                        label,
+                        (
+                            v.version_id.unwrap_or_default(),
+                            v.secret_string.unwrap_or_default(),
+                        ),
+                    );
+                }
+            }
+            for t in d.tags.unwrap_or_default() {
+                out.tags
+                    .insert(t.key.unwrap_or_default(), t.value.unwrap_or_default());
+            }
+            Some(out)
+        })
+    }
+
+    /// `PutSecretValue` as another writer would (`stages` empty: AWS's default, AWSCURRENT).
+    pub fn put_secret(&self, id: &str, value: &str, stages: &[&str]) {
+        self.rt.block_on(async {
+            let mut req = self
+                .sm
+                .put_secret_value()
+                .secret_id(id)
+                .secret_string(value);
+            for s in stages {
+                req = req.version_stages(*s);
+            }
+            req.send().await.unwrap();
+        });
+    }
+
+    /// `CreateSecret` as an application's own setup would.
+    pub fn create_secret(&self, id: &str, value: &str) {
+        self.rt.block_on(async {
+            self.sm
+                .create_secret()
+                .name(id)
+                .secret_string(value)
                 .send()
                 .await
                 .unwrap();

@@ -1,12 +1,10 @@
-//! SSM's answers turned into the provider contract's errors, each naming the action and
-//! parameter, keeping the source. Error messages from AWS never contain parameter
+//! SSM's own answers turned into the provider contract's errors, each naming the action
+//! and parameter, keeping the source; the rest as every AWS backend does
+//! (`rotor_aws_common::classify`). Error messages from AWS never contain parameter
 //! values; parse failures are reported without their text all the same.
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use rotor_provider::Error;
-pub use rotor_provider::error::chain;
-
-use crate::pacing::MAX_ATTEMPTS;
 
 pub fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ParameterNotFound")
@@ -20,13 +18,6 @@ where
     let location = location.to_owned();
     let message = e.message().unwrap_or("").to_owned();
     match e.code() {
-        Some("AccessDeniedException") => {
-            return Error::PermissionDenied {
-                location,
-                detail: format!("ssm:{action} on {param} was denied: {message}"),
-                cause: Some(Box::new(e)),
-            };
-        }
         Some("InvalidKeyId") => {
             return Error::Config {
                 location,
@@ -57,53 +48,7 @@ where
                 ),
             };
         }
-        Some("ThrottlingException" | "TooManyUpdates" | "Throttling") => {
-            return Error::Unreachable {
-                location,
-                detail: format!(
-                    "AWS throttled ssm:{action} on {param} {MAX_ATTEMPTS} times in a row; try again later or with fewer --jobs"
-                ),
-                cause: Some(Box::new(e)),
-            };
-        }
-        Some(code) => {
-            let detail = format!("ssm:{action} on {param} failed: {code}: {message}");
-            return Error::Other {
-                location,
-                detail,
-                cause: Some(Box::new(e)),
-            };
-        }
-        None => {}
+        _ => {}
     }
-    let text = chain(&e);
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("credential") {
-        return Error::Config {
-            location,
-            detail: format!(
-                "no usable AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role is available): {text}"
-            ),
-        };
-    }
-    if lower.contains("region") {
-        return Error::Config {
-            location,
-            detail: format!("no AWS region: set AWS_REGION or `region:` in the runbook ({text})"),
-        };
-    }
-    match e {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            Error::Unreachable {
-                location,
-                detail: format!("cannot reach SSM for ssm:{action} on {param}: {text}"),
-                cause: Some(Box::new(e)),
-            }
-        }
-        _ => Error::Other {
-            location,
-            detail: format!("ssm:{action} on {param} failed: {text}"),
-            cause: Some(Box::new(e)),
-        },
-    }
+    rotor_aws_common::classify(e, "ssm", action, param, &location)
 }

@@ -36,7 +36,6 @@
 //! slots that empty, then `meta`.
 
 mod errors;
-mod pacing;
 
 use std::sync::Arc;
 
@@ -49,7 +48,7 @@ use rotor_provider::{
 use serde::{Deserialize, Serialize};
 
 use errors::classify;
-pub use pacing::Pacer;
+pub use rotor_aws_common::Pacer;
 
 /// The `aws-ssm:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]
@@ -135,27 +134,10 @@ impl Snapshot {
     }
 }
 
-/// The SDK client for `region` (the default chain's when `None`), with one attempt per
-/// call (throttling is retried by rotor itself, visibly and paced) and bounded time.
+/// The SDK client for `region` (the default chain's when `None`), with rotor's retry
+/// and time bounds.
 async fn make_client(region: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(timeouts());
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r.to_owned()));
-    }
-    Client::new(&loader.load().await)
-}
-
-/// Every SSM call is bounded: an endpoint that accepts and never answers must not hang
-/// rotor (and its lock).
-fn timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .read_timeout(std::time::Duration::from_secs(15))
-        .operation_attempt_timeout(std::time::Duration::from_secs(15))
-        .operation_timeout(std::time::Duration::from_secs(30))
-        .build()
+    Client::new(&rotor_aws_common::sdk_config(region).await)
 }
 
 pub struct SsmProvider {
@@ -193,8 +175,8 @@ impl SsmProvider {
     /// credentials, region, endpoint) instead of the default chain.
     pub fn with_sdk_config(config: &SsmConfig, sdk: &aws_config::SdkConfig) -> Result<Self> {
         let conf = aws_sdk_ssm::config::Builder::from(sdk)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-            .timeout_config(timeouts())
+            .retry_config(rotor_aws_common::retry_config())
+            .timeout_config(rotor_aws_common::timeouts())
             .build();
         let client = tokio::sync::OnceCell::new_with(Some(Client::from_conf(conf)));
         Ok(SsmProvider {

@@ -91,4 +91,6 @@ stores! {
     Sql => rotor_provider_sql::SqlStore,
     #[cfg(feature = "os-keyring")]
     OsKeyring => rotor_provider_os_keyring::KeyringStore,
+    #[cfg(feature = "aws-secretsmanager")]
+    AwsSecretsManager => rotor_provider_aws_secretsmanager::SecretsManagerStore,
 }

@@ -1,4 +1,5 @@
-//! Throttling: AWS allows only a few `PutParameter` calls per second per account. Every
+//! Throttling: AWS allows only a few write calls per second per account (`PutParameter`,
+//! `PutSecretValue`). Every
 //! call goes through one [`Pacer`] per run: calls are spaced by an interval that
 //! doubles when AWS answers `ThrottlingException` and shrinks again on success, so many
 //! secrets rotated at once slow down together instead of each hammering the API; a
@@ -9,7 +10,8 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Attempts per call before a throttled call gives up.
 pub const MAX_ATTEMPTS: u32 = 8;

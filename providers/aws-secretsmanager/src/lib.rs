@@ -1,0 +1,781 @@
+//! The AWS Secrets Manager backend: a key set as the versions of one secret, by their
+//! staging labels.
+//!
+//! ```yaml
+//! targets:
+//!   aws-secretsmanager:
+//!     secret_id: payments/jwt     # a name or an ARN
+//!     region: eu-west-1           # optional; else the SDK's default chain
+//!     kms_key_id: alias/payments  # optional; for a secret rotor creates
+//!     format: string              # the value is the key; or json: an object whose `field` holds it
+//!     field: key                  # json only (default `key`); other fields are kept
+//! ```
+//!
+//! | label | slot |
+//! | --- | --- |
+//! | `AWSCURRENT` | current: services sign with it |
+//! | `AWSPENDING` | pending: staged, verify only |
+//! | `AWSPREVIOUS` | previous: verify only, until retired |
+//!
+//! Phases are label moves. Stage is one `PutSecretValue` with `VersionStages:
+//! [AWSPENDING]` and a `ClientRequestToken` made from the run's id, so a retry is
+//! idempotent. Promote moves `AWSCURRENT` to the pending version with
+//! `UpdateSecretVersionStage` (AWS moves `AWSPREVIOUS` to the old current itself) and then
+//! removes `AWSPENDING`; retire removes `AWSPREVIOUS`; rollback moves the labels back (no
+//! new value); a replacement (`--force`) writes a new `AWSCURRENT` version and removes
+//! `AWSPREVIOUS`. `rotated_at` and `rotation_id` are tags of the secret (`rotor:rotated_at`,
+//! `rotor:rotation_id`).
+//!
+//! The version rotor works from is the secret's `VersionIdsToStages` (and those tags). A
+//! write claims the secret with the tag `rotor:writing` = its run, reads the secret again
+//! and compares; before each label move it reads the labels again and compares them with
+//! what its own calls left, and every move names the version it takes the label from
+//! (`RemoveFromVersionId`), which AWS checks. Any change by anyone else is a conflict. A
+//! write killed half-way leaves its claim, which reads report, so `rotor resume` finishes
+//! it and other runs are refused.
+
+mod errors;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+use rotor_aws_common::Pacer;
+use rotor_provider::{
+    Clients, Error, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use errors::{classify, is_not_found};
+
+const CURRENT: &str = "AWSCURRENT";
+const PREVIOUS: &str = "AWSPREVIOUS";
+const PENDING: &str = "AWSPENDING";
+/// The labels in slot order: current, previous, pending.
+const LABELS: [&str; 3] = [CURRENT, PREVIOUS, PENDING];
+
+const TAG_ROTATED_AT: &str = "rotor:rotated_at";
+const TAG_ROTATION_ID: &str = "rotor:rotation_id";
+const TAG_WRITING: &str = "rotor:writing";
+
+/// The `aws-secretsmanager:` target of a runbook.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsManagerConfig {
+    pub secret_id: String,
+    pub region: Option<String>,
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub format: Format,
+    pub field: Option<String>,
+    /// Rotate a secret that has AWS's own rotation (a Lambda) turned on. Off by default:
+    /// two rotators would fight over the labels.
+    #[serde(default)]
+    pub allow_aws_rotation: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The secret value is the key.
+    #[default]
+    String,
+    /// The secret value is a JSON object; `field` holds the key.
+    Json,
+}
+
+impl SecretsManagerConfig {
+    fn validate(&self) -> std::result::Result<(), String> {
+        let id = &self.secret_id;
+        let ok = !id.is_empty()
+            && id.len() <= 2048
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-:".contains(&b));
+        if !ok {
+            return Err(format!(
+                "aws-secretsmanager secret_id `{id}` must be a name or ARN: letters, digits and /_+=.@-"
+            ));
+        }
+        match (self.format, &self.field) {
+            (Format::String, Some(_)) => {
+                Err("aws-secretsmanager: `field` goes with `format: json`".into())
+            }
+            (_, Some(f)) if f.is_empty() => Err("aws-secretsmanager: `field` is empty".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn field(&self) -> &str {
+        self.field.as_deref().unwrap_or("key")
+    }
+}
+
+/// The `aws-secretsmanager` store kind.
+#[derive(Debug)]
+pub struct SecretsManagerStore;
+
+impl rotor_provider::Store for SecretsManagerStore {
+    const KIND: &'static str = "aws-secretsmanager";
+    type Config = SecretsManagerConfig;
+
+    fn check(config: &Self::Config, _secret: Option<&str>) -> std::result::Result<(), String> {
+        config.validate()
+    }
+
+    fn build(config: &Self::Config, _secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
+        config.validate().map_err(|detail| Error::Config {
+            location: format!("aws-secretsmanager:{}", config.secret_id),
+            detail,
+        })?;
+        let region = config.region.as_deref().unwrap_or("(default)");
+        Ok(Box::new(SecretsManagerProvider {
+            config: config.clone(),
+            client: clients.shared(region, tokio::sync::OnceCell::new),
+            pacer: clients.shared("aws-secretsmanager", Pacer::new),
+        }))
+    }
+}
+
+/// One secret's key set in Secrets Manager.
+pub struct SecretsManagerProvider {
+    config: SecretsManagerConfig,
+    client: Arc<tokio::sync::OnceCell<Client>>,
+    pacer: Arc<Pacer>,
+}
+
+impl std::fmt::Debug for SecretsManagerProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsManagerProvider")
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `DescribeSecret` says: which version carries each label, rotor's tags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Labels {
+    /// The version id carrying AWSCURRENT, AWSPREVIOUS, AWSPENDING.
+    by_slot: [Option<String>; 3],
+    tags: BTreeMap<String, String>,
+    rotation_enabled: bool,
+}
+
+impl Labels {
+    /// The version rotor works from: the labels and rotor's tags but the claim.
+    fn version(&self) -> Version {
+        let mut h = Sha256::new();
+        for (label, vid) in LABELS.iter().zip(&self.by_slot) {
+            h.update(format!("{label}={};", vid.as_deref().unwrap_or("-")));
+        }
+        for (k, v) in &self.tags {
+            if k != TAG_WRITING {
+                h.update(format!("{k}={v};"));
+            }
+        }
+        Version(hex::encode(&h.finalize()[..12]))
+    }
+
+    fn writing(&self) -> Option<String> {
+        self.tags.get(TAG_WRITING).cloned()
+    }
+
+    /// `label` moves to `to` (`None`: removed), with AWS's own move of AWSPREVIOUS when
+    /// AWSCURRENT moves.
+    fn apply(&mut self, slot: usize, to: Option<String>) {
+        if slot == 0
+            && let (Some(old), Some(new)) = (&self.by_slot[0], &to)
+            && old != new
+        {
+            self.by_slot[1] = Some(old.clone());
+        }
+        self.by_slot[slot] = to;
+    }
+}
+
+/// A client request token (32 to 64 characters) for run `writer`'s new version of `slot`
+/// holding the key `key`: a retry of the same write reuses it (AWS then writes nothing
+/// new), and a different key gets another.
+fn token(writer: &str, slot: usize, key: &Key) -> String {
+    let digest = hex::encode(Sha256::digest(
+        format!("{writer}/{slot}/{}", key.fingerprint()).as_bytes(),
+    ));
+    let mut id: String = writer
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    id.push('-');
+    let room = 63 - id.len();
+    id.push_str(&digest[..room.min(16)]);
+    format!("r{id}")
+}
+
+impl SecretsManagerProvider {
+    /// A provider whose SDK configuration (credentials, region, endpoint) the caller
+    /// built, instead of the default chain.
+    pub fn with_sdk_config(config: &SecretsManagerConfig, sdk: &aws_config::SdkConfig) -> Self {
+        let conf = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .retry_config(rotor_aws_common::retry_config())
+            .timeout_config(rotor_aws_common::timeouts())
+            .build();
+        SecretsManagerProvider {
+            config: config.clone(),
+            client: Arc::new(tokio::sync::OnceCell::new_with(Some(Client::from_conf(
+                conf,
+            )))),
+            pacer: Arc::new(Pacer::new()),
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async {
+                Client::new(&rotor_aws_common::sdk_config(self.config.region.as_deref()).await)
+            })
+            .await
+    }
+
+    fn id(&self) -> &str {
+        &self.config.secret_id
+    }
+
+    /// `DescribeSecret`: `None` when there is no such secret.
+    async fn labels(&self) -> Result<Option<Labels>> {
+        let got = self
+            .pacer
+            .call(&self.location(), "DescribeSecret", || async {
+                self.client()
+                    .await
+                    .describe_secret()
+                    .secret_id(self.id())
+                    .send()
+                    .await
+            })
+            .await;
+        let out = match got {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(classify(e, "DescribeSecret", self.id(), &self.location())),
+        };
+        if out.deleted_date.is_some() {
+            return Err(Error::Config {
+                location: self.location(),
+                detail: format!(
+                    "the secret {} is scheduled for deletion; restore it first (`aws secretsmanager restore-secret --secret-id {}`)",
+                    self.id(),
+                    self.id()
+                ),
+            });
+        }
+        let mut labels = Labels {
+            rotation_enabled: out.rotation_enabled.unwrap_or(false),
+            ..Labels::default()
+        };
+        for (vid, stages) in out.version_ids_to_stages.unwrap_or_default() {
+            for (i, label) in LABELS.iter().enumerate() {
+                if stages.iter().any(|s| s == label) {
+                    labels.by_slot[i] = Some(vid.clone());
+                }
+            }
+        }
+        for t in out.tags.unwrap_or_default() {
+            if let (Some(k), Some(v)) = (t.key, t.value)
+                && k.starts_with("rotor:")
+            {
+                labels.tags.insert(k, v);
+            }
+        }
+        Ok(Some(labels))
+    }
+
+    /// The secret string of version `vid`.
+    async fn value(&self, vid: &str) -> Result<String> {
+        let out = self
+            .pacer
+            .call(&self.location(), "GetSecretValue", || async {
+                self.client()
+                    .await
+                    .get_secret_value()
+                    .secret_id(self.id())
+                    .version_id(vid)
+                    .send()
+                    .await
+            })
+            .await
+            .map_err(|e| classify(e, "GetSecretValue", self.id(), &self.location()))?;
+        out.secret_string.ok_or_else(|| Error::Invalid {
+            location: self.location(),
+            detail: format!("version {vid} holds binary data, not a string"),
+        })
+    }
+
+    /// The key in a secret string.
+    fn key_of(&self, text: &str, vid: &str) -> Result<String> {
+        match self.config.format {
+            Format::String => Ok(text.to_owned()),
+            Format::Json => {
+                let v: serde_json::Value =
+                    serde_json::from_str(text).map_err(|_| Error::Invalid {
+                        location: self.location(),
+                        detail: format!("version {vid} is not a JSON object (format: json)"),
+                    })?;
+                v.get(self.config.field())
+                    .and_then(|k| k.as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::Invalid {
+                        location: self.location(),
+                        detail: format!(
+                            "version {vid} has no string field `{}` (format: json)",
+                            self.config.field()
+                        ),
+                    })
+            }
+        }
+    }
+
+    /// The secret string holding `key`: the key, or `base` (the current version's JSON)
+    /// with `field` replaced.
+    fn text_for(&self, key: &Key, base: Option<&str>) -> Result<String> {
+        match self.config.format {
+            Format::String => Ok(key.expose().to_owned()),
+            Format::Json => {
+                let mut obj = match base.map(serde_json::from_str::<serde_json::Value>) {
+                    Some(Ok(serde_json::Value::Object(m))) => m,
+                    _ => serde_json::Map::new(),
+                };
+                obj.insert(
+                    self.config.field().to_owned(),
+                    serde_json::Value::String(key.expose().to_owned()),
+                );
+                Ok(serde_json::Value::Object(obj).to_string())
+            }
+        }
+    }
+
+    /// The labels and the key set they name (the keys read by version id).
+    async fn snapshot(&self) -> Result<Option<(Labels, [Option<(String, String)>; 3])>> {
+        let Some(labels) = self.labels().await? else {
+            return Ok(None);
+        };
+        if labels.rotation_enabled && !self.config.allow_aws_rotation {
+            return Err(Error::Config {
+                location: self.location(),
+                detail: format!(
+                    "the secret {} has AWS's own rotation turned on (a Lambda), and two rotators would fight over its labels; \
+                     turn it off (`aws secretsmanager cancel-rotate-secret`) or set `allow_aws_rotation: true`",
+                    self.id()
+                ),
+            });
+        }
+        let mut slots: [Option<(String, String)>; 3] = Default::default();
+        for (i, vid) in labels.by_slot.iter().enumerate() {
+            if let Some(vid) = vid {
+                let text = self.value(vid).await?;
+                slots[i] = Some((vid.clone(), text));
+            }
+        }
+        Ok(Some((labels, slots)))
+    }
+
+    fn key_set(
+        &self,
+        labels: &Labels,
+        slots: &[Option<(String, String)>; 3],
+    ) -> Result<Option<KeySet>> {
+        let mut keys: [Option<Key>; 3] = Default::default();
+        for (i, s) in slots.iter().enumerate() {
+            if let Some((vid, text)) = s {
+                keys[i] = Some(Key::new(self.key_of(text, vid)?));
+            }
+        }
+        let [current, previous, pending] = keys;
+        let rotation_id = labels.tags.get(TAG_ROTATION_ID).cloned().or_else(|| {
+            labels.by_slot[2]
+                .as_ref()
+                .map(|vid| format!("version {vid}"))
+        });
+        let Some(current) = current else {
+            let partial = rotor_provider::keyset::Partial {
+                previous,
+                pending,
+                rotation_id,
+            };
+            return match partial.into_error() {
+                None => Ok(None),
+                Some(detail) => Err(Error::Invalid {
+                    location: self.location(),
+                    detail,
+                }),
+            };
+        };
+        let rotated_at = match labels.tags.get(TAG_ROTATED_AT) {
+            None => None,
+            Some(t) => Some(t.parse().map_err(|e| Error::Invalid {
+                location: self.location(),
+                detail: format!("the tag {TAG_ROTATED_AT} is not an RFC 3339 time: {e}"),
+            })?),
+        };
+        Ok(Some(KeySet {
+            current,
+            previous,
+            pending,
+            rotated_at,
+            rotation_id,
+        }))
+    }
+
+    /// Reads the labels again and compares them with what rotor's own calls left.
+    async fn expect(&self, want: &Labels, writer: &str) -> Result<()> {
+        let now = self.labels().await?.unwrap_or_default();
+        if now.by_slot != want.by_slot || now.writing().as_deref() != Some(writer) {
+            return Err(Error::conflict(
+                self.location(),
+                format!(
+                    "the secret's labels or claim changed while rotor was writing (found {}, expected {})",
+                    describe(&now),
+                    describe(want)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn tag(&self, tags: Vec<(&str, String)>) -> Result<()> {
+        let tags: Vec<Tag> = tags
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        self.pacer
+            .call(&self.location(), "TagResource", || async {
+                self.client()
+                    .await
+                    .tag_resource()
+                    .secret_id(self.id())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, "TagResource", self.id(), &self.location()))
+    }
+
+    async fn untag(&self, keys: Vec<&str>) -> Result<()> {
+        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+        self.pacer
+            .call(&self.location(), "UntagResource", || async {
+                self.client()
+                    .await
+                    .untag_resource()
+                    .secret_id(self.id())
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+                    .await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, "UntagResource", self.id(), &self.location()))
+    }
+
+    /// A new version holding `text`, labelled `label`; its id.
+    async fn put(&self, text: &str, token: &str, label: &str) -> Result<String> {
+        let out = self
+            .pacer
+            .call(&self.location(), "PutSecretValue", || async {
+                self.client()
+                    .await
+                    .put_secret_value()
+                    .secret_id(self.id())
+                    .secret_string(text)
+                    .client_request_token(token)
+                    .version_stages(label)
+                    .send()
+                    .await
+            })
+            .await
+            .map_err(|e| classify(e, "PutSecretValue", self.id(), &self.location()))?;
+        Ok(out.version_id.unwrap_or_else(|| token.to_owned()))
+    }
+
+    /// Moves `label` to `to` from `from` (either may be `None`).
+    async fn move_label(&self, label: &str, to: Option<&str>, from: Option<&str>) -> Result<()> {
+        self.pacer
+            .call(&self.location(), "UpdateSecretVersionStage", || async {
+                self.client()
+                    .await
+                    .update_secret_version_stage()
+                    .secret_id(self.id())
+                    .version_stage(label)
+                    .set_move_to_version_id(to.map(str::to_owned))
+                    .set_remove_from_version_id(from.map(str::to_owned))
+                    .send()
+                    .await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, "UpdateSecretVersionStage", self.id(), &self.location()))
+    }
+
+    /// Creates the secret with `text` as its AWSCURRENT version, claimed by `writer`.
+    async fn create(&self, text: &str, key: &Key, writer: &str) -> Result<String> {
+        let token = token(writer, 0, key);
+        let out = self
+            .pacer
+            .call(&self.location(), "CreateSecret", || async {
+                self.client()
+                    .await
+                    .create_secret()
+                    .name(self.id())
+                    .secret_string(text)
+                    .client_request_token(&token)
+                    .set_kms_key_id(self.config.kms_key_id.clone())
+                    .tags(Tag::builder().key(TAG_WRITING).value(writer).build())
+                    .send()
+                    .await
+            })
+            .await
+            .map_err(|e| {
+                match e
+                    .as_service_error()
+                    .map(|s| s.is_resource_exists_exception())
+                {
+                    Some(true) => Error::conflict(
+                        self.location(),
+                        format!(
+                            "the secret {} was created by someone else meanwhile",
+                            self.id()
+                        ),
+                    ),
+                    _ => classify(e, "CreateSecret", self.id(), &self.location()),
+                }
+            })?;
+        Ok(out.version_id.unwrap_or(token))
+    }
+}
+
+/// Labels as a message shows them: `AWSCURRENT=abc… AWSPENDING=def…`.
+fn describe(l: &Labels) -> String {
+    let parts: Vec<String> = LABELS
+        .iter()
+        .zip(&l.by_slot)
+        .filter_map(|(label, vid)| vid.as_ref().map(|v| format!("{label}={}", short(v))))
+        .collect();
+    if parts.is_empty() {
+        "no labels".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn short(vid: &str) -> &str {
+    &vid[..vid.len().min(12)]
+}
+
+#[async_trait::async_trait]
+impl Provider for SecretsManagerProvider {
+    fn kind(&self) -> &'static str {
+        "aws-secretsmanager"
+    }
+
+    fn location(&self) -> String {
+        match &self.config.region {
+            Some(r) => format!("aws-secretsmanager:{} in {r}", self.config.secret_id),
+            None => format!("aws-secretsmanager:{}", self.config.secret_id),
+        }
+    }
+
+    fn capabilities(&self) -> rotor_provider::Capabilities {
+        rotor_provider::Capabilities {
+            writes: rotor_provider::WriteGuarantee::ClaimAndDetect,
+            ..Default::default()
+        }
+    }
+
+    async fn read(&self) -> Result<Option<Versioned>> {
+        let Some((labels, slots)) = self.snapshot().await? else {
+            return Ok(None);
+        };
+        Ok(self.key_set(&labels, &slots)?.map(|set| Versioned {
+            set,
+            version: labels.version(),
+            writing: labels.writing(),
+        }))
+    }
+
+    async fn write(
+        &self,
+        set: &KeySet,
+        condition: WriteCondition,
+        writer: &str,
+    ) -> Result<Version> {
+        let found = self.snapshot().await?;
+        let stored = match &found {
+            Some((labels, slots)) => self.key_set(labels, slots)?.map(|_| labels.version()),
+            None => None,
+        };
+        let holds = match (&condition, &stored) {
+            (WriteCondition::Create, None) => true,
+            (WriteCondition::Update(v), Some(s)) => v == s,
+            _ => false,
+        };
+        let claimant = found.as_ref().and_then(|(l, _)| l.writing());
+        if let Some(other) = claimant.as_deref().filter(|w| *w != writer) {
+            return Err(Error::conflict(
+                self.location(),
+                format!("another rotor's run {other} is writing this secret"),
+            ));
+        }
+        if !holds {
+            return Err(Error::conflict(
+                self.location(),
+                format!(
+                    "the secret changed since rotor read it (found {}, expected {})",
+                    stored.map_or("no key set".into(), |v| format!("version {v}")),
+                    match &condition {
+                        WriteCondition::Create => "no key set".into(),
+                        WriteCondition::Update(v) => format!("version {v}"),
+                    }
+                ),
+            ));
+        }
+        let want: [Option<&Key>; 3] = [
+            Some(&set.current),
+            set.previous.as_ref(),
+            set.pending.as_ref(),
+        ];
+        // The stored versions by key, so a key already held is moved to, not written again.
+        let (mut labels, slots) = match found {
+            Some(f) => f,
+            None => {
+                let text = self.text_for(&set.current, None)?;
+                let vid = self.create(&text, &set.current, writer).await?;
+                let mut l = Labels::default();
+                l.by_slot[0] = Some(vid.clone());
+                l.tags.insert(TAG_WRITING.into(), writer.into());
+                let mut slots: [Option<(String, String)>; 3] = Default::default();
+                slots[0] = Some((vid, text));
+                (l, slots)
+            }
+        };
+        let base = slots[0].as_ref().map(|(_, t)| t.clone());
+        let mut held: Vec<(String, Key)> = Vec::new();
+        for (vid, text) in slots.iter().flatten() {
+            held.push((vid.clone(), Key::new(self.key_of(text, vid)?)));
+        }
+        if labels.writing().as_deref() != Some(writer) {
+            self.tag(vec![(TAG_WRITING, writer.to_owned())]).await?;
+            labels.tags.insert(TAG_WRITING.into(), writer.into());
+            self.expect(&labels, writer).await?;
+        }
+        // current first (AWS then moves AWSPREVIOUS to the old current), then previous,
+        // then pending; each label moved from the version rotor last saw carrying it.
+        for slot in 0..3 {
+            let target = match want[slot] {
+                None => None,
+                Some(k) => match held.iter().find(|(_, h)| h == k) {
+                    Some((vid, _)) => Some(vid.clone()),
+                    None => {
+                        let text = self.text_for(k, base.as_deref())?;
+                        let vid = self
+                            .put(&text, &token(writer, slot, k), LABELS[slot])
+                            .await?;
+                        held.push((vid.clone(), k.clone()));
+                        labels.apply(slot, Some(vid.clone()));
+                        self.expect(&labels, writer).await?;
+                        continue;
+                    }
+                },
+            };
+            if labels.by_slot[slot] == target {
+                continue;
+            }
+            self.move_label(
+                LABELS[slot],
+                target.as_deref(),
+                labels.by_slot[slot].as_deref(),
+            )
+            .await
+            .map_err(|e| match e {
+                // AWS refuses a move from a version that no longer carries the label.
+                Error::Other { detail, .. } if detail.contains("InvalidParameterException") => {
+                    Error::conflict(
+                        self.location(),
+                        format!("a label moved meanwhile: {detail}"),
+                    )
+                }
+                other => other,
+            })?;
+            labels.apply(slot, target);
+            self.expect(&labels, writer).await?;
+        }
+        // rotor's metadata, then the claim released.
+        let mut tags = Vec::new();
+        let mut untag = vec![TAG_WRITING];
+        match &set.rotated_at {
+            Some(t) => tags.push((TAG_ROTATED_AT, t.to_string())),
+            None => untag.push(TAG_ROTATED_AT),
+        }
+        match &set.rotation_id {
+            Some(id) => tags.push((TAG_ROTATION_ID, id.clone())),
+            None => untag.push(TAG_ROTATION_ID),
+        }
+        if !tags.is_empty() {
+            self.tag(tags).await?;
+        }
+        self.untag(untag).await?;
+        let done = self.labels().await?.unwrap_or_default();
+        Ok(done.version())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_to_64_characters_and_distinct_per_slot() {
+        let key = Key::new("k".repeat(44));
+        for writer in [
+            "20261123T101500Z-3f9a1c",
+            "20260304T050607Z-conformance",
+            &"x".repeat(200),
+        ] {
+            let t: Vec<String> = (0..3).map(|s| token(writer, s, &key)).collect();
+            for x in &t {
+                assert!((32..=64).contains(&x.len()), "{x} {}", x.len());
+                assert!(
+                    x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+                    "{x}"
+                );
+            }
+            assert!(t[0] != t[1] && t[1] != t[2]);
+            assert_eq!(token(writer, 2, &key), t[2], "a retry uses the same token");
+            assert_ne!(token(writer, 2, &Key::new("j".repeat(44))), t[2]);
+        }
+    }
+
+    #[test]
+    fn moving_current_moves_previous_as_aws_does() {
+        let mut l = Labels::default();
+        l.apply(0, Some("a".into()));
+        assert_eq!(l.by_slot, [Some("a".into()), None, None]);
+        l.apply(2, Some("b".into()));
+        l.apply(0, Some("b".into()));
+        assert_eq!(
+            l.by_slot,
+            [Some("b".into()), Some("a".into()), Some("b".into())]
+        );
+        l.apply(2, None);
+        l.apply(1, None);
+        assert_eq!(l.by_slot, [Some("b".into()), None, None]);
+    }
+}
