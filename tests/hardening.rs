@@ -1,5 +1,6 @@
 //! Crashes and races at random moments, for the file store, Vault (OpenBao), SSM
-//! (moto), Redis (redis-server), SQLite, PostgreSQL and the OS keyring (gnome-keyring):
+//! (moto), Secrets Manager (moto), Redis (redis-server), SQLite, PostgreSQL and the OS
+//! keyring (gnome-keyring):
 //! rotor killed with SIGKILL at a random instant during staged rotations of many
 //! secrets at once, then `rotor resume`; two rotors with separate state directories
 //! (two hosts) rotating one secret at the same moment, many rounds.
@@ -28,6 +29,8 @@ enum Store {
     Postgres(Postgres),
     /// gnome-keyring on a private bus: one entry per slot.
     Keyring(SecretService),
+    /// A Secrets Manager secret in moto: the slots are version labels.
+    SecretsManager(Moto),
 }
 
 /// What a store holds for one secret, read with the store's own client (not rotor).
@@ -92,6 +95,9 @@ impl Store {
             Store::Keyring(_) => format!(
                 "os-keyring: {{ service: race, accounts: {{ current: {secret}.current, previous: {secret}.previous, pending: {secret}.pending }} }}"
             ),
+            Store::SecretsManager(_) => {
+                format!("aws-secretsmanager: {{ secret_id: race/{secret} }}")
+            }
         }
     }
 
@@ -120,6 +126,7 @@ impl Store {
             Store::Sqlite => s.rotor(),
             Store::Postgres(_) => s.rotor().env("PGPASSWORD", sql::PASSWORD),
             Store::Keyring(ss) => ss.env(s.rotor()),
+            Store::SecretsManager(moto) => moto.env(s.rotor()),
         }
     }
 
@@ -200,6 +207,15 @@ impl Store {
                     current: get("current"),
                     previous: get("previous"),
                     pending: get("pending"),
+                }
+            }
+            Store::SecretsManager(moto) => {
+                let got = moto.secret(&format!("race/{secret}")).unwrap_or_default();
+                let get = |label: &str| got.value(label).map(str::to_owned);
+                Held {
+                    current: get("AWSCURRENT"),
+                    previous: get("AWSPREVIOUS"),
+                    pending: get("AWSPENDING"),
                 }
             }
         };
@@ -457,6 +473,16 @@ fn postgres_survives_kills_at_random_moments() {
 #[test]
 fn os_keyring_survives_kills_at_random_moments() {
     killed_at_random_moments(&Store::Keyring(SecretService::start()), 12);
+}
+
+#[test]
+fn secretsmanager_survives_kills_at_random_moments() {
+    killed_at_random_moments(&Store::SecretsManager(Moto::start()), 12);
+}
+
+#[test]
+fn secretsmanager_two_hosts_never_both_write() {
+    two_hosts_race(&Store::SecretsManager(Moto::start()), 12);
 }
 
 #[test]
@@ -1191,6 +1217,7 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
             );
         }
         Store::Keyring(ss) => ss.store("race", &format!("{secret}.previous"), key),
+        Store::SecretsManager(_) => unreachable!("a version label needs a current version"),
     }
 }
 

@@ -49,10 +49,18 @@ fn conformance_in_both_formats() {
         &m,
         serde_json::json!({ "secret_id": "conformance/json", "format": "json", "field": "jwt" }),
     ));
-    // What the suite left: its labels and no claim.
+    // What the suite left: its labels, and no claim of any of its writes.
     let left = m.secret("conformance/string").unwrap();
     assert!(left.labels.contains_key("AWSCURRENT"));
-    assert!(!left.tags.contains_key("rotor:writing"), "{:?}", left.tags);
+    let writes: u64 = left.tags["rotor:version"].parse().unwrap();
+    assert!(writes >= 3, "{:?}", left.tags);
+    for n in 0..writes {
+        assert_eq!(
+            m.secret(&format!("conformance/string.rotor-claim-{n}")),
+            None,
+            "claim {n} left"
+        );
+    }
 }
 
 fn python() -> PathBuf {
@@ -115,8 +123,13 @@ fn staged_lifecycle_moves_the_labels_as_aws_does() {
         "{:?}",
         rotated.versions
     );
-    assert!(!rotated.tags.contains_key("rotor:writing"));
     assert!(rotated.tags.contains_key("rotor:rotated_at"));
+    let n: u64 = rotated.tags["rotor:version"].parse().unwrap();
+    assert_eq!(
+        m.secret(&format!("payments/jwt.rotor-claim-{}", n - 1)),
+        None,
+        "the claim was left"
+    );
     let status = rotor(&s, &m).args(["status"]).run().expect(0).stdout;
     assert!(
         status.contains(&fp(&second)) && status.contains(&fp(&first)),

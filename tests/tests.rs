@@ -10,7 +10,8 @@ mod engine;
     feature = "aws-ssm",
     feature = "redis",
     feature = "sql",
-    feature = "os-keyring"
+    feature = "os-keyring",
+    feature = "aws-secretsmanager"
 ))]
 mod hardening;
 #[cfg(all(feature = "os-keyring", feature = "sql"))]

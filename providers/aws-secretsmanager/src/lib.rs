@@ -26,13 +26,18 @@
 //! `AWSPREVIOUS`. `rotated_at` and `rotation_id` are tags of the secret (`rotor:rotated_at`,
 //! `rotor:rotation_id`).
 //!
-//! The version rotor works from is the secret's `VersionIdsToStages` (and those tags). A
-//! write claims the secret with the tag `rotor:writing` = its run, reads the secret again
-//! and compares; before each label move it reads the labels again and compares them with
+//! The version rotor works from is the secret's `VersionIdsToStages` and rotor's tags,
+//! among them a counter, `rotor:version`, raised by every write. Secrets Manager has no
+//! conditional write, and a key set can take several calls, so a write is first *claimed*:
+//! `CreateSecret` (an atomic create) of `<name>.rotor-claim-<n>`, where `n` is the
+//! counter the write starts from, with the run's id as its description. Only one writer
+//! can claim a write from one state, so two rotors on two hosts never both write. Under
+//! the claim, before each label move, rotor reads the labels again and compares them with
 //! what its own calls left, and every move names the version it takes the label from
-//! (`RemoveFromVersionId`), which AWS checks. Any change by anyone else is a conflict. A
-//! write killed half-way leaves its claim, which reads report, so `rotor resume` finishes
-//! it and other runs are refused.
+//! (`RemoveFromVersionId`), which AWS checks: any change by anyone else is a conflict. The
+//! tags (the counter raised) are written last, then the claim is deleted. A write killed
+//! half-way leaves its claim: reads report it (`writing`), other runs are refused, and the
+//! run that owns it (`rotor resume`) finishes the write.
 
 mod errors;
 
@@ -58,7 +63,7 @@ const LABELS: [&str; 3] = [CURRENT, PREVIOUS, PENDING];
 
 const TAG_ROTATED_AT: &str = "rotor:rotated_at";
 const TAG_ROTATION_ID: &str = "rotor:rotation_id";
-const TAG_WRITING: &str = "rotor:writing";
+const TAG_VERSION: &str = "rotor:version";
 
 /// The `aws-secretsmanager:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]
@@ -157,6 +162,8 @@ impl std::fmt::Debug for SecretsManagerProvider {
 /// What `DescribeSecret` says: which version carries each label, rotor's tags.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Labels {
+    /// The secret's name (`secret_id` may be an ARN).
+    name: String,
     /// The version id carrying AWSCURRENT, AWSPREVIOUS, AWSPENDING.
     by_slot: [Option<String>; 3],
     tags: BTreeMap<String, String>,
@@ -171,15 +178,22 @@ impl Labels {
             h.update(format!("{label}={};", vid.as_deref().unwrap_or("-")));
         }
         for (k, v) in &self.tags {
-            if k != TAG_WRITING {
-                h.update(format!("{k}={v};"));
-            }
+            h.update(format!("{k}={v};"));
         }
         Version(hex::encode(&h.finalize()[..12]))
     }
 
-    fn writing(&self) -> Option<String> {
-        self.tags.get(TAG_WRITING).cloned()
+    /// rotor's write counter (0 before rotor's first write).
+    fn counter(&self) -> u64 {
+        self.tags
+            .get(TAG_VERSION)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The claim of a write from this state.
+    fn claim_name(&self) -> String {
+        format!("{}.rotor-claim-{}", self.name, self.counter())
     }
 
     /// `label` moves to `to` (`None`: removed), with AWS's own move of AWSPREVIOUS when
@@ -277,6 +291,7 @@ impl SecretsManagerProvider {
             });
         }
         let mut labels = Labels {
+            name: out.name.clone().unwrap_or_else(|| self.id().to_owned()),
             rotation_enabled: out.rotation_enabled.unwrap_or(false),
             ..Labels::default()
         };
@@ -434,13 +449,13 @@ impl SecretsManagerProvider {
     }
 
     /// Reads the labels again and compares them with what rotor's own calls left.
-    async fn expect(&self, want: &Labels, writer: &str) -> Result<()> {
+    async fn expect(&self, want: &Labels) -> Result<()> {
         let now = self.labels().await?.unwrap_or_default();
-        if now.by_slot != want.by_slot || now.writing().as_deref() != Some(writer) {
+        if now.by_slot != want.by_slot {
             return Err(Error::conflict(
                 self.location(),
                 format!(
-                    "the secret's labels or claim changed while rotor was writing (found {}, expected {})",
+                    "the secret's labels changed while rotor was writing (found {}, expected {})",
                     describe(&now),
                     describe(want)
                 ),
@@ -525,7 +540,83 @@ impl SecretsManagerProvider {
             .map_err(|e| classify(e, "UpdateSecretVersionStage", self.id(), &self.location()))
     }
 
-    /// Creates the secret with `text` as its AWSCURRENT version, claimed by `writer`.
+    /// The run whose claim of a write from `labels`' state stands, if any.
+    async fn claimant(&self, labels: &Labels) -> Result<Option<String>> {
+        let name = labels.claim_name();
+        let got = self
+            .pacer
+            .call(&self.location(), "DescribeSecret", || async {
+                self.client()
+                    .await
+                    .describe_secret()
+                    .secret_id(&name)
+                    .send()
+                    .await
+            })
+            .await;
+        match got {
+            Ok(o) if o.deleted_date.is_none() => Ok(Some(o.description.unwrap_or_default())),
+            Ok(_) => Ok(None),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(classify(e, "DescribeSecret", &name, &self.location())),
+        }
+    }
+
+    /// Claims the write from `labels`' state for `writer` (an atomic create); a claim
+    /// that exists is a conflict.
+    async fn claim(&self, labels: &Labels, writer: &str) -> Result<()> {
+        let name = labels.claim_name();
+        self.pacer
+            .call(&self.location(), "CreateSecret", || async {
+                self.client()
+                    .await
+                    .create_secret()
+                    .name(&name)
+                    .description(writer)
+                    .send()
+                    .await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                match e
+                    .as_service_error()
+                    .map(|s| s.is_resource_exists_exception())
+                {
+                    Some(true) => Error::conflict(
+                        self.location(),
+                        "another rotor claimed a write of this secret from the same state first",
+                    ),
+                    _ => classify(e, "CreateSecret", &name, &self.location()),
+                }
+            })
+    }
+
+    /// Deletes a finished write's claim. A claim left behind names a counter the secret
+    /// has passed, so it is never consulted again; it is only clutter, said once.
+    async fn release(&self, name: &str) {
+        let done = self
+            .pacer
+            .call(&self.location(), "DeleteSecret", || async {
+                self.client()
+                    .await
+                    .delete_secret()
+                    .secret_id(name)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+            })
+            .await;
+        if let Err(e) = done {
+            rotor_provider::warn_line(&format!(
+                "rotor: {}: the finished write's claim {name} was not deleted ({}); delete it by hand",
+                self.location(),
+                classify(e, "DeleteSecret", name, &self.location())
+            ));
+        }
+    }
+
+    /// Creates the secret with `text` as its AWSCURRENT version.
     async fn create(&self, text: &str, key: &Key, writer: &str) -> Result<String> {
         let token = token(writer, 0, key);
         let out = self
@@ -538,7 +629,6 @@ impl SecretsManagerProvider {
                     .secret_string(text)
                     .client_request_token(&token)
                     .set_kms_key_id(self.config.kms_key_id.clone())
-                    .tags(Tag::builder().key(TAG_WRITING).value(writer).build())
                     .send()
                     .await
             })
@@ -604,10 +694,13 @@ impl Provider for SecretsManagerProvider {
         let Some((labels, slots)) = self.snapshot().await? else {
             return Ok(None);
         };
-        Ok(self.key_set(&labels, &slots)?.map(|set| Versioned {
+        let Some(set) = self.key_set(&labels, &slots)? else {
+            return Ok(None);
+        };
+        Ok(Some(Versioned {
             set,
             version: labels.version(),
-            writing: labels.writing(),
+            writing: self.claimant(&labels).await?,
         }))
     }
 
@@ -627,7 +720,10 @@ impl Provider for SecretsManagerProvider {
             (WriteCondition::Update(v), Some(s)) => v == s,
             _ => false,
         };
-        let claimant = found.as_ref().and_then(|(l, _)| l.writing());
+        let claimant = match &found {
+            Some((labels, _)) => self.claimant(labels).await?,
+            None => None,
+        };
         if let Some(other) = claimant.as_deref().filter(|w| *w != writer) {
             return Err(Error::conflict(
                 self.location(),
@@ -652,29 +748,29 @@ impl Provider for SecretsManagerProvider {
             set.previous.as_ref(),
             set.pending.as_ref(),
         ];
-        // The stored versions by key, so a key already held is moved to, not written again.
         let (mut labels, slots) = match found {
             Some(f) => f,
             None => {
+                // An atomic create: of two rotors creating at once, one gets a conflict.
                 let text = self.text_for(&set.current, None)?;
                 let vid = self.create(&text, &set.current, writer).await?;
-                let mut l = Labels::default();
-                l.by_slot[0] = Some(vid.clone());
-                l.tags.insert(TAG_WRITING.into(), writer.into());
+                let labels = self.labels().await?.unwrap_or_default();
                 let mut slots: [Option<(String, String)>; 3] = Default::default();
                 slots[0] = Some((vid, text));
-                (l, slots)
+                (labels, slots)
             }
         };
+        if claimant.is_none() {
+            self.claim(&labels, writer).await?;
+            self.expect(&labels).await?;
+        }
+        let claim = labels.claim_name();
+        let counter = labels.counter();
+        // The stored versions by key, so a key already held is moved to, not written again.
         let base = slots[0].as_ref().map(|(_, t)| t.clone());
         let mut held: Vec<(String, Key)> = Vec::new();
         for (vid, text) in slots.iter().flatten() {
             held.push((vid.clone(), Key::new(self.key_of(text, vid)?)));
-        }
-        if labels.writing().as_deref() != Some(writer) {
-            self.tag(vec![(TAG_WRITING, writer.to_owned())]).await?;
-            labels.tags.insert(TAG_WRITING.into(), writer.into());
-            self.expect(&labels, writer).await?;
         }
         // current first (AWS then moves AWSPREVIOUS to the old current), then previous,
         // then pending; each label moved from the version rotor last saw carrying it.
@@ -690,7 +786,7 @@ impl Provider for SecretsManagerProvider {
                             .await?;
                         held.push((vid.clone(), k.clone()));
                         labels.apply(slot, Some(vid.clone()));
-                        self.expect(&labels, writer).await?;
+                        self.expect(&labels).await?;
                         continue;
                     }
                 },
@@ -715,11 +811,11 @@ impl Provider for SecretsManagerProvider {
                 other => other,
             })?;
             labels.apply(slot, target);
-            self.expect(&labels, writer).await?;
+            self.expect(&labels).await?;
         }
-        // rotor's metadata, then the claim released.
-        let mut tags = Vec::new();
-        let mut untag = vec![TAG_WRITING];
+        // rotor's metadata with the counter raised, then the claim released.
+        let mut tags = vec![(TAG_VERSION, (counter + 1).to_string())];
+        let mut untag = Vec::new();
         match &set.rotated_at {
             Some(t) => tags.push((TAG_ROTATED_AT, t.to_string())),
             None => untag.push(TAG_ROTATED_AT),
@@ -728,10 +824,12 @@ impl Provider for SecretsManagerProvider {
             Some(id) => tags.push((TAG_ROTATION_ID, id.clone())),
             None => untag.push(TAG_ROTATION_ID),
         }
-        if !tags.is_empty() {
-            self.tag(tags).await?;
+        // Tags removed first: the counter raised is the write's last step.
+        if !untag.is_empty() {
+            self.untag(untag).await?;
         }
-        self.untag(untag).await?;
+        self.tag(tags).await?;
+        self.release(&claim).await;
         let done = self.labels().await?.unwrap_or_default();
         Ok(done.version())
     }
