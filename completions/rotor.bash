@@ -564,7 +564,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__resume)
-            opts="-y -j -v -h --secret --yes --jobs --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --secret --yes --jobs --reason --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +579,10 @@ _rotor() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -602,7 +606,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__retire__subcmd__previous)
-            opts="-j -y -v -h --runbook --runbooks --secret --provider --target --force --jobs --yes --dry-run --state-dir --output --verbose --context --help"
+            opts="-j -y -v -h --runbook --runbooks --secret --provider --target --force --jobs --yes --dry-run --reason --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -633,6 +637,10 @@ _rotor() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -656,7 +664,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rollback)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --yes --force --dry-run --jobs --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --yes --force --dry-run --jobs --reason --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -690,6 +698,10 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -710,7 +722,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rotate)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --force --yes --if-due --dry-run --key-file --jobs --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --force --yes --if-due --dry-run --key-file --jobs --reason --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -745,6 +757,10 @@ _rotor() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,6 +47,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l provider -d 'Only
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l key-file -d 'Use this key instead of generating one ("-" reads stdin)' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l reason -d 'Why: a ticket or change number and a few words, kept in the audit log, the journal and the JSON output' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -63,6 +64,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l secret -
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l provider -d 'Only targets of this kind (file, ...)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l reason -d 'Why: a ticket or change number and a few words, kept in the audit log, the journal and the JSON output' -r
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand retire-previous" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -100,6 +102,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l secret -d 'Only
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l provider -d 'Only targets of this kind (file, ...)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l reason -d 'Why: a ticket or change number and a few words, kept in the audit log, the journal and the JSON output' -r
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"
@@ -111,6 +114,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s v -l verbose -d
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l secret -d 'Only this secret\'s interrupted run (repeatable)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -l reason -d 'Why: replaces the interrupted runs\' reason from here on' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
 json\t''"

@@ -111,6 +111,18 @@ pub struct RotateArgs {
 
     #[command(flatten)]
     pub jobs: JobsArg,
+
+    #[command(flatten)]
+    pub reason: ReasonArg,
+}
+
+/// `--reason`, shared by the commands that change secrets.
+#[derive(Debug, Args)]
+pub struct ReasonArg {
+    /// Why: a ticket or change number and a few words, kept in the audit log, the
+    /// journal and the JSON output
+    #[arg(long, env = "ROTOR_REASON", value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 /// `--jobs`, shared by the commands that change many secrets.
@@ -142,6 +154,9 @@ pub struct RetireArgs {
     /// Print the steps, touch nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub reason: ReasonArg,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +178,9 @@ pub struct RollbackArgs {
 
     #[command(flatten)]
     pub jobs: JobsArg,
+
+    #[command(flatten)]
+    pub reason: ReasonArg,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +195,10 @@ pub struct ResumeArgs {
 
     #[command(flatten)]
     pub jobs: JobsArg,
+
+    /// Why: replaces the interrupted runs' reason from here on
+    #[arg(long, env = "ROTOR_REASON", value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,8 @@ pub struct Config {
     pub output: OutputFormat,
     pub verbose: u8,
     pub mode: Mode,
+    /// `--reason` of a command that changes secrets.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug)]
@@ -169,6 +171,14 @@ impl Selection {
 
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config> {
+        let reason = match &cli.command {
+            cli::Command::Rotate(a) => a.reason.reason.clone(),
+            cli::Command::RetirePrevious(a) => a.reason.reason.clone(),
+            cli::Command::Rollback(a) => a.reason.reason.clone(),
+            cli::Command::Resume(a) => a.reason.clone(),
+            _ => None,
+        };
+        let reason = reason.map(check_reason).transpose()?;
         let mode = match cli.command {
             cli::Command::Rotate(a) => {
                 let opts = RotateOptions {
@@ -212,6 +222,18 @@ impl Config {
             output: cli.output,
             verbose: cli.verbose,
             mode,
+            reason,
         })
     }
+}
+
+/// A reason is one line of at most 500 characters, trimmed, not empty.
+fn check_reason(r: String) -> Result<String> {
+    let r = r.trim().to_owned();
+    if r.is_empty() || r.chars().count() > 500 || r.chars().any(char::is_control) {
+        return Err(Error::Usage(
+            "--reason must be one line of 1 to 500 characters".into(),
+        ));
+    }
+    Ok(r)
 }

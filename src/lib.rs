@@ -101,6 +101,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         audit: &audit,
         out,
         command: name,
+        reason: config.reason.as_deref(),
     };
     let outcomes = match &config.mode {
         Mode::Rotate(sel, opts) => command::rotate::run(&ctx, &runbooks, sel, opts).await?,
@@ -113,6 +114,6 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         Mode::Resume(secrets, jobs) => command::resume::run(&ctx, secrets, *jobs).await?,
         _ => unreachable!("read-only modes returned above"),
     };
-    command::report(out, name, &outcomes);
+    command::report(&ctx, &outcomes);
     Ok(())
 }

@@ -97,3 +97,58 @@ fn a_reordered_line_is_named() {
     assert!(err.contains("line 5: reordered"), "{err}");
     assert!(err.contains("at line 6"), "{err}");
 }
+
+/// `--reason` is on record in every audit line of the run, in its journal while it is
+/// interrupted, in the JSON document, and in the lines `resume` writes for it.
+#[test]
+fn the_reason_is_on_record_everywhere() {
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    let from = s.read("state/audit.log").lines().count();
+    let reason = "CHG-4711 quarterly rotation";
+    let out = s
+        .rotor()
+        .args(["--output", "json", "rotate", "--reason", reason])
+        .env("ROTOR_FAILPOINT", "kill@after:stage.write")
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.stderr);
+    let journal = s.read("state/journal/api.json");
+    let journal: serde_json::Value = serde_json::from_str(&journal).unwrap();
+    assert_eq!(journal["reason"], reason);
+    // resume without --reason carries the run's reason on.
+    let out = s
+        .rotor()
+        .args(["--output", "json", "resume"])
+        .run()
+        .expect(0);
+    assert_eq!(out.json()["reason"], serde_json::Value::Null);
+    let lines: Vec<serde_json::Value> = s
+        .read("state/audit.log")
+        .lines()
+        .skip(from)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 6, "{lines:?}");
+    for l in &lines {
+        assert_eq!(l["reason"], reason, "{l}");
+    }
+    // The JSON document of a run that finishes carries it too, from the environment.
+    let out = s
+        .rotor()
+        .args(["--output", "json", "rotate"])
+        .env("ROTOR_REASON", "INC-99 key exposed in a log")
+        .run()
+        .expect(0);
+    assert_eq!(out.json()["reason"], "INC-99 key exposed in a log");
+    let last: serde_json::Value =
+        serde_json::from_str(s.read("state/audit.log").lines().last().unwrap()).unwrap();
+    assert_eq!(last["reason"], "INC-99 key exposed in a log");
+    // A reason is one line.
+    let out = s
+        .rotor()
+        .args(["rotate", "--reason", "two\nlines"])
+        .run()
+        .expect(2);
+    assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+}

@@ -351,6 +351,7 @@ async fn member<'a>(
         provider: None,
         targets: Vec::new(),
         batch,
+        reason: None,
         steps,
         next: 0,
     };

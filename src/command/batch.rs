@@ -153,7 +153,7 @@ fn collect(
     match first_error {
         None => Ok(outcomes),
         Some(e) => {
-            report(ctx.out, ctx.command, &outcomes);
+            report(ctx, &outcomes);
             Err(e)
         }
     }
@@ -263,12 +263,14 @@ async fn start<'a>(
         provider,
         targets: targets.iter().map(Target::label).collect(),
         batch,
+        reason: ctx.reason.map(str::to_owned),
         steps,
         next: 0,
     };
     journal.save_async(ctx.state).await?;
     let mut e = Event::new(&rb.secret, &rotation_id, What::Started(op));
     e.before = before;
+    e.reason = journal.reason.clone();
     engine.sink.emit(&e).await?;
     let mut pool = KeyPool::from_targets(&targets);
     if let Some(k) = new_key {
@@ -296,6 +298,7 @@ async fn finish(
             let mut e = Event::new(&secret, &j.rotation_id, What::Done);
             e.before = j.before.clone();
             e.after = after.clone();
+            e.reason = j.reason.clone();
             engine.sink.emit(&e).await?;
             let outcome = match j.operation {
                 Operation::Create => {
@@ -331,6 +334,7 @@ async fn finish(
             );
             ev.before = j.before.clone();
             ev.after = j.before.clone();
+            ev.reason = j.reason.clone();
             engine.sink.emit(&ev).await?;
             Err(e)
         }

@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub audit: &'a RefCell<AuditLog>,
     pub out: &'a Output,
     pub command: &'a str,
+    /// `--reason`, on record with every step.
+    pub reason: Option<&'a str>,
 }
 
 /// Where a run's events go: the narrative, the audit log and the JSON steps.
@@ -157,7 +159,8 @@ impl Outcome {
 }
 
 /// Prints each outcome's summary line and, in JSON mode, the document.
-pub fn report(out: &Output, command: &str, outcomes: &[Outcome]) {
+pub fn report(ctx: &Ctx<'_>, outcomes: &[Outcome]) {
+    let out = ctx.out;
     for o in outcomes {
         let after = o
             .after
@@ -166,7 +169,11 @@ pub fn report(out: &Output, command: &str, outcomes: &[Outcome]) {
             .unwrap_or_default();
         out.heading(&format!("{}: {}{after}", o.secret, o.outcome));
     }
-    out.document(&serde_json::json!({ "command": command, "secrets": outcomes }));
+    out.document(&serde_json::json!({
+        "command": ctx.command,
+        "reason": ctx.reason,
+        "secrets": outcomes,
+    }));
 }
 
 /// The steps of `op` from the state `before`, or a policy refusal saying why not.
@@ -224,6 +231,7 @@ pub async fn abandon_interrupted(ctx: &Ctx<'_>, rb: &Runbook) -> Result<()> {
             j.next_step_name()
         )),
     );
+    e.reason = ctx.reason.map(str::to_owned);
     e.before = j.before.clone();
     ctx.emit(&e).await?;
     Journal::remove(ctx.state, &rb.secret)

@@ -19,6 +19,13 @@ pub async fn run(ctx: &Ctx<'_>, secrets: &[String], jobs: usize) -> Result<Vec<O
     let journals: Vec<Journal> = Journal::all(ctx.state)?
         .into_iter()
         .filter(|j| secrets.is_empty() || secrets.contains(&j.secret))
+        .map(|mut j| {
+            // A reason given to resume is on record from here on.
+            if let Some(r) = ctx.reason {
+                j.reason = Some(r.to_owned());
+            }
+            j
+        })
         .collect();
     if journals.is_empty() {
         ctx.out.line("nothing to resume");
@@ -52,7 +59,7 @@ pub async fn run(ctx: &Ctx<'_>, secrets: &[String], jobs: usize) -> Result<Vec<O
     match first_error {
         None => Ok(outcomes),
         Some(e) => {
-            report(ctx.out, ctx.command, &outcomes);
+            report(ctx, &outcomes);
             Err(e)
         }
     }

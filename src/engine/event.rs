@@ -98,6 +98,8 @@ pub struct Event {
     pub before: Option<Fingerprints>,
     pub after: Option<Fingerprints>,
     pub detail: Option<String>,
+    /// The run's `--reason`.
+    pub reason: Option<String>,
 }
 
 impl Event {
@@ -110,6 +112,7 @@ impl Event {
             before: None,
             after: None,
             detail: None,
+            reason: None,
         }
     }
 
@@ -245,6 +248,7 @@ impl Sink for Audit<'_> {
             before: e.before.clone(),
             after: e.after.clone(),
             detail: e.detail.clone(),
+            reason: e.reason.clone(),
             ..Entry::default()
         })
         .await

@@ -32,6 +32,9 @@ pub struct Journal {
     /// with the journals of one batch together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<BatchInfo>,
+    /// `--reason` of the command that started the run (or of the last `resume` given one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub steps: Vec<Step>,
     /// Index of the next step to run.
     pub next: usize,

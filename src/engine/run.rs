@@ -119,7 +119,7 @@ impl<'a> Member<'a> {
     /// An event about the step to run next.
     pub(super) fn event(&self, outcome: StepOutcome) -> Event {
         let step = self.step();
-        Event::new(
+        let mut e = Event::new(
             &self.journal.secret,
             &self.journal.rotation_id,
             What::Step {
@@ -128,7 +128,9 @@ impl<'a> Member<'a> {
                 kind: step.kind,
                 outcome,
             },
-        )
+        );
+        e.reason = self.journal.reason.clone();
+        e
     }
 
     /// What the stores hold now and what to run next, for an error.
