@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Finish interrupted runs from their journal')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Show or verify the hash-chained audit log')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -228,6 +229,16 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'rotor;man' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json prints one document on stdout and progress on stderr')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context for Kubernetes targets and actions that name none')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'rotor;help' {
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Rotate: stage the new key, signal, monitor, promote, signal, monitor')
             [CompletionResult]::new('retire-previous', 'retire-previous', [CompletionResultType]::ParameterValue, 'Drop the previous key once the grace period is over')
@@ -237,6 +248,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Finish interrupted runs from their journal')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Show or verify the hash-chained audit log')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -274,6 +286,9 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             break
         }
         'rotor;help;completions' {
+            break
+        }
+        'rotor;help;man' {
             break
         }
         'rotor;help;help' {

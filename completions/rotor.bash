@@ -25,6 +25,9 @@ _rotor() {
             rotor,help)
                 cmd="rotor__subcmd__help"
                 ;;
+            rotor,man)
+                cmd="rotor__subcmd__man"
+                ;;
             rotor,plan)
                 cmd="rotor__subcmd__plan"
                 ;;
@@ -76,6 +79,9 @@ _rotor() {
             rotor__subcmd__help,help)
                 cmd="rotor__subcmd__help__subcmd__help"
                 ;;
+            rotor__subcmd__help,man)
+                cmd="rotor__subcmd__help__subcmd__man"
+                ;;
             rotor__subcmd__help,plan)
                 cmd="rotor__subcmd__help__subcmd__plan"
                 ;;
@@ -110,7 +116,7 @@ _rotor() {
 
     case "${cmd}" in
         rotor)
-            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan rollback resume audit completions help"
+            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan rollback resume audit completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,7 +342,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__help)
-            opts="rotate retire-previous status plan rollback resume audit completions help"
+            opts="rotate retire-previous status plan rollback resume audit completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -433,6 +439,20 @@ _rotor() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rotor__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rotor__subcmd__help__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -510,6 +530,32 @@ _rotor() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__man)
+            opts="-v -h --state-dir --output --verbose --context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand resume 'Finish interrupted runs from their journal'
             cand audit 'Show or verify the hash-chained audit log'
             cand completions 'Print a shell completion script'
+            cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;rotate'= {
@@ -208,6 +209,15 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'rotor;man'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'rotor;help'= {
             cand rotate 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
             cand retire-previous 'Drop the previous key once the grace period is over'
@@ -217,6 +227,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand resume 'Finish interrupted runs from their journal'
             cand audit 'Show or verify the hash-chained audit log'
             cand completions 'Print a shell completion script'
+            cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;help;rotate'= {
@@ -243,6 +254,8 @@ set edit:completion:arg-completer[rotor] = {|@words|
         &'rotor;help;audit;repair'= {
         }
         &'rotor;help;completions'= {
+        }
+        &'rotor;help;man'= {
         }
         &'rotor;help;help'= {
         }

@@ -39,6 +39,7 @@ complete -c rotor -n "__fish_rotor_needs_command" -f -a "rollback" -d 'Make the 
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "resume" -d 'Finish interrupted runs from their journal'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "audit" -d 'Show or verify the hash-chained audit log'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbook -d 'A runbook file (repeatable)' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rotate" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
@@ -160,15 +161,22 @@ json\t''"
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "resume" -d 'Finish interrupted runs from their journal'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "audit" -d 'Show or verify the hash-chained audit log'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand man" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand man" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand man" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
+complete -c rotor -n "__fish_rotor_using_subcommand man" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand man" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "resume" -d 'Finish interrupted runs from their journal'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "audit" -d 'Show or verify the hash-chained audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the audit log'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "repair" -d 'Set a torn last line aside (power loss, full disk) and record the repair'

@@ -57,6 +57,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff)
+    Man,
 }
 
 /// Which runbooks and targets a command works on.
@@ -209,4 +211,21 @@ pub enum AuditCommand {
     Verify,
     /// Set a torn last line aside (power loss, full disk) and record the repair
     Repair,
+}
+
+/// The man page: the command's own sections, then each subcommand's options under a
+/// heading of its own (`ROTOR ROTATE`), so one page documents every flag.
+pub fn man(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd.clone()).render(w)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let heading = format!("rotor {}", sub.get_name());
+        let sub = sub
+            .clone()
+            .disable_help_flag(true)
+            .mut_args(|a| a.help_heading(heading.clone()));
+        clap_mangen::Man::new(sub).render_options_section(w)?;
+    }
+    Ok(())
 }

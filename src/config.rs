@@ -36,6 +36,7 @@ pub enum Mode {
     AuditVerify,
     AuditRepair,
     Completions(clap_complete::Shell),
+    Man,
 }
 
 impl Mode {
@@ -52,6 +53,7 @@ impl Mode {
             Mode::AuditVerify => "audit verify",
             Mode::AuditRepair => "audit repair",
             Mode::Completions(_) => "completions",
+            Mode::Man => "man",
         }
     }
 }
@@ -215,6 +217,7 @@ impl Config {
             cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,
             cli::Command::Audit(cli::AuditCommand::Repair) => Mode::AuditRepair,
             cli::Command::Completions { shell } => Mode::Completions(shell),
+            cli::Command::Man => Mode::Man,
         };
         Ok(Config {
             state: StateDir::resolve(cli.state_dir)?,

@@ -72,6 +72,10 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
             clap_complete::generate(*shell, &mut cmd, "rotor", &mut std::io::stdout());
             return Ok(());
         }
+        Mode::Man => {
+            return cli::man(&mut std::io::stdout().lock())
+                .map_err(|e| crate::error::Error::io("writing the man page to", "stdout", e));
+        }
         Mode::Rotate(_, opts) => (config.mode.name(), opts.dry_run),
         Mode::Retire(_, _, dry, _) | Mode::Rollback(_, _, dry, _) => (config.mode.name(), *dry),
         Mode::Resume(..) => (config.mode.name(), false),

@@ -121,3 +121,29 @@ fn committed_completions_match_the_binary() {
         );
     }
 }
+
+#[test]
+fn committed_man_page_matches_the_binary() {
+    let s = Sandbox::new();
+    let out = s.rotor().args(["man"]).run().expect(0);
+    assert!(
+        out.stdout.starts_with(".ie"),
+        "not roff: {}",
+        &out.stdout[..80.min(out.stdout.len())]
+    );
+    for needle in [
+        "ROTOR ROTATE",
+        "ROTOR RETIRE-PREVIOUS",
+        "\\-\\-reason",
+        "\\-\\-if\\-due",
+        "Exit codes",
+    ] {
+        assert!(out.stdout.contains(needle), "the man page lacks {needle}");
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/rotor.1");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        out.stdout == committed,
+        "man/rotor.1 is stale: run `./scripts/completions`"
+    );
+}
