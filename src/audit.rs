@@ -418,7 +418,7 @@ pub fn repair(state: &StateDir) -> Result<Option<Repair>> {
 }
 
 /// `user@host`.
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()

@@ -16,6 +16,7 @@ pub mod failpoint;
 pub mod groupsync;
 pub mod keys;
 pub mod lock;
+pub mod notify;
 pub mod output;
 pub mod runbook;
 pub mod state;

@@ -80,6 +80,9 @@ pub struct Runbook {
     /// unless named here.
     #[serde(default, deserialize_with = "env_names")]
     pub exec_env: Vec<String>,
+    /// Who hears about the run's events (webhook, slack, teams).
+    #[serde(default)]
+    pub notify: Vec<crate::notify::Notify>,
 }
 
 impl Runbook {

@@ -23,6 +23,7 @@ mod lifecycle;
 #[cfg(feature = "demo")]
 mod live;
 mod lockstep;
+mod notify;
 #[cfg(feature = "redis")]
 mod redis;
 mod runbooks;

@@ -16,6 +16,7 @@ use crate::engine::plan::{Operation, Step, StepKind};
 use crate::engine::{self, Engine, KeyPool, Member, Status, Target};
 use crate::error::Result;
 use crate::keys;
+use crate::notify::Subscription;
 use crate::output::Output;
 use crate::runbook::Runbook;
 use crate::runbook::Strategy;
@@ -166,7 +167,17 @@ pub async fn run_batch(
     prepared: Vec<(usize, Prepared<'_>)>,
     jobs: usize,
 ) -> Vec<(usize, Result<Outcome>)> {
-    let sinks = RunSinks::new(ctx);
+    let subs = prepared
+        .iter()
+        .map(|(_, p)| {
+            let sub = Subscription {
+                notify: p.rb.notify.clone(),
+                targets: p.targets.iter().map(Target::label).collect(),
+            };
+            (p.rb.secret.clone(), sub)
+        })
+        .collect();
+    let sinks = RunSinks::new(ctx, subs);
     let engine = sinks.engine(ctx, jobs);
     let records = &sinks.records;
     let info = (prepared.len() > 1).then(|| BatchInfo {
@@ -198,6 +209,7 @@ pub async fn run_batch(
     }
     engine::run(&engine, &mut members).await;
     results.extend(close(ctx, &engine, order.into_iter().zip(members), records, jobs).await);
+    sinks.finish().await;
     results
 }
 

@@ -10,6 +10,7 @@ pub mod rotate;
 pub mod status;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use crate::engine::event::{Audit, Event, Narrative, Records, Sink, Sinks, What};
 use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Inputs, Operation, Step};
 use crate::error::{Error, Result};
+use crate::notify::{Notifier, Subscription};
 use crate::output::Output;
 use crate::runbook::Runbook;
 use crate::state::StateDir;
@@ -40,20 +42,34 @@ pub struct Ctx<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// Where a run's events go: the narrative, the audit log and the JSON steps.
+/// Where a run's events go: the narrative, the audit log, the JSON steps and the
+/// runbooks' notifications.
 #[derive(Debug)]
 pub struct RunSinks<'a> {
     narrative: Narrative<'a>,
     audit: Audit<'a>,
     pub records: Records,
+    notifier: Option<Notifier>,
 }
 
 impl<'a> RunSinks<'a> {
-    pub fn new(ctx: &Ctx<'a>) -> RunSinks<'a> {
+    /// The sinks of a run of the secrets in `subs` (each one's `notify:` list).
+    pub fn new(ctx: &Ctx<'a>, subs: HashMap<String, Subscription>) -> RunSinks<'a> {
         RunSinks {
             narrative: Narrative(ctx.out),
             audit: ctx.audit_sink(),
             records: Records::default(),
+            notifier: Notifier::new(subs, crate::engine::action::http::client(ctx.clients)),
+        }
+    }
+
+    /// Ends the run's notifications: waits a bounded time for those still queued and
+    /// puts every one not delivered in the audit log.
+    pub async fn finish(&self) {
+        if let Some(n) = &self.notifier
+            && let Err(e) = n.finish(&self.audit).await
+        {
+            rotor_provider::warn_line(&format!("rotor: warning: {e}"));
         }
     }
 
@@ -74,6 +90,9 @@ impl Sink for RunSinks<'_> {
     async fn emit(&self, e: &Event) -> Result<()> {
         self.narrative.emit(e).await?;
         self.audit.emit(e).await?;
+        if let Some(n) = &self.notifier {
+            n.emit(e).await?;
+        }
         self.records.emit(e).await
     }
 

@@ -13,6 +13,7 @@ use crate::engine::journal::Journal;
 use crate::engine::plan::StepKind;
 use crate::engine::{self, KeyPool, Member};
 use crate::error::{Error, Result};
+use crate::notify::Subscription;
 use crate::runbook::Runbook;
 
 pub async fn run(ctx: &Ctx<'_>, secrets: &[String], jobs: usize) -> Result<Vec<Outcome>> {
@@ -79,7 +80,17 @@ async fn resume_batch(
             Err(e) => results.push((j.secret.clone(), Err(e))),
         }
     }
-    let sinks = RunSinks::new(ctx);
+    let subs = loaded
+        .iter()
+        .map(|(rb, j)| {
+            let sub = Subscription {
+                notify: rb.notify.clone(),
+                targets: j.targets.clone(),
+            };
+            (j.secret.clone(), sub)
+        })
+        .collect();
+    let sinks = RunSinks::new(ctx, subs);
     let engine = sinks.engine(ctx, jobs);
     let records = &sinks.records;
     let mut members = Vec::new();
@@ -95,6 +106,7 @@ async fn resume_batch(
     for (i, r) in close(ctx, &engine, members.into_iter().enumerate(), records, jobs).await {
         results.push((secrets[i].clone(), r));
     }
+    sinks.finish().await;
     results
 }
 

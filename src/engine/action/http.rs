@@ -71,7 +71,7 @@ impl TryFrom<HttpSpec> for HttpSignal {
 
 /// `${NAME}` replaced by the environment variable's value; an unset one is an error
 /// naming it.
-fn expand(value: &str) -> Result<String, String> {
+pub(crate) fn expand(value: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(i) = rest.find("${") {
@@ -79,10 +79,10 @@ fn expand(value: &str) -> Result<String, String> {
         let after = &rest[i + 2..];
         let end = after
             .find('}')
-            .ok_or_else(|| "an unclosed `${` in a header value".to_owned())?;
+            .ok_or_else(|| "an unclosed `${`".to_owned())?;
         let name = &after[..end];
-        let v = std::env::var(name)
-            .map_err(|_| format!("environment variable `{name}` (used in a header) is not set"))?;
+        let v =
+            std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?;
         out.push_str(&v);
         rest = &after[end + 1..];
     }

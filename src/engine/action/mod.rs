@@ -21,7 +21,7 @@
 
 mod exec;
 mod fingerprint;
-mod http;
+pub(crate) mod http;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod metrics;

@@ -1,0 +1,566 @@
+//! Notifications: a runbook's `notify:` list, told about a run's events beside the run.
+//!
+//! ```yaml
+//! notify:
+//!   - webhook: { url: "https://hooks.internal/rotor", secret: "${ROTOR_WEBHOOK_SECRET}" }
+//!   - slack: { url: "${SLACK_WEBHOOK_URL}" }
+//!   - teams: { url: "${TEAMS_WEBHOOK_URL}" }      # a Workflows webhook
+//! ```
+//!
+//! A `webhook` gets a CloudEvents 1.0 document (structured mode) signed per the Standard
+//! Webhooks spec (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 of
+//! HMAC-SHA256 over "id.timestamp.body">` with a `whsec_` secret); `slack` an incoming
+//! webhook message (`text` and `blocks`); `teams` an Adaptive Card. Values may name
+//! environment variables (`${NAME}`), read when a message is sent and never printed.
+//!
+//! The events: started, each phase written, a monitor satisfied or timed out, completed
+//! (or rolled back), failed, abandoned. Messages carry fingerprints, target names and
+//! locations, the actor and the reason: never a key, a token or a webhook secret.
+//!
+//! Delivery never holds the rotation: messages queue to one task that sends them in
+//! order, retrying each with backoff for at most [`DELIVERY_BOUND`]. When the run ends
+//! rotor waits at most [`DRAIN_BOUND`] for the queue. A message that could not be
+//! delivered is a warning on stderr and a line in the audit log, never a failure.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::audit::Entry;
+use crate::engine::event::{Audit, Event, Sink, StepOutcome, What};
+use crate::engine::plan::{Operation, StepKind};
+use crate::error::Result;
+
+/// How long one message is retried.
+pub const DELIVERY_BOUND: Duration = Duration::from_secs(15);
+/// How long the end of a run waits for messages still queued.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(10);
+/// One attempt's time.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One entry of `notify:`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "NotifySpec")]
+pub enum Notify {
+    Webhook { url: String, secret: Option<String> },
+    Slack { url: String },
+    Teams { url: String },
+}
+
+/// `- webhook: {..}` as a map with one key, so an unknown key is reported where it stands.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifySpec {
+    webhook: Option<WebhookSpec>,
+    slack: Option<UrlSpec>,
+    teams: Option<UrlSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookSpec {
+    url: String,
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UrlSpec {
+    url: String,
+}
+
+fn check_url(u: &str) -> std::result::Result<(), String> {
+    if u.starts_with("https://") || u.starts_with("http://") || u.starts_with("${") {
+        Ok(())
+    } else {
+        Err(format!(
+            "a notification url must start with https:// or http://, or name a variable (`${{SLACK_WEBHOOK_URL}}`); got `{}`",
+            u.split(['?', '/']).next().unwrap_or_default()
+        ))
+    }
+}
+
+impl TryFrom<NotifySpec> for Notify {
+    type Error = String;
+
+    fn try_from(s: NotifySpec) -> std::result::Result<Notify, String> {
+        let n = match (s.webhook, s.slack, s.teams) {
+            (Some(w), None, None) => {
+                if let Some(s) = &w.secret
+                    && !(s.starts_with("whsec_") || s.starts_with("${"))
+                {
+                    return Err(
+                        "a webhook secret is `whsec_` and base64 (Standard Webhooks), or names a variable (`${ROTOR_WEBHOOK_SECRET}`)"
+                            .into(),
+                    );
+                }
+                Notify::Webhook {
+                    url: w.url,
+                    secret: w.secret,
+                }
+            }
+            (None, Some(u), None) => Notify::Slack { url: u.url },
+            (None, None, Some(u)) => Notify::Teams { url: u.url },
+            _ => return Err("a notification is one of: webhook, slack, teams".into()),
+        };
+        check_url(n.url())?;
+        Ok(n)
+    }
+}
+
+impl Notify {
+    fn kind(&self) -> &'static str {
+        match self {
+            Notify::Webhook { .. } => "webhook",
+            Notify::Slack { .. } => "slack",
+            Notify::Teams { .. } => "teams",
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Notify::Webhook { url, .. } | Notify::Slack { url } | Notify::Teams { url } => url,
+        }
+    }
+}
+
+/// What a run's notifications need to know about one secret.
+#[derive(Debug)]
+pub struct Subscription {
+    pub notify: Vec<Notify>,
+    /// The targets, as `name (location)`.
+    pub targets: Vec<String>,
+}
+
+/// One message waiting to be sent.
+struct Delivery {
+    to: Notify,
+    secret: String,
+    event_type: String,
+    /// The CloudEvent.
+    event: Value,
+}
+
+/// The notification sink of one run.
+pub struct Notifier {
+    subs: HashMap<String, Subscription>,
+    /// The operation of each run, by rotation id, from its `started` event.
+    ops: Mutex<HashMap<String, Operation>>,
+    tx: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Delivery>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    failures: Arc<Mutex<Vec<(String, String)>>>,
+    actor: String,
+    host: String,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("secrets", &self.subs.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Notifier {
+    /// A notifier for the secrets that have a `notify:` list; `None` when none has.
+    pub fn new(
+        subs: HashMap<String, Subscription>,
+        http: Arc<reqwest::Client>,
+    ) -> Option<Notifier> {
+        let subs: HashMap<String, Subscription> = subs
+            .into_iter()
+            .filter(|(_, s)| !s.notify.is_empty())
+            .collect();
+        if subs.is_empty() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn(deliver_all(rx, http, Arc::clone(&failures)));
+        Some(Notifier {
+            subs,
+            ops: Mutex::new(HashMap::new()),
+            tx: Mutex::new(Some(tx)),
+            task: Mutex::new(Some(task)),
+            failures,
+            actor: crate::audit::actor(),
+            host: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "unknown-host".into()),
+        })
+    }
+
+    /// Waits (at most [`DRAIN_BOUND`]) for the messages still queued, then records every
+    /// message that was not delivered in the audit log.
+    pub async fn finish(&self, audit: &Audit<'_>) -> Result<()> {
+        drop(self.tx.lock().expect("notifier").take());
+        let task = self.task.lock().expect("notifier").take();
+        if let Some(mut task) = task
+            && tokio::time::timeout(DRAIN_BOUND, &mut task).await.is_err()
+        {
+            task.abort();
+            self.failures.lock().expect("notifier").push((
+                String::new(),
+                format!(
+                    "messages still queued after {}s were dropped",
+                    DRAIN_BOUND.as_secs()
+                ),
+            ));
+            rotor_provider::warn_line(&format!(
+                "rotor: warning: notifications still queued after {}s were dropped",
+                DRAIN_BOUND.as_secs()
+            ));
+        }
+        let failures = std::mem::take(&mut *self.failures.lock().expect("notifier"));
+        for (secret, detail) in failures {
+            audit
+                .append(Entry {
+                    command: audit.command.to_owned(),
+                    secret,
+                    step: "notify".into(),
+                    outcome: "not delivered".into(),
+                    detail: Some(detail),
+                    ..Entry::default()
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The CloudEvents type of `e`, if it is one notifications carry.
+    fn event_type(&self, e: &Event) -> Option<&'static str> {
+        Some(match &e.what {
+            What::Started(_) => "rotor.rotation.started",
+            What::Step { kind, outcome, .. } => match (kind, outcome) {
+                (StepKind::Write, StepOutcome::Written) => "rotor.phase.written",
+                (StepKind::Monitor, StepOutcome::Satisfied) => "rotor.monitor.satisfied",
+                (StepKind::Monitor, StepOutcome::TimedOut | StepOutcome::GaveUp) => {
+                    "rotor.monitor.timed_out"
+                }
+                (_, StepOutcome::Failed | StepOutcome::Conflict) => "rotor.rotation.failed",
+                _ => return None,
+            },
+            What::Done => match self.ops.lock().expect("notifier").get(&e.rotation_id) {
+                Some(Operation::Rollback) => "rotor.rotation.rolled_back",
+                _ => "rotor.rotation.completed",
+            },
+            What::Abandoned(_) => "rotor.rotation.abandoned",
+        })
+    }
+
+    fn cloud_event(&self, e: &Event, event_type: &str, sub: &Subscription) -> Value {
+        let status = match event_type {
+            "rotor.rotation.failed" | "rotor.monitor.timed_out" | "rotor.rotation.abandoned" => {
+                "failed"
+            }
+            "rotor.rotation.completed" | "rotor.rotation.rolled_back" => "ok",
+            _ => "running",
+        };
+        let (phase, step) = match &e.what {
+            What::Step { phase, kind, .. } => {
+                (Some(phase.to_string()), Some(format!("{phase}.{kind}")))
+            }
+            _ => (None, Some(e.step_name())),
+        };
+        json!({
+            "specversion": "1.0",
+            "id": random_id(),
+            "source": format!("rotor://{}", self.host),
+            "type": event_type,
+            "subject": e.secret,
+            "time": jiff::Timestamp::now().to_string(),
+            "datacontenttype": "application/json",
+            "data": {
+                "secret": e.secret,
+                "rotation_id": e.rotation_id,
+                "operation": self.ops.lock().expect("notifier").get(&e.rotation_id).map(|o| o.to_string()),
+                "phase": phase,
+                "step": step,
+                "outcome": e.outcome_text(),
+                "status": status,
+                "target": e.target,
+                "targets": sub.targets,
+                "before": e.before,
+                "after": e.after,
+                "detail": e.detail,
+                "actor": self.actor,
+                "reason": e.reason,
+            },
+        })
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl Sink for Notifier {
+    async fn emit(&self, e: &Event) -> Result<()> {
+        if let What::Started(op) = &e.what {
+            self.ops
+                .lock()
+                .expect("notifier")
+                .insert(e.rotation_id.clone(), *op);
+        }
+        let (Some(sub), Some(event_type)) = (self.subs.get(&e.secret), self.event_type(e)) else {
+            return Ok(());
+        };
+        let event = self.cloud_event(e, event_type, sub);
+        if let Some(tx) = self.tx.lock().expect("notifier").as_ref() {
+            for to in &sub.notify {
+                let _ = tx.send(Delivery {
+                    to: to.clone(),
+                    secret: e.secret.clone(),
+                    event_type: event_type.to_owned(),
+                    event: event.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 16];
+    // The id only has to be unique; fall back to the clock if the RNG fails.
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        let t = jiff::Timestamp::now().as_nanosecond();
+        b = t.to_le_bytes();
+    }
+    hex::encode(b)
+}
+
+/// Sends the queued messages in order, each retried with backoff for at most
+/// [`DELIVERY_BOUND`]; failures are said on stderr and kept for the audit log.
+async fn deliver_all(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+    http: Arc<reqwest::Client>,
+    failures: Arc<Mutex<Vec<(String, String)>>>,
+) {
+    while let Some(d) = rx.recv().await {
+        if let Err(why) = deliver(&http, &d).await {
+            rotor_provider::warn_line(&format!(
+                "rotor: warning: {}: the {} notification ({}) was not delivered: {why}",
+                d.secret,
+                d.to.kind(),
+                d.event_type
+            ));
+            failures.lock().expect("notifier").push((
+                d.secret.clone(),
+                format!("{} {}: {why}", d.to.kind(), d.event_type),
+            ));
+        }
+    }
+}
+
+/// One message, retried. The error never contains the URL (it may hold a token) or the
+/// secret.
+async fn deliver(http: &reqwest::Client, d: &Delivery) -> std::result::Result<(), String> {
+    let url = crate::engine::action::http::expand(d.to.url())?;
+    let (body, headers) = render(d)?;
+    let deadline = Instant::now() + DELIVERY_BOUND;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let mut req = http
+            .post(&url)
+            .timeout(ATTEMPT_TIMEOUT)
+            .header("content-type", content_type(&d.to))
+            .body(body.clone());
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        let why = match req.send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => format!("the receiver answered {}", r.status()),
+            Err(e) if e.is_timeout() => "no answer in time".to_owned(),
+            Err(e) if e.is_connect() => "the receiver is unreachable".to_owned(),
+            Err(_) => "the request failed".to_owned(),
+        };
+        if Instant::now() + backoff >= deadline {
+            return Err(format!(
+                "{why}; gave up after {}s",
+                DELIVERY_BOUND.as_secs()
+            ));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(4));
+    }
+}
+
+fn content_type(to: &Notify) -> &'static str {
+    match to {
+        Notify::Webhook { .. } => "application/cloudevents+json",
+        Notify::Slack { .. } | Notify::Teams { .. } => "application/json",
+    }
+}
+
+/// Extra headers of a message.
+type Headers = Vec<(&'static str, String)>;
+
+/// The body and extra headers of a message.
+fn render(d: &Delivery) -> std::result::Result<(String, Headers), String> {
+    match &d.to {
+        Notify::Webhook { secret, .. } => {
+            let body = d.event.to_string();
+            let mut headers = Vec::new();
+            if let Some(secret) = secret {
+                let secret = crate::engine::action::http::expand(secret)?;
+                let id = d.event["id"].as_str().unwrap_or_default().to_owned();
+                let ts = jiff::Timestamp::now().as_second().to_string();
+                headers.push(("webhook-signature", sign(&secret, &id, &ts, &body)?));
+                headers.push(("webhook-id", id));
+                headers.push(("webhook-timestamp", ts));
+            }
+            Ok((body, headers))
+        }
+        Notify::Slack { .. } => Ok((slack(&d.event).to_string(), Vec::new())),
+        Notify::Teams { .. } => Ok((teams(&d.event).to_string(), Vec::new())),
+    }
+}
+
+/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with the `whsec_` secret's
+/// bytes (Standard Webhooks).
+pub fn sign(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &str,
+) -> std::result::Result<String, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map_err(|_| "the webhook secret is not `whsec_` followed by base64".to_owned())?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key)
+        .map_err(|_| "the webhook secret is empty".to_owned())?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Ok(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
+}
+
+/// A one-line summary: `payments-jwt: phase stage written (current=… pending=…)`.
+fn summary(ev: &Value) -> String {
+    let d = &ev["data"];
+    let what = match ev["type"].as_str().unwrap_or_default() {
+        "rotor.rotation.started" => format!("{} started", d["operation"].as_str().unwrap_or("run")),
+        "rotor.phase.written" => format!("{} written", d["step"].as_str().unwrap_or_default()),
+        "rotor.monitor.satisfied" => {
+            format!("{} satisfied", d["step"].as_str().unwrap_or_default())
+        }
+        "rotor.monitor.timed_out" => {
+            format!("{} timed out", d["step"].as_str().unwrap_or_default())
+        }
+        "rotor.rotation.completed" => "completed".into(),
+        "rotor.rotation.rolled_back" => "rolled back".into(),
+        "rotor.rotation.failed" => format!("failed at {}", d["step"].as_str().unwrap_or_default()),
+        other => other.to_owned(),
+    };
+    let keys = fingerprints(&d["after"]);
+    format!(
+        "{}: {what}{}",
+        d["secret"].as_str().unwrap_or_default(),
+        if keys.is_empty() {
+            String::new()
+        } else {
+            format!(" ({keys})")
+        }
+    )
+}
+
+fn fingerprints(v: &Value) -> String {
+    ["current", "pending", "previous"]
+        .iter()
+        .filter_map(|s| v[s].as_str().map(|f| format!("{s}={f}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn context(ev: &Value) -> String {
+    let d = &ev["data"];
+    let mut parts = vec![
+        format!("rotation {}", d["rotation_id"].as_str().unwrap_or_default()),
+        format!("by {}", d["actor"].as_str().unwrap_or_default()),
+    ];
+    if let Some(r) = d["reason"].as_str() {
+        parts.push(format!("reason: {r}"));
+    }
+    parts.join(" · ")
+}
+
+fn slack(ev: &Value) -> Value {
+    let text = summary(ev);
+    json!({
+        "text": text,
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!("*rotor* {text}") } },
+            { "type": "context", "elements": [ { "type": "mrkdwn", "text": context(ev) } ] }
+        ]
+    })
+}
+
+fn teams(ev: &Value) -> Value {
+    let d = &ev["data"];
+    let mut facts = vec![
+        json!({ "title": "Secret", "value": d["secret"] }),
+        json!({ "title": "Rotation", "value": d["rotation_id"] }),
+        json!({ "title": "By", "value": d["actor"] }),
+    ];
+    if d["reason"].is_string() {
+        facts.push(json!({ "title": "Reason", "value": d["reason"] }));
+    }
+    let keys = fingerprints(&d["after"]);
+    if !keys.is_empty() {
+        facts.push(json!({ "title": "Keys", "value": keys }));
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [
+                    { "type": "TextBlock", "text": summary(ev), "weight": "Bolder", "wrap": true },
+                    { "type": "FactSet", "facts": facts }
+                ]
+            }
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_follows_standard_webhooks() {
+        // The example of the Standard Webhooks reference implementation.
+        let sig = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "1614265330",
+            r#"{"test": 2432232314}"#,
+        )
+        .unwrap();
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert!(sign("whsec_!!", "i", "1", "b").is_err());
+    }
+
+    #[test]
+    fn urls_and_secrets_are_checked() {
+        let bad: std::result::Result<Notify, _> =
+            serde_json::from_value(json!({ "slack": { "url": "ftp://x" } }));
+        assert!(bad.is_err());
+        let bad: std::result::Result<Notify, _> =
+            serde_json::from_value(json!({ "webhook": { "url": "https://x", "secret": "plain" } }));
+        assert!(bad.is_err());
+        let ok: Notify =
+            serde_json::from_value(json!({ "webhook": { "url": "${HOOK}", "secret": "${S}" } }))
+                .unwrap();
+        assert_eq!(ok.kind(), "webhook");
+    }
+}
