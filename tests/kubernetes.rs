@@ -570,3 +570,122 @@ fn three_secrets_sharing_a_deployment_restart_it_once_per_phase() {
     controller.finish();
     assert_eq!(restarts, 6);
 }
+
+/// The documents of a `deploy/kubernetes/` file, parsed.
+fn deploy_docs(file: &str) -> Vec<(Value, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/kubernetes")
+        .join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    text.split("\n---\n")
+        .map(|doc| {
+            (
+                serde_yaml_ng::from_str::<Value>(doc).unwrap(),
+                doc.to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The recipe in `deploy/kubernetes/`: the CronJob's runbook rotates with a token bound to
+/// the recipe's Role (the test server enforces its rules as RBAC does), and every verb of
+/// the Role is needed: with any one removed, the rotation fails.
+#[test]
+fn the_deploy_role_grants_what_rotor_needs_and_no_more() {
+    let rbac = deploy_docs("rbac.yaml");
+    let role = rbac.iter().find(|(d, _)| d["kind"] == "Role").unwrap();
+    let binding = rbac
+        .iter()
+        .find(|(d, _)| d["kind"] == "RoleBinding")
+        .unwrap();
+    assert_eq!(binding.0["subjects"][0]["name"], "rotor");
+    let cron = deploy_docs("cronjob.yaml");
+    let job = &cron.iter().find(|(d, _)| d["kind"] == "CronJob").unwrap().0;
+    assert_eq!(job["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "rotor");
+    assert!(
+        pod["containers"][0]["args"][0]
+            .as_str()
+            .unwrap()
+            .contains("rotor rotate --if-due")
+    );
+    let runbook = cron
+        .iter()
+        .find(|(d, _)| d["kind"] == "ConfigMap")
+        .unwrap()
+        .0["data"]["payments-jwt.yaml"]
+        .as_str()
+        .unwrap()
+        .replace("timeout: 10m", "timeout: 20s\n  interval: 50ms");
+
+    let c = Arc::new(Cluster::start(&["payments"]));
+    c.create("deployments", deployment("payments", "payments-api", 2));
+    let app_key = "app-made-key-0123456789abcdefghijklmnopqrstuvwx";
+    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "payments-jwt", "namespace": "payments"},
+        "data": {"current": b64(app_key)}});
+    c.create("secrets", secret.clone());
+    let s = Sandbox::new();
+    s.add_key(app_key);
+    s.write("runbooks/payments-jwt.yaml", &runbook);
+    let kubeconfig = s.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\nusers:\n- name: rotor\n  user:\n    token: rotor-sa\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: rotor\n    namespace: payments\ncurrent-context: test\n",
+            c.server_url()
+        ),
+    );
+    let attempt = |role: &str, state: &str| {
+        c.add_role("rotor-sa", role);
+        c.update("secrets", "payments", "payments-jwt", |o| {
+            o["data"] = secret["data"].clone();
+            if let Some(m) = o["metadata"].as_object_mut() {
+                m.remove("annotations");
+            }
+        });
+        let controller = Controller::start(&c, &["payments-api"], None, Duration::from_millis(50));
+        let out = s
+            .rotor()
+            .env("KUBECONFIG", &kubeconfig)
+            .env("ROTOR_STATE_DIR", s.path(state))
+            .args(["rotate", "--reason", "deploy recipe test"])
+            .run();
+        controller.finish();
+        out
+    };
+    let out = attempt(&role.1, "state");
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let data = c.secret_data("payments", "payments-jwt").unwrap();
+    assert_eq!(data["previous"], app_key);
+    s.add_key(&data["current"]);
+
+    // No more: each verb of each rule, taken away, makes the rotation fail.
+    let rules = role.0["rules"].as_array().unwrap();
+    let mut tried = 0;
+    for (i, rule) in rules.iter().enumerate() {
+        for verb in rule["verbs"].as_array().unwrap() {
+            let mut less = role.0.clone();
+            let verbs = less["rules"][i]["verbs"].as_array_mut().unwrap();
+            verbs.retain(|v| v != verb);
+            let out = attempt(
+                &serde_yaml_ng::to_string(&less).unwrap(),
+                &format!("state-{tried}"),
+            );
+            assert_ne!(
+                out.code,
+                Some(0),
+                "the Role without {verb} on {} still works",
+                rule["resources"]
+            );
+            assert!(
+                out.stderr.contains("forbidden") || out.stderr.contains("denied"),
+                "without {verb}: {}",
+                out.stderr
+            );
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 4);
+}

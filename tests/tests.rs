@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod crash;
+mod deploy;
 mod engine;
 #[cfg(all(
     feature = "vault",

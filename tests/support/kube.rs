@@ -31,8 +31,33 @@ pub struct State {
     namespaces: BTreeSet<String>,
     /// token → verbs it may use (`None`: all)
     tokens: BTreeMap<String, Option<Vec<String>>>,
+    /// token → the rules of a Role bound to it (RBAC: API group, resources, resource
+    /// names, verbs); a token with rules may do only what one rule allows.
+    roles: BTreeMap<String, Vec<Rule>>,
     /// Every write request, as (verb, plural, namespace, name).
     pub writes: Vec<(String, String, String, String)>,
+}
+
+/// One rule of a Role.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    api_groups: Vec<String>,
+    resources: Vec<String>,
+    #[serde(default)]
+    resource_names: Vec<String>,
+    verbs: Vec<String>,
+}
+
+impl Rule {
+    /// As the API server decides: resource names restrict requests that name an object.
+    fn allows(&self, group: &str, plural: &str, name: Option<&str>, verb: &str) -> bool {
+        self.api_groups.iter().any(|g| g == group)
+            && self.resources.iter().any(|r| r == plural)
+            && self.verbs.iter().any(|v| v == verb)
+            && (self.resource_names.is_empty()
+                || name.is_some_and(|n| self.resource_names.iter().any(|r| r == n)))
+    }
 }
 
 pub struct Cluster {
@@ -92,6 +117,22 @@ impl Cluster {
         let cluster = Cluster { server, state, dir };
         cluster.write_kubeconfig();
         cluster
+    }
+
+    /// A token bound to the Role in `role_yaml` (a `rbac.authorization.k8s.io/v1` Role):
+    /// it may do exactly what one of the Role's rules allows.
+    pub fn add_role(&self, token: &str, role_yaml: &str) {
+        let role: Value = serde_yaml_ng::from_str(role_yaml).expect("a Role in YAML");
+        assert_eq!(role["kind"], "Role");
+        let rules = role["rules"]
+            .as_array()
+            .expect("the Role has rules")
+            .iter()
+            .map(|r| serde_json::from_value(r.clone()).expect("a rule"))
+            .collect();
+        let mut s = self.state.lock().unwrap();
+        s.tokens.insert(token.into(), None);
+        s.roles.insert(token.into(), rules);
     }
 
     /// A token allowed only `verbs` (`get`, `list`, `create`, `update`, `patch`, ...).
@@ -317,8 +358,15 @@ fn handle(state: &Mutex<State>, req: &Request, port: u16) -> (u16, String) {
     let group = if prefix == "/api/v1" { "" } else { "apps" };
     let api_version = if group.is_empty() { "v1" } else { "apps/v1" };
     let verb = verb_of(&req.method, name.is_some());
-    if let Some(verbs) = &allowed
-        && !verbs.iter().any(|v| v == verb)
+    let by_role = s.roles.get(&token).map(|rules| {
+        rules
+            .iter()
+            .any(|r| r.allows(group, &plural, name.as_deref(), verb))
+    });
+    if by_role == Some(false)
+        || allowed
+            .as_ref()
+            .is_some_and(|verbs| !verbs.iter().any(|v| v == verb))
     {
         let what = match &name {
             Some(n) => format!("{plural} \"{n}\" is forbidden"),
