@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('retire-previous', 'retire-previous', [CompletionResultType]::ParameterValue, 'Drop the previous key once the grace period is over')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Print every step a rotation would take, touching nothing')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Preflight, writing nothing: runbooks parse, stores are reachable and allow what rotor will do, signal units exist, monitor endpoints answer')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Make the previous key current again (or drop a staged pending key)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Finish interrupted runs from their journal')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Show or verify the hash-chained audit log')
@@ -104,6 +105,21 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             break
         }
         'rotor;plan' {
+            [CompletionResult]::new('--runbook', '--runbook', [CompletionResultType]::ParameterName, 'A runbook file (repeatable)')
+            [CompletionResult]::new('--runbooks', '--runbooks', [CompletionResultType]::ParameterName, 'A directory of *.yaml runbooks, used when no --runbook is given')
+            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Only this secret (repeatable)')
+            [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'Only targets of this kind (file, ...)')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Only the target of this name (repeatable; a target''s name, or its kind)')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json prints one document on stdout and progress on stderr')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context for Kubernetes targets and actions that name none')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v info, -vv debug); RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rotor;check' {
             [CompletionResult]::new('--runbook', '--runbook', [CompletionResultType]::ParameterName, 'A runbook file (repeatable)')
             [CompletionResult]::new('--runbooks', '--runbooks', [CompletionResultType]::ParameterName, 'A directory of *.yaml runbooks, used when no --runbook is given')
             [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Only this secret (repeatable)')
@@ -244,6 +260,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             [CompletionResult]::new('retire-previous', 'retire-previous', [CompletionResultType]::ParameterValue, 'Drop the previous key once the grace period is over')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Print every step a rotation would take, touching nothing')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Preflight, writing nothing: runbooks parse, stores are reachable and allow what rotor will do, signal units exist, monitor endpoints answer')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Make the previous key current again (or drop a staged pending key)')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Finish interrupted runs from their journal')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Show or verify the hash-chained audit log')
@@ -262,6 +279,9 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
             break
         }
         'rotor;help;plan' {
+            break
+        }
+        'rotor;help;check' {
             break
         }
         'rotor;help;rollback' {

@@ -19,6 +19,9 @@ _rotor() {
             rotor,audit)
                 cmd="rotor__subcmd__audit"
                 ;;
+            rotor,check)
+                cmd="rotor__subcmd__check"
+                ;;
             rotor,completions)
                 cmd="rotor__subcmd__completions"
                 ;;
@@ -73,6 +76,9 @@ _rotor() {
             rotor__subcmd__help,audit)
                 cmd="rotor__subcmd__help__subcmd__audit"
                 ;;
+            rotor__subcmd__help,check)
+                cmd="rotor__subcmd__help__subcmd__check"
+                ;;
             rotor__subcmd__help,completions)
                 cmd="rotor__subcmd__help__subcmd__completions"
                 ;;
@@ -116,7 +122,7 @@ _rotor() {
 
     case "${cmd}" in
         rotor)
-            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan rollback resume audit completions man help"
+            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan check rollback resume audit completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,6 +321,52 @@ _rotor() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rotor__subcmd__check)
+            opts="-v -h --runbook --runbooks --secret --provider --target --state-dir --output --verbose --context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --runbook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runbooks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rotor__subcmd__completions)
             opts="-v -h --state-dir --output --verbose --context --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -342,7 +394,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__help)
-            opts="rotate retire-previous status plan rollback resume audit completions man help"
+            opts="rotate retire-previous status plan check rollback resume audit completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +452,20 @@ _rotor() {
         rotor__subcmd__help__subcmd__audit__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand retire-previous 'Drop the previous key once the grace period is over'
             cand status 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
             cand plan 'Print every step a rotation would take, touching nothing'
+            cand check 'Preflight, writing nothing: runbooks parse, stores are reachable and allow what rotor will do, signal units exist, monitor endpoints answer'
             cand rollback 'Make the previous key current again (or drop a staged pending key)'
             cand resume 'Finish interrupted runs from their journal'
             cand audit 'Show or verify the hash-chained audit log'
@@ -97,6 +98,20 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --help 'Print help'
         }
         &'rotor;plan'= {
+            cand --runbook 'A runbook file (repeatable)'
+            cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
+            cand --secret 'Only this secret (repeatable)'
+            cand --provider 'Only targets of this kind (file, ...)'
+            cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;check'= {
             cand --runbook 'A runbook file (repeatable)'
             cand --runbooks 'A directory of *.yaml runbooks, used when no --runbook is given'
             cand --secret 'Only this secret (repeatable)'
@@ -223,6 +238,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand retire-previous 'Drop the previous key once the grace period is over'
             cand status 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
             cand plan 'Print every step a rotation would take, touching nothing'
+            cand check 'Preflight, writing nothing: runbooks parse, stores are reachable and allow what rotor will do, signal units exist, monitor endpoints answer'
             cand rollback 'Make the previous key current again (or drop a staged pending key)'
             cand resume 'Finish interrupted runs from their journal'
             cand audit 'Show or verify the hash-chained audit log'
@@ -237,6 +253,8 @@ set edit:completion:arg-completer[rotor] = {|@words|
         &'rotor;help;status'= {
         }
         &'rotor;help;plan'= {
+        }
+        &'rotor;help;check'= {
         }
         &'rotor;help;rollback'= {
         }

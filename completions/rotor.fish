@@ -35,6 +35,7 @@ complete -c rotor -n "__fish_rotor_needs_command" -f -a "rotate" -d 'Rotate: sta
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
+complete -c rotor -n "__fish_rotor_needs_command" -f -a "check" -d 'Preflight, writing nothing: runbooks parse, stores are reachable and allow what rotor will do, signal units exist, monitor endpoints answer'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "resume" -d 'Finish interrupted runs from their journal'
 complete -c rotor -n "__fish_rotor_needs_command" -f -a "audit" -d 'Show or verify the hash-chained audit log'
@@ -97,6 +98,17 @@ json\t''"
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l runbook -d 'A runbook file (repeatable)' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l secret -d 'Only this secret (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l provider -d 'Only targets of this kind (file, ...)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l target -d 'Only the target of this name (repeatable; a target\'s name, or its kind)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l state-dir -d 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]' -r -F
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l output -d 'Output format; json prints one document on stdout and progress on stderr' -r -f -a "text\t''
+json\t''"
+complete -c rotor -n "__fish_rotor_using_subcommand check" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
+complete -c rotor -n "__fish_rotor_using_subcommand check" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
+complete -c rotor -n "__fish_rotor_using_subcommand check" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbook -d 'A runbook file (repeatable)' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l runbooks -d 'A directory of *.yaml runbooks, used when no --runbook is given' -r -F
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l secret -d 'Only this secret (repeatable)' -r
@@ -167,16 +179,17 @@ json\t''"
 complete -c rotor -n "__fish_rotor_using_subcommand man" -l context -d 'The kubeconfig context for Kubernetes targets and actions that name none' -r
 complete -c rotor -n "__fish_rotor_using_subcommand man" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand man" -s h -l help -d 'Print help'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "resume" -d 'Finish interrupted runs from their journal'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "audit" -d 'Show or verify the hash-chained audit log'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan rollback resume audit completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "rotate" -d 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "retire-previous" -d 'Drop the previous key once the grace period is over'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "status" -d 'Show fingerprints, ages, grace, due state, interrupted runs and the lock holder'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "plan" -d 'Print every step a rotation would take, touching nothing'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "check" -d 'Preflight, writing nothing: runbooks parse, stores are reachable and allow what rotor will do, signal units exist, monitor endpoints answer'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "rollback" -d 'Make the previous key current again (or drop a staged pending key)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "resume" -d 'Finish interrupted runs from their journal'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "audit" -d 'Show or verify the hash-chained audit log'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c rotor -n "__fish_rotor_using_subcommand help; and not __fish_seen_subcommand_from rotate retire-previous status plan check rollback resume audit completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the audit log'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain; names the first edited, deleted or reordered line'
 complete -c rotor -n "__fish_rotor_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "repair" -d 'Set a torn last line aside (power loss, full disk) and record the repair'

@@ -45,6 +45,9 @@ pub enum Command {
     Status(SelectArgs),
     /// Print every step a rotation would take, touching nothing
     Plan(SelectArgs),
+    /// Preflight, writing nothing: runbooks parse, stores are reachable and allow what
+    /// rotor will do, signal units exist, monitor endpoints answer
+    Check(SelectArgs),
     /// Make the previous key current again (or drop a staged pending key)
     Rollback(RollbackArgs),
     /// Finish interrupted runs from their journal

@@ -30,6 +30,7 @@ pub enum Mode {
     Rollback(Selection, bool, bool, usize),
     Status(Selection),
     Plan(Selection),
+    Check(Selection),
     /// secrets, jobs
     Resume(Vec<String>, usize),
     AuditShow,
@@ -48,6 +49,7 @@ impl Mode {
             Mode::Rollback(..) => "rollback",
             Mode::Status(_) => "status",
             Mode::Plan(_) => "plan",
+            Mode::Check(_) => "check",
             Mode::Resume(..) => "resume",
             Mode::AuditShow => "audit show",
             Mode::AuditVerify => "audit verify",
@@ -212,6 +214,7 @@ impl Config {
             ),
             cli::Command::Status(s) => Mode::Status(Selection::from_args(s)?),
             cli::Command::Plan(s) => Mode::Plan(Selection::from_args(s)?),
+            cli::Command::Check(s) => Mode::Check(Selection::from_args(s)?),
             cli::Command::Resume(a) => Mode::Resume(a.secrets, usize::from(a.jobs.jobs)),
             cli::Command::Audit(cli::AuditCommand::Show) => Mode::AuditShow,
             cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,

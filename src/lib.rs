@@ -62,6 +62,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
     let (name, dry_run) = match &config.mode {
         Mode::Status(sel) => return command::status::status(out, state, sel, clients).await,
         Mode::Plan(sel) => return command::status::plan(out, state, sel, clients).await,
+        Mode::Check(sel) => return command::check::check(out, sel, clients).await,
         Mode::AuditShow => return command::audit::show(out, state),
         Mode::AuditVerify => return command::audit::verify(out, state),
         Mode::AuditRepair => {

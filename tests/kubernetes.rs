@@ -689,3 +689,75 @@ fn the_deploy_role_grants_what_rotor_needs_and_no_more() {
     }
     assert_eq!(tried, 4);
 }
+
+/// `rotor check` asks the API server what the token may do (SelfSubjectAccessReview):
+/// a token without `patch` on the Deployment fails the check, naming it, and nothing is
+/// written; with the recipe's Role everything passes.
+#[test]
+fn check_names_a_missing_patch_on_a_deployment_and_writes_nothing() {
+    let c = Arc::new(Cluster::start(&["payments"]));
+    c.create("deployments", deployment("payments", "api", 2));
+    let s = Sandbox::new();
+    runbook(&s, "");
+    rotor(&s, &c).args(["rotate"]).run().expect(0);
+    runbook(
+        &s,
+        "signal:\n  - kubernetes-rollout: { namespace: payments, deployments: [api] }\n",
+    );
+    let before = c.writes().len();
+    let role = |verbs: &str| {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{ name: r, namespace: payments }}\nrules:\n  \
+             - {{ apiGroups: [\"\"], resources: [secrets], resourceNames: [jwt], verbs: [get, update] }}\n  \
+             - {{ apiGroups: [apps], resources: [deployments], resourceNames: [api], verbs: [{verbs}] }}\n"
+        )
+    };
+    let kubeconfig = s.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster: {{ server: \"{}\" }}\nusers:\n- name: u\n  user: {{ token: limited }}\ncontexts:\n- name: t\n  context: {{ cluster: t, user: u }}\ncurrent-context: t\n",
+            c.server_url()
+        ),
+    );
+    c.add_role("limited", &role("get"));
+    let out = s
+        .rotor()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["check"])
+        .run()
+        .expect(1);
+    assert!(
+        out.stdout.contains("FAIL")
+            && out
+                .stdout
+                .contains("not allowed to patch deployments.apps \"api\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("pass     kubernetes:payments/jwt: may get and update"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(c.writes().len(), before, "check wrote something");
+
+    c.add_role("limited", &role("get, patch"));
+    let out = s
+        .rotor()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["--output", "json", "check"])
+        .run()
+        .expect(0);
+    let doc = out.json();
+    assert_eq!(doc["failed"], 0, "{doc}");
+    assert!(
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["result"] == "pass"),
+        "{doc}"
+    );
+    assert_eq!(c.writes().len(), before);
+}

@@ -670,3 +670,49 @@ fn many_runbooks_rotate_together_over_one_server() {
         ]
     );
 }
+
+/// `rotor check` with a read-only token fails, naming the capability, and writes
+/// nothing; with the root token it passes.
+#[test]
+fn check_names_the_missing_capability_and_writes_nothing() {
+    let bao = Bao::dev();
+    let s = sandbox(&bao);
+    runbook(&s, "api", "secret", "");
+    rotor(&s, &bao).args(["rotate"]).run().expect(0);
+    let before = stored(&s, &bao, "secret/apps/api").unwrap();
+    let policy = s.write(
+        "readonly.hcl",
+        "path \"secret/data/apps/api\" { capabilities = [\"read\"] }\npath \"secret/metadata/apps/api\" { capabilities = [\"read\"] }\n",
+    );
+    bao.ok(&["policy", "write", "readonly", policy.to_str().unwrap()]);
+    let created: Value =
+        serde_json::from_str(&bao.ok(&["token", "create", "-policy=readonly", "-format=json"]))
+            .unwrap();
+    let readonly = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    s.add_key(&readonly);
+    let out = rotor(&s, &bao)
+        .args(["check"])
+        .env("VAULT_TOKEN", &readonly)
+        .run()
+        .expect(1);
+    assert!(
+        out.stdout
+            .contains("lacks the capability create, update on secret/data/apps/api"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("1 check failed; nothing was written"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(stored(&s, &bao, "secret/apps/api").unwrap(), before);
+    let out = rotor(&s, &bao).args(["check"]).run().expect(0);
+    assert!(!out.stdout.contains("FAIL"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("capabilities on secret/metadata/apps/api"),
+        "{}",
+        out.stdout
+    );
+}

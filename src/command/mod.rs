@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod batch;
+pub mod check;
 pub mod resume;
 pub mod retire;
 pub mod rollback;

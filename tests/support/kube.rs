@@ -317,6 +317,31 @@ fn handle(state: &Mutex<State>, req: &Request, port: u16) -> (u16, String) {
     let Some(allowed) = s.tokens.get(&token).cloned() else {
         return status(401, "Unauthorized", "Unauthorized");
     };
+    // "Can I?", which every authenticated user may ask about itself.
+    if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" && req.method == "POST" {
+        let mut review: Value = serde_json::from_str(&req.body).unwrap_or_default();
+        let a = &review["spec"]["resourceAttributes"];
+        let text = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+        let (verb, group, resource, name) =
+            (text("verb"), text("group"), text("resource"), text("name"));
+        let by_verbs = allowed
+            .as_ref()
+            .is_none_or(|verbs| verbs.contains(&verb));
+        let by_role = s.roles.get(&token).is_none_or(|rules| {
+            rules.iter().any(|r| {
+                r.allows(
+                    &group,
+                    &resource,
+                    Some(name.as_str()).filter(|n| !n.is_empty()),
+                    &verb,
+                )
+            })
+        });
+        review["status"] = json!({ "allowed": by_verbs && by_role });
+        review["apiVersion"] = json!("authorization.k8s.io/v1");
+        review["kind"] = json!("SelfSubjectAccessReview");
+        return (201, review.to_string());
+    }
     // /api/v1/namespaces/{ns} or /{prefix}/namespaces/{ns}/{plural}[/{name}[/status]]
     let Some((prefix, rest)) = ["/api/v1", "/apis/apps/v1"].iter().find_map(|p| {
         path.strip_prefix(&format!("{p}/namespaces/"))

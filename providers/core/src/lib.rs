@@ -149,6 +149,33 @@ impl Default for Capabilities {
     }
 }
 
+/// What a preflight check (`rotor check`) found about one item.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "result", content = "detail")]
+pub enum Verdict {
+    Pass,
+    Fail(String),
+    /// The store cannot tell without doing it.
+    Unknown(String),
+}
+
+/// One line of a preflight check: what was checked, and the verdict.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub item: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+impl Finding {
+    pub fn new(item: impl Into<String>, verdict: Verdict) -> Finding {
+        Finding {
+            item: item.into(),
+            verdict,
+        }
+    }
+}
+
 /// A store kind as runbooks name it: its settings, their checks and its constructor.
 /// The registry (`rotor-registry`) lists every kind once; nothing else names them.
 pub trait Store {
@@ -199,6 +226,25 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// What this store can guarantee and hold.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
+    }
+
+    /// Checks, writing nothing, that the store is reachable, that rotor's credentials
+    /// work and that they allow what rotor will do. By default: a read, and the right
+    /// to write is "unknown" (most stores cannot tell without writing).
+    async fn preflight(&self) -> Vec<Finding> {
+        let read = match self.read().await {
+            Ok(_) => Verdict::Pass,
+            Err(e) => Verdict::Fail(e.to_string()),
+        };
+        let failed = read != Verdict::Pass;
+        let mut out = vec![Finding::new("read", read)];
+        if !failed {
+            out.push(Finding::new(
+                "write",
+                Verdict::Unknown("this store cannot tell without writing".into()),
+            ));
+        }
+        out
     }
 
     /// The version history the store keeps for this secret, for stores that keep one

@@ -21,6 +21,7 @@
 //! Configuration: `KUBECONFIG` (or `~/.kube/config`) with its current context, another
 //! context by name, or the in-cluster service account.
 
+pub mod access;
 pub mod rollout;
 
 use std::collections::BTreeMap;
@@ -341,6 +342,42 @@ impl Provider for SecretProvider {
             ),
             None => format!("kubernetes:{}/{}", self.config.namespace, self.config.name),
         }
+    }
+
+    /// A read, then whether the credentials may get and update the Secret (and create
+    /// it, when it does not exist yet), asked with `SelfSubjectAccessReview`.
+    async fn preflight(&self) -> Vec<rotor_provider::Finding> {
+        use rotor_provider::{Finding, Verdict};
+        let exists = match self.read().await {
+            Ok(v) => v.is_some() || self.seen.lock().expect("poisoned").is_some(),
+            Err(e) => return vec![Finding::new("read", Verdict::Fail(e.to_string()))],
+        };
+        let mut out = vec![Finding::new("read", Verdict::Pass)];
+        let verbs: &[&str] = if exists {
+            &["get", "update"]
+        } else {
+            &["get", "create"]
+        };
+        let verdict = match self.api().await {
+            Ok(_) => {
+                let (client, _) = self.client.get().expect("connected just above");
+                access::verdict(
+                    client,
+                    verbs,
+                    "",
+                    "secrets",
+                    &self.config.namespace,
+                    &self.config.name,
+                )
+                .await
+            }
+            Err(e) => Verdict::Fail(e.to_string()),
+        };
+        out.push(Finding::new(
+            format!("may {}", verbs.join(" and ")),
+            verdict,
+        ));
+        out
     }
 
     async fn read(&self) -> Result<Option<Versioned>> {

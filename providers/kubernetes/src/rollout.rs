@@ -25,6 +25,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The resource as RBAC names it (`deployments`, in the group `apps`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployments",
+            Kind::StatefulSet => "statefulsets",
+            Kind::DaemonSet => "daemonsets",
+        }
+    }
+
     fn resource(self) -> &'static str {
         match self {
             Kind::Deployment => "deployments.apps",

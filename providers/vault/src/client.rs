@@ -191,6 +191,38 @@ struct MountInfoRequest {
     path: String,
 }
 
+#[derive(Debug, rustify_derive::Endpoint, serde::Serialize)]
+#[endpoint(
+    path = "sys/capabilities-self",
+    method = "POST",
+    response = "HashMap<String, serde_json::Value>"
+)]
+struct CapabilitiesSelfRequest {
+    paths: Vec<String>,
+}
+
+/// The token's capabilities on `path` (`sys/capabilities-self`, which every token may
+/// ask about itself).
+pub async fn capabilities(
+    client: &VaultClient,
+    path: &str,
+) -> Result<Vec<String>, vaultrs::error::ClientError> {
+    let endpoint = CapabilitiesSelfRequest {
+        paths: vec![path.to_owned()],
+    };
+    let got: HashMap<String, serde_json::Value> =
+        vaultrs::api::exec_with_result(client, endpoint).await?;
+    let caps = got.get(path).or_else(|| got.get("capabilities"));
+    Ok(caps
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// Looks up the mount serving `mount/path`: the request the `vault kv` commands make to
 /// tell KV v1 from v2, allowed for any token with a capability on the path.
 pub async fn mount_info(

@@ -306,6 +306,52 @@ impl Provider for VaultProvider {
         "vault"
     }
 
+    /// A read, then the token's capabilities on the data path (read, create, update)
+    /// and the metadata path (read), from `sys/capabilities-self`.
+    async fn preflight(&self) -> Vec<rotor_provider::Finding> {
+        use rotor_provider::{Finding, Verdict};
+        let mut out = Vec::new();
+        match self.read().await {
+            Ok(_) => out.push(Finding::new("read", Verdict::Pass)),
+            Err(e) => {
+                out.push(Finding::new("read", Verdict::Fail(e.to_string())));
+                return out;
+            }
+        }
+        let metadata = format!("{}/metadata/{}", self.mount, self.path);
+        for (path, need) in [
+            (self.data_path(), &["read", "create", "update"][..]),
+            (metadata, &["read"][..]),
+        ] {
+            let verdict = match client::capabilities(self.client(), &path).await {
+                Err(e) => Verdict::Fail(self.error(Op::MountLookup, e).to_string()),
+                Ok(have) if have.iter().any(|c| c == "root" || c == "sudo") => Verdict::Pass,
+                Ok(have) => {
+                    let missing: Vec<&str> = need
+                        .iter()
+                        .copied()
+                        .filter(|c| !have.iter().any(|h| h == c))
+                        .collect();
+                    if missing.is_empty() {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail(format!(
+                            "the token lacks the capability {} on {path} (it has: {})",
+                            missing.join(", "),
+                            if have.is_empty() {
+                                "none".into()
+                            } else {
+                                have.join(", ")
+                            }
+                        ))
+                    }
+                }
+            };
+            out.push(Finding::new(format!("capabilities on {path}"), verdict));
+        }
+        out
+    }
+
     fn location(&self) -> String {
         format!(
             "vault:{}/{} at {}",

@@ -61,6 +61,29 @@ fn command(argv: &Argv, ctx: &Context<'_>) -> tokio::process::Command {
     cmd
 }
 
+/// `rotor check`: the program exists and is executable (it is not run).
+pub fn resolvable(argv: &Argv) -> rotor_provider::Verdict {
+    use std::os::unix::fs::PermissionsExt;
+    let program = std::path::Path::new(&argv.0[0]);
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.components().count() > 1 {
+        executable(program)
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(program))))
+    };
+    if found {
+        rotor_provider::Verdict::Pass
+    } else {
+        rotor_provider::Verdict::Fail(format!(
+            "`{}` is not an executable file (or not on PATH)",
+            program.display()
+        ))
+    }
+}
+
 pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
     let mut child = command(argv, ctx)
         .spawn()

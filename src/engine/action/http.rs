@@ -69,6 +69,27 @@ impl TryFrom<HttpSpec> for HttpSignal {
     }
 }
 
+/// Whether the host and port of `url` accept a TCP connection within 5 s.
+pub async fn reachable(url: &str) -> rotor_provider::Verdict {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return rotor_provider::Verdict::Fail("not a URL".into());
+    };
+    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+        return rotor_provider::Verdict::Fail("the URL names no host".into());
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => rotor_provider::Verdict::Pass,
+        Ok(Err(e)) => rotor_provider::Verdict::Fail(format!("{host}:{port}: {e}")),
+        Err(_) => rotor_provider::Verdict::Fail(format!("{host}:{port}: no connection within 5s")),
+    }
+}
+
 /// `${NAME}` replaced by the environment variable's value; an unset one is an error
 /// naming it.
 pub(crate) fn expand(value: &str) -> Result<String, String> {
@@ -121,6 +142,11 @@ impl HttpSignal {
             self.urls[unit],
             headers.join("\n")
         )
+    }
+
+    /// `rotor check`: the hook's host accepts a connection (the hook is not called).
+    pub async fn preflight(&self, unit: usize) -> rotor_provider::Verdict {
+        reachable(&self.urls[unit]).await
     }
 
     pub async fn run(

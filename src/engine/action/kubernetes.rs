@@ -118,6 +118,32 @@ impl KubernetesRollout {
         )
     }
 
+    /// `rotor check`: the workload exists and can be restarted, and rotor may `verbs` it.
+    pub async fn preflight_unit(
+        &self,
+        unit: usize,
+        clients: &rotor_provider::Clients,
+        verbs: &[&str],
+    ) -> rotor_provider::Verdict {
+        let w = &self.workloads[unit];
+        let client = match self.client(clients).await {
+            Ok(c) => c,
+            Err(e) => return rotor_provider::Verdict::Fail(e),
+        };
+        if let Err(e) = rollout::check_restartable(&client, w).await {
+            return rotor_provider::Verdict::Fail(e);
+        }
+        rotor_provider_kubernetes::access::verdict(
+            &client,
+            verbs,
+            "apps",
+            w.kind.plural(),
+            &w.namespace,
+            &w.name,
+        )
+        .await
+    }
+
     /// Refuses a workload that cannot be restarted (a paused Deployment): checked for
     /// every workload of a phase before any is restarted.
     pub async fn check_unit(&self, unit: usize, ctx: &super::Context<'_>) -> Result<(), String> {

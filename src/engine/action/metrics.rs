@@ -82,6 +82,11 @@ struct Data {
 }
 
 impl MetricsCheck {
+    /// The Prometheus endpoint the query goes to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// The endpoint, query and bound: what the answer depends on.
     pub fn key(&self) -> String {
         format!("{}|{}|{}", self.endpoint, self.query, self.describe())

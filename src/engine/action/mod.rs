@@ -30,7 +30,7 @@ mod sighup;
 use std::fmt;
 use std::time::Duration;
 
-use rotor_provider::{Fingerprint, Fingerprints};
+use rotor_provider::{Finding, Fingerprint, Fingerprints, Verdict};
 use serde::Deserialize;
 
 pub use fingerprint::FingerprintCheck;
@@ -221,6 +221,20 @@ fn default_interval() -> Duration {
     Duration::from_secs(1)
 }
 
+/// Whether an HTTP endpoint answers a GET within 5 s with anything but a server error.
+async fn answers(url: &str, clients: &rotor_provider::Clients) -> Verdict {
+    let got = http::client(clients)
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    match got {
+        Ok(r) if !r.status().is_server_error() => Verdict::Pass,
+        Ok(r) => Verdict::Fail(format!("answered {}", r.status())),
+        Err(e) => Verdict::Fail(http::without_url(e)),
+    }
+}
+
 /// What an action is told about the phase it runs in.
 #[derive(Clone, Debug)]
 pub struct Context<'a> {
@@ -332,6 +346,28 @@ impl SignalAction {
         }
     }
 
+    /// `rotor check`: each unit checked without being run.
+    pub async fn preflight(&self, clients: &rotor_provider::Clients) -> Vec<Finding> {
+        let _ = clients; // only Kubernetes actions need a client
+        let mut out = Vec::new();
+        for unit in 0..self.units() {
+            let verdict = match self {
+                SignalAction::Exec(argv) => exec::resolvable(argv),
+                SignalAction::Sighup(s) => s.preflight(unit),
+                SignalAction::Http(h) => h.preflight(unit).await,
+                #[cfg(feature = "kubernetes")]
+                SignalAction::KubernetesRollout(k) => {
+                    k.preflight_unit(unit, clients, &["get", "patch"]).await
+                }
+            };
+            out.push(Finding::new(
+                format!("signal {}", self.describe_unit(unit)),
+                verdict,
+            ));
+        }
+        out
+    }
+
     /// Runs one unit; `Ok(Some(text))` when it has something to say for the record.
     pub async fn run_unit(&self, unit: usize, ctx: &Context<'_>) -> Result<Option<String>, String> {
         match self {
@@ -407,6 +443,25 @@ impl Check {
             #[cfg(feature = "kubernetes")]
             Check::KubernetesRollout(k) => k.unit_key(unit),
         }
+    }
+
+    /// `rotor check`: each unit's endpoint answers (nothing is judged).
+    pub async fn preflight(&self, clients: &rotor_provider::Clients) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for unit in 0..self.units() {
+            let verdict = match self {
+                Check::Exec(argv) => exec::resolvable(argv),
+                Check::Fingerprint(f) => answers(f.url(unit), clients).await,
+                Check::Metrics(m) => answers(m.endpoint(), clients).await,
+                #[cfg(feature = "kubernetes")]
+                Check::KubernetesRollout(k) => k.preflight_unit(unit, clients, &["get"]).await,
+            };
+            out.push(Finding::new(
+                format!("monitor {}", self.describe_unit(unit)),
+                verdict,
+            ));
+        }
+        out
     }
 
     /// `Ok(())` when the unit is satisfied, else why not.

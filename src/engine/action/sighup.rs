@@ -113,8 +113,26 @@ impl Sighup {
         format!("sighup|{}|{to}", self.signal.as_str())
     }
 
-    pub fn run(&self, unit: usize) -> Result<(), String> {
-        let (pid, from) = match &self.targets[unit] {
+    /// `rotor check`: the process exists and rotor may signal it (signal 0 sends nothing).
+    pub fn preflight(&self, unit: usize) -> rotor_provider::Verdict {
+        let (pid, from) = match self.pid(unit) {
+            Ok(p) => p,
+            Err(e) => return rotor_provider::Verdict::Fail(e),
+        };
+        match kill(Pid::from_raw(pid), None) {
+            Ok(()) => rotor_provider::Verdict::Pass,
+            Err(nix::errno::Errno::ESRCH) => {
+                rotor_provider::Verdict::Fail(format!("no process {pid}{from} is running"))
+            }
+            Err(e) => {
+                rotor_provider::Verdict::Fail(format!("cannot signal process {pid}{from}: {e}"))
+            }
+        }
+    }
+
+    /// The process of `unit`, and where its PID came from.
+    fn pid(&self, unit: usize) -> Result<(i32, String), String> {
+        Ok(match &self.targets[unit] {
             Target::Pid(p) => (*p, String::new()),
             Target::Pidfile(path) => {
                 // A regular file of a few bytes: a FIFO or a device planted there must
@@ -134,7 +152,11 @@ impl Sighup {
                     .ok_or_else(|| format!("pidfile {} holds no PID", path.display()))?;
                 (pid, format!(" (from {})", path.display()))
             }
-        };
+        })
+    }
+
+    pub fn run(&self, unit: usize) -> Result<(), String> {
+        let (pid, from) = self.pid(unit)?;
         kill(Pid::from_raw(pid), self.signal).map_err(|e| match e {
             nix::errno::Errno::ESRCH => format!("no process {pid}{from} is running"),
             nix::errno::Errno::EPERM => format!("not allowed to signal process {pid}{from}"),
