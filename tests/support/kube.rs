@@ -324,9 +324,7 @@ fn handle(state: &Mutex<State>, req: &Request, port: u16) -> (u16, String) {
         let text = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
         let (verb, group, resource, name) =
             (text("verb"), text("group"), text("resource"), text("name"));
-        let by_verbs = allowed
-            .as_ref()
-            .is_none_or(|verbs| verbs.contains(&verb));
+        let by_verbs = allowed.as_ref().is_none_or(|verbs| verbs.contains(&verb));
         let by_role = s.roles.get(&token).is_none_or(|rules| {
             rules.iter().any(|r| {
                 r.allows(
