@@ -429,6 +429,18 @@ fn a_kv_v1_mount_is_refused_before_anything_is_written() {
     assert!(bao.kv_get("secret/apps/api").is_none());
 }
 
+/// A token with only the policy `hcl`; it joins the leak search.
+fn readonly_token(s: &Sandbox, bao: &Bao, hcl: &str) -> String {
+    let policy = s.write("readonly.hcl", hcl);
+    bao.ok(&["policy", "write", "readonly", policy.to_str().unwrap()]);
+    let created: Value =
+        serde_json::from_str(&bao.ok(&["token", "create", "-policy=readonly", "-format=json"]))
+            .unwrap();
+    let token = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    s.add_key(&token);
+    token
+}
+
 #[test]
 fn tokens_without_the_capability_get_a_clear_error_and_change_nothing() {
     let bao = Bao::dev();
@@ -437,16 +449,11 @@ fn tokens_without_the_capability_get_a_clear_error_and_change_nothing() {
     rotor(&s, &bao).args(["rotate"]).run().expect(0);
     let before = stored(&s, &bao, "secret/apps/api").unwrap();
 
-    let policy = s.write(
-        "readonly.hcl",
+    let readonly = readonly_token(
+        &s,
+        &bao,
         "path \"secret/data/apps/api\" { capabilities = [\"read\"] }\n",
     );
-    bao.ok(&["policy", "write", "readonly", policy.to_str().unwrap()]);
-    let created: Value =
-        serde_json::from_str(&bao.ok(&["token", "create", "-policy=readonly", "-format=json"]))
-            .unwrap();
-    let readonly = created["auth"]["client_token"].as_str().unwrap().to_owned();
-    s.add_key(&readonly);
 
     let out = rotor(&s, &bao)
         .args(["rotate"])
@@ -680,16 +687,11 @@ fn check_names_the_missing_capability_and_writes_nothing() {
     runbook(&s, "api", "secret", "");
     rotor(&s, &bao).args(["rotate"]).run().expect(0);
     let before = stored(&s, &bao, "secret/apps/api").unwrap();
-    let policy = s.write(
-        "readonly.hcl",
+    let readonly = readonly_token(
+        &s,
+        &bao,
         "path \"secret/data/apps/api\" { capabilities = [\"read\"] }\npath \"secret/metadata/apps/api\" { capabilities = [\"read\"] }\n",
     );
-    bao.ok(&["policy", "write", "readonly", policy.to_str().unwrap()]);
-    let created: Value =
-        serde_json::from_str(&bao.ok(&["token", "create", "-policy=readonly", "-format=json"]))
-            .unwrap();
-    let readonly = created["auth"]["client_token"].as_str().unwrap().to_owned();
-    s.add_key(&readonly);
     let out = rotor(&s, &bao)
         .args(["check"])
         .env("VAULT_TOKEN", &readonly)

@@ -45,6 +45,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::types::Tag;
 use rotor_aws_common::Pacer;
 use rotor_provider::{
@@ -262,6 +263,20 @@ impl SecretsManagerProvider {
         &self.config.secret_id
     }
 
+    /// One call on this secret, paced and retried while throttled, its error classified.
+    async fn call<T, E, R, F, Fut>(&self, action: &str, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        self.pacer
+            .call(&self.location(), action, f)
+            .await
+            .map_err(|e| classify(e, action, self.id(), &self.location()))
+    }
+
     /// `DescribeSecret`: `None` when there is no such secret.
     async fn labels(&self) -> Result<Option<Labels>> {
         let got = self
@@ -315,8 +330,7 @@ impl SecretsManagerProvider {
     /// The secret string of version `vid`.
     async fn value(&self, vid: &str) -> Result<String> {
         let out = self
-            .pacer
-            .call(&self.location(), "GetSecretValue", || async {
+            .call("GetSecretValue", || async {
                 self.client()
                     .await
                     .get_secret_value()
@@ -325,8 +339,7 @@ impl SecretsManagerProvider {
                     .send()
                     .await
             })
-            .await
-            .map_err(|e| classify(e, "GetSecretValue", self.id(), &self.location()))?;
+            .await?;
         out.secret_string.ok_or_else(|| Error::Invalid {
             location: self.location(),
             detail: format!("version {vid} holds binary data, not a string"),
@@ -469,43 +482,38 @@ impl SecretsManagerProvider {
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        self.pacer
-            .call(&self.location(), "TagResource", || async {
-                self.client()
-                    .await
-                    .tag_resource()
-                    .secret_id(self.id())
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, "TagResource", self.id(), &self.location()))
+        self.call("TagResource", || async {
+            self.client()
+                .await
+                .tag_resource()
+                .secret_id(self.id())
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn untag(&self, keys: Vec<&str>) -> Result<()> {
         let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
-        self.pacer
-            .call(&self.location(), "UntagResource", || async {
-                self.client()
-                    .await
-                    .untag_resource()
-                    .secret_id(self.id())
-                    .set_tag_keys(Some(keys.clone()))
-                    .send()
-                    .await
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, "UntagResource", self.id(), &self.location()))
+        self.call("UntagResource", || async {
+            self.client()
+                .await
+                .untag_resource()
+                .secret_id(self.id())
+                .set_tag_keys(Some(keys.clone()))
+                .send()
+                .await
+        })
+        .await
+        .map(|_| ())
     }
 
     /// A new version holding `text`, labelled `label`; its id.
     async fn put(&self, text: &str, token: &str, label: &str) -> Result<String> {
         let out = self
-            .pacer
-            .call(&self.location(), "PutSecretValue", || async {
+            .call("PutSecretValue", || async {
                 self.client()
                     .await
                     .put_secret_value()
@@ -516,28 +524,25 @@ impl SecretsManagerProvider {
                     .send()
                     .await
             })
-            .await
-            .map_err(|e| classify(e, "PutSecretValue", self.id(), &self.location()))?;
+            .await?;
         Ok(out.version_id.unwrap_or_else(|| token.to_owned()))
     }
 
     /// Moves `label` to `to` from `from` (either may be `None`).
     async fn move_label(&self, label: &str, to: Option<&str>, from: Option<&str>) -> Result<()> {
-        self.pacer
-            .call(&self.location(), "UpdateSecretVersionStage", || async {
-                self.client()
-                    .await
-                    .update_secret_version_stage()
-                    .secret_id(self.id())
-                    .version_stage(label)
-                    .set_move_to_version_id(to.map(str::to_owned))
-                    .set_remove_from_version_id(from.map(str::to_owned))
-                    .send()
-                    .await
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(e, "UpdateSecretVersionStage", self.id(), &self.location()))
+        self.call("UpdateSecretVersionStage", || async {
+            self.client()
+                .await
+                .update_secret_version_stage()
+                .secret_id(self.id())
+                .version_stage(label)
+                .set_move_to_version_id(to.map(str::to_owned))
+                .set_remove_from_version_id(from.map(str::to_owned))
+                .send()
+                .await
+        })
+        .await
+        .map(|_| ())
     }
 
     /// The run whose claim of a write from `labels`' state stands, if any.

@@ -139,6 +139,17 @@ pub struct Capabilities {
     pub pending: bool,
 }
 
+impl Capabilities {
+    /// A check-and-set store that holds `previous` and `pending` as given.
+    pub fn holding(previous: bool, pending: bool) -> Capabilities {
+        Capabilities {
+            previous,
+            pending,
+            ..Capabilities::default()
+        }
+    }
+}
+
 impl Default for Capabilities {
     fn default() -> Self {
         Capabilities {

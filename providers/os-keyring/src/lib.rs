@@ -98,8 +98,10 @@ impl KeyringConfig {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             writes: WriteGuarantee::HostLock,
-            previous: self.accounts.previous.is_some(),
-            pending: self.accounts.pending.is_some(),
+            ..Capabilities::holding(
+                self.accounts.previous.is_some(),
+                self.accounts.pending.is_some(),
+            )
         }
     }
 }

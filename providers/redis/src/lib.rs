@@ -206,11 +206,7 @@ impl rotor_provider::Store for RedisStore {
 
 fn holds(layout: &Layout) -> Capabilities {
     let (previous, pending) = layout.holds();
-    Capabilities {
-        previous,
-        pending,
-        ..Capabilities::default()
-    }
+    Capabilities::holding(previous, pending)
 }
 
 /// One secret's key set in Redis.

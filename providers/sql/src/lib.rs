@@ -292,11 +292,7 @@ impl rotor_provider::Store for SqlStore {
 
 fn holds(layout: &Layout) -> Capabilities {
     let slots = layout.slots();
-    Capabilities {
-        previous: slots.holds(1),
-        pending: slots.holds(2),
-        ..Capabilities::default()
-    }
+    Capabilities::holding(slots.holds(1), slots.holds(2))
 }
 
 /// One secret's key set in a table.
