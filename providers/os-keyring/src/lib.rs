@@ -406,10 +406,16 @@ impl Provider for KeyringProvider {
                 writing: None,
             },
         };
+        // An order that never loses a key a service may hold: the verify-only slots that
+        // get a key first (promote writes the old current to `previous` before `current`
+        // is overwritten), then `current`, then the slots that empty.
         let (entries, _) = self.entries();
-        for (entry, value) in entries.iter().zip(new.slots.iter()) {
-            if let Some(e) = entry {
-                self.put(e, value.clone()).await?;
+        let order = [(1, true), (2, true), (0, true), (1, false), (2, false)];
+        for (slot, filled) in order {
+            if let Some(e) = &entries[slot]
+                && new.slots[slot].is_some() == filled
+            {
+                self.put(e, new.slots[slot].clone()).await?;
             }
         }
         self.put_meta(&new.meta).await?;
