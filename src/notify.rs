@@ -17,10 +17,14 @@
 //! (or rolled back), failed, abandoned. Messages carry fingerprints, target names and
 //! locations, the actor and the reason: never a key, a token or a webhook secret.
 //!
-//! Delivery never holds the rotation: messages queue to one task that sends them in
-//! order, retrying each with backoff for at most [`DELIVERY_BOUND`]. When the run ends
-//! rotor waits at most [`DRAIN_BOUND`] for the queue. A message that could not be
-//! delivered is a warning on stderr and a line in the audit log, never a failure.
+//! Delivery never holds the rotation: each receiver (a distinct kind, URL and secret) has
+//! its own queue and task, which sends its messages in order, retrying each with backoff
+//! for at most [`DELIVERY_BOUND`]; a dead or slow receiver costs the others nothing. A
+//! receiver that answers 410 Gone, another 4xx or a redirect to another origin is not
+//! retried (redirects are followed only within the URL's own origin, and no `Referer` is
+//! ever sent); `Retry-After` on a 429 or 503 is honoured within the bound. When the run
+//! ends rotor waits at most [`DRAIN_BOUND`] for all queues together. A message that could
+//! not be delivered is a warning on stderr and a line in the audit log, never a failure.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -75,6 +79,25 @@ struct UrlSpec {
     url: String,
 }
 
+/// A literal webhook secret: `whsec_` and the base64 of at least 16 bytes (Standard
+/// Webhooks' secrets are 24 to 64 bytes). A secret named by a variable is checked when a
+/// message is signed.
+fn check_webhook_secret(s: &str) -> std::result::Result<(), String> {
+    let key = s.strip_prefix("whsec_").and_then(|b| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .ok()
+            .filter(|k| k.len() >= 16)
+    });
+    match key {
+        Some(_) => Ok(()),
+        None => Err(
+            "a webhook secret is `whsec_` followed by the base64 of at least 16 bytes (Standard Webhooks), or names a variable (`${ROTOR_WEBHOOK_SECRET}`)"
+                .into(),
+        ),
+    }
+}
+
 fn check_url(u: &str) -> std::result::Result<(), String> {
     if u.starts_with("https://") || u.starts_with("http://") || u.starts_with("${") {
         Ok(())
@@ -93,12 +116,9 @@ impl TryFrom<NotifySpec> for Notify {
         let n = match (s.webhook, s.slack, s.teams) {
             (Some(w), None, None) => {
                 if let Some(s) = &w.secret
-                    && !(s.starts_with("whsec_") || s.starts_with("${"))
+                    && !s.starts_with("${")
                 {
-                    return Err(
-                        "a webhook secret is `whsec_` and base64 (Standard Webhooks), or names a variable (`${ROTOR_WEBHOOK_SECRET}`)"
-                            .into(),
-                    );
+                    check_webhook_secret(s)?;
                 }
                 Notify::Webhook {
                     url: w.url,
@@ -147,13 +167,23 @@ struct Delivery {
     event: Value,
 }
 
+/// One receiver's queue: its own task, so a dead receiver stalls only itself.
+struct Queue {
+    /// `kind url`, for the messages about it (the URL is never printed; see [`Notify::kind`]).
+    kind: &'static str,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<Delivery>>,
+    task: tokio::task::JoinHandle<()>,
+    /// Messages queued and not yet settled (delivered or given up on).
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
 /// The notification sink of one run.
 pub struct Notifier {
     subs: HashMap<String, Subscription>,
     /// The operation of each run, by rotation id, from its `started` event.
     ops: Mutex<HashMap<String, Operation>>,
-    tx: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Delivery>>>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// One queue per distinct receiver, by [`receiver_key`].
+    queues: Mutex<HashMap<String, Queue>>,
     failures: Arc<Mutex<Vec<(String, String)>>>,
     actor: String,
     host: String,
@@ -164,6 +194,18 @@ impl std::fmt::Debug for Notifier {
         f.debug_struct("Notifier")
             .field("secrets", &self.subs.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+/// What makes a receiver distinct: its kind, URL and secret (kept in memory only, never
+/// printed).
+fn receiver_key(to: &Notify) -> String {
+    match to {
+        Notify::Webhook { url, secret } => {
+            format!("webhook\0{url}\0{}", secret.as_deref().unwrap_or_default())
+        }
+        Notify::Slack { url } => format!("slack\0{url}"),
+        Notify::Teams { url } => format!("teams\0{url}"),
     }
 }
 
@@ -180,14 +222,30 @@ impl Notifier {
         if subs.is_empty() {
             return None;
         }
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let failures = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(deliver_all(rx, http, Arc::clone(&failures)));
+        let mut queues = HashMap::new();
+        for to in subs.values().flat_map(|s| &s.notify) {
+            queues.entry(receiver_key(to)).or_insert_with(|| {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let task = tokio::spawn(deliver_all(
+                    rx,
+                    Arc::clone(&http),
+                    Arc::clone(&failures),
+                    Arc::clone(&open),
+                ));
+                Queue {
+                    kind: to.kind(),
+                    tx: Some(tx),
+                    task,
+                    open,
+                }
+            });
+        }
         Some(Notifier {
             subs,
             ops: Mutex::new(HashMap::new()),
-            tx: Mutex::new(Some(tx)),
-            task: Mutex::new(Some(task)),
+            queues: Mutex::new(queues),
             failures,
             actor: crate::audit::actor(),
             host: nix::unistd::gethostname()
@@ -197,26 +255,33 @@ impl Notifier {
         })
     }
 
-    /// Waits (at most [`DRAIN_BOUND`]) for the messages still queued, then records every
-    /// message that was not delivered in the audit log.
+    /// Waits (at most [`DRAIN_BOUND`], for all queues together) for the messages still
+    /// queued, then records every message that was not delivered in the audit log.
     pub async fn finish(&self, audit: &Audit<'_>) -> Result<()> {
-        drop(self.tx.lock().expect("notifier").take());
-        let task = self.task.lock().expect("notifier").take();
-        if let Some(mut task) = task
-            && tokio::time::timeout(DRAIN_BOUND, &mut task).await.is_err()
-        {
-            task.abort();
-            self.failures.lock().expect("notifier").push((
-                String::new(),
-                format!(
-                    "messages still queued after {}s were dropped",
+        let queues: Vec<Queue> = {
+            let mut q = self.queues.lock().expect("notifier");
+            q.drain().map(|(_, v)| v).collect()
+        };
+        let deadline = tokio::time::Instant::now() + DRAIN_BOUND;
+        for mut q in queues {
+            drop(q.tx.take());
+            if tokio::time::timeout_at(deadline, &mut q.task)
+                .await
+                .is_err()
+            {
+                q.task.abort();
+                let n = q.open.load(std::sync::atomic::Ordering::SeqCst);
+                let why = format!(
+                    "{n} message(s) to a {} receiver still queued after {}s were dropped",
+                    q.kind,
                     DRAIN_BOUND.as_secs()
-                ),
-            ));
-            rotor_provider::warn_line(&format!(
-                "rotor: warning: notifications still queued after {}s were dropped",
-                DRAIN_BOUND.as_secs()
-            ));
+                );
+                rotor_provider::warn_line(&format!("rotor: warning: notifications: {why}"));
+                self.failures
+                    .lock()
+                    .expect("notifier")
+                    .push((String::new(), why));
+            }
         }
         let failures = std::mem::take(&mut *self.failures.lock().expect("notifier"));
         for (secret, detail) in failures {
@@ -310,14 +375,20 @@ impl Sink for Notifier {
             return Ok(());
         };
         let event = self.cloud_event(e, event_type, sub);
-        if let Some(tx) = self.tx.lock().expect("notifier").as_ref() {
-            for to in &sub.notify {
-                let _ = tx.send(Delivery {
+        let queues = self.queues.lock().expect("notifier");
+        for to in &sub.notify {
+            if let Some(tx) = queues.get(&receiver_key(to)).and_then(|q| q.tx.as_ref()) {
+                let sent = tx.send(Delivery {
                     to: to.clone(),
                     secret: e.secret.clone(),
                     event_type: event_type.to_owned(),
                     event: event.clone(),
                 });
+                if sent.is_ok() {
+                    queues[&receiver_key(to)]
+                        .open
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
             }
         }
         Ok(())
@@ -334,12 +405,13 @@ fn random_id() -> String {
     hex::encode(b)
 }
 
-/// Sends the queued messages in order, each retried with backoff for at most
+/// Sends one receiver's queued messages in order, each retried with backoff for at most
 /// [`DELIVERY_BOUND`]; failures are said on stderr and kept for the audit log.
 async fn deliver_all(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
     http: Arc<reqwest::Client>,
     failures: Arc<Mutex<Vec<(String, String)>>>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     while let Some(d) = rx.recv().await {
         if let Err(why) = deliver(&http, &d).await {
@@ -354,6 +426,41 @@ async fn deliver_all(
                 format!("{} {}: {why}", d.to.kind(), d.event_type),
             ));
         }
+        open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// What one attempt's answer means.
+#[derive(Debug, PartialEq, Eq)]
+enum Attempt {
+    Delivered,
+    /// Worth another attempt, after at least this long (`Retry-After`) if given.
+    Retry(String, Option<Duration>),
+    /// Another attempt would fare no better.
+    GiveUp(String),
+}
+
+/// Classifies a receiver's answer: 2xx delivered; a redirect (one that was not followed:
+/// to another origin, or too many) and 4xx other than 408, 425 and 429 are final; 429,
+/// 503 and the rest are retried, after `Retry-After` seconds when given.
+fn classify(status: reqwest::StatusCode, retry_after: Option<&str>) -> Attempt {
+    let code = status.as_u16();
+    let answered = format!("the receiver answered {status}");
+    if status.is_success() {
+        Attempt::Delivered
+    } else if status.is_redirection() {
+        Attempt::GiveUp(format!(
+            "{answered}: a redirect to another origin is not followed"
+        ))
+    } else if code == 410 {
+        Attempt::GiveUp(format!("{answered}: it no longer takes messages"))
+    } else if status.is_client_error() && !matches!(code, 408 | 425 | 429) {
+        Attempt::GiveUp(answered)
+    } else {
+        let wait = retry_after
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Attempt::Retry(answered, wait)
     }
 }
 
@@ -373,20 +480,37 @@ async fn deliver(http: &reqwest::Client, d: &Delivery) -> std::result::Result<()
         for (k, v) in &headers {
             req = req.header(*k, v);
         }
-        let why = match req.send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => format!("the receiver answered {}", r.status()),
-            Err(e) if e.is_timeout() => "no answer in time".to_owned(),
-            Err(e) if e.is_connect() => "the receiver is unreachable".to_owned(),
-            Err(_) => "the request failed".to_owned(),
+        let (why, wait) = match req.send().await {
+            Ok(r) => {
+                let retry_after = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok());
+                match classify(r.status(), retry_after) {
+                    Attempt::Delivered => return Ok(()),
+                    Attempt::GiveUp(why) => return Err(why),
+                    Attempt::Retry(why, wait) => (why, wait),
+                }
+            }
+            Err(e) if e.is_redirect() => {
+                return Err("the receiver redirected too often".to_owned());
+            }
+            Err(e) if e.is_timeout() => ("no answer in time".to_owned(), None),
+            Err(e) if e.is_connect() => ("the receiver is unreachable".to_owned(), None),
+            Err(_) => ("the request failed".to_owned(), None),
         };
-        if Instant::now() + backoff >= deadline {
-            return Err(format!(
-                "{why}; gave up after {}s",
-                DELIVERY_BOUND.as_secs()
-            ));
+        let pause = wait.unwrap_or(backoff);
+        if Instant::now() + pause >= deadline {
+            return Err(match wait {
+                Some(w) => format!(
+                    "{why}, asking to wait {}s, past the {}s bound; gave up",
+                    w.as_secs(),
+                    DELIVERY_BOUND.as_secs()
+                ),
+                None => format!("{why}; gave up after {}s", DELIVERY_BOUND.as_secs()),
+            });
         }
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(pause).await;
         backoff = (backoff * 2).min(Duration::from_secs(4));
     }
 }
@@ -434,6 +558,9 @@ pub fn sign(
     let key = b64
         .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
         .map_err(|_| "the webhook secret is not `whsec_` followed by base64".to_owned())?;
+    if key.is_empty() {
+        return Err("the webhook secret is empty".to_owned());
+    }
     let mut mac = Hmac::<Sha256>::new_from_slice(&key)
         .map_err(|_| "the webhook secret is empty".to_owned())?;
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
@@ -562,5 +689,34 @@ mod tests {
             serde_json::from_value(json!({ "webhook": { "url": "${HOOK}", "secret": "${S}" } }))
                 .unwrap();
         assert_eq!(ok.kind(), "webhook");
+        for bad in ["whsec_", "whsec_!!!!", "whsec_c2hvcnQ="] {
+            let r: std::result::Result<Notify, _> =
+                serde_json::from_value(json!({ "webhook": { "url": "https://x", "secret": bad } }));
+            assert!(r.is_err(), "{bad} accepted");
+        }
+        assert!(sign("whsec_", "i", "1", "b").is_err());
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        use reqwest::StatusCode as S;
+        assert_eq!(classify(S::NO_CONTENT, None), Attempt::Delivered);
+        assert!(matches!(classify(S::GONE, Some("1")), Attempt::GiveUp(_)));
+        assert!(matches!(
+            classify(S::TEMPORARY_REDIRECT, None),
+            Attempt::GiveUp(_)
+        ));
+        assert!(matches!(classify(S::NOT_FOUND, None), Attempt::GiveUp(_)));
+        assert_eq!(
+            classify(S::TOO_MANY_REQUESTS, Some("3")),
+            Attempt::Retry(
+                "the receiver answered 429 Too Many Requests".into(),
+                Some(Duration::from_secs(3))
+            )
+        );
+        assert!(matches!(
+            classify(S::BAD_GATEWAY, None),
+            Attempt::Retry(_, None)
+        ));
     }
 }

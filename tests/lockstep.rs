@@ -215,19 +215,52 @@ fn a_secret_failing_its_monitor_stops_the_batch_at_the_boundary_and_resume_finis
     );
     let status = s.rotor().args(["status"]).run().expect(0).stdout;
     assert_eq!(status.matches("interrupted run").count(), 3, "{status}");
-    assert!(
-        status.contains("(rotate, in a batch with s2, s3) stopped before promote.verify"),
+    assert_eq!(
+        status
+            .matches(" of 3 secrets) stopped before promote.verify")
+            .count(),
+        2,
         "{status}"
     );
-    assert!(
-        status.contains("(rotate, in a batch with s1, s2) stopped before stage.monitor"),
+    assert_eq!(
+        status
+            .matches(" of 3 secrets) stopped before stage.monitor")
+            .count(),
+        1,
         "{status}"
     );
+    // The batch is recorded once, its secrets named there and in no journal.
+    let records: Vec<_> = std::fs::read_dir(s.state().join("batches"))
+        .unwrap()
+        .collect();
+    assert_eq!(records.len(), 1);
+    let record = std::fs::read_to_string(records[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        record.contains("\"s1\"") && record.contains("\"s3\""),
+        "{record}"
+    );
+    for n in &NAMES[..3] {
+        let j = s.read(&format!("state/journal/{n}.json"));
+        let others = NAMES[..3].iter().filter(|o| *o != n);
+        for o in others {
+            assert!(
+                !j.contains(&format!("\"{o}\"")),
+                "{n}'s journal names {o}: {j}"
+            );
+        }
+    }
     // Another rotation is refused while the batch waits.
     s.rotor().args(["rotate", "--secret", "s1"]).run().expect(3);
     s.write("ok-s3", "");
     let out = s.rotor().args(["resume"]).run().expect(0);
     assert!(out.stdout.contains("s3: rotated"), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_dir(s.state().join("batches"))
+            .unwrap()
+            .count(),
+        0,
+        "the batch record outlived its journals"
+    );
     assert_eq!(
         s.read("signals.log").lines().collect::<Vec<_>>(),
         ["stage|s1 s2 s3", "promote|s1 s2 s3"],

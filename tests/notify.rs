@@ -184,3 +184,125 @@ fn a_receiver_that_is_down_or_silent_neither_fails_nor_holds_the_rotation() {
     );
     s.rotor().args(["audit", "verify"]).run().expect(0);
 }
+
+/// A receiver that accepts connections and never answers.
+fn silent_receiver() -> u16 {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_silent_receiver_listed_first_costs_the_others_nothing() {
+    let silent = silent_receiver();
+    let live = TestServer::start(|_| (200, String::new()));
+    let s = Sandbox::new();
+    s.runbook(
+        "api",
+        &format!(
+            "monitor:\n  timeout: 10s\n  checks:\n    - exec: [\"true\"]\nnotify:\n  \
+             - webhook: {{ url: \"http://127.0.0.1:{silent}/first\" }}\n  \
+             - slack: {{ url: \"{}\" }}\n",
+            live.url("/slack")
+        ),
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    let created = live.requests().len();
+    let out = s.rotor().args(["rotate"]).run().expect(0);
+    let bodies: Vec<String> = live
+        .requests()
+        .into_iter()
+        .skip(created)
+        .map(|r| r.body)
+        .collect();
+    // started, stage written, monitor satisfied, promote written, monitor satisfied,
+    // completed: every one reaches the live receiver.
+    assert!(
+        bodies.len() >= 6,
+        "{} of the events arrived: {bodies:?}",
+        bodies.len()
+    );
+    assert!(
+        bodies.iter().any(|b| b.contains("completed")),
+        "no completion message: {bodies:?}"
+    );
+    // The silent one is reported, not the live one.
+    assert!(out.stderr.contains("webhook"), "{}", out.stderr);
+    assert!(!out.stderr.contains("slack notification"), "{}", out.stderr);
+}
+
+#[test]
+fn redirects_to_another_origin_are_not_followed_and_no_referer_is_sent() {
+    let elsewhere = TestServer::start(|_| (200, String::new()));
+    let target = elsewhere.url("/stolen");
+    let moving = TestServer::start(move |r| match r.target.as_str() {
+        // A redirect within the origin is followed.
+        "/hook" => (307, "/hook-moved".to_owned()),
+        "/hook-moved" => (200, String::new()),
+        _ => (307, target.clone()),
+    });
+    let s = Sandbox::new();
+    s.runbook(
+        "api",
+        &format!(
+            "signal:\n  - http: {{ url: \"{}\", headers: {{ X-Api-Key: \"${{RELOAD_KEY}}\" }}, expect_status: 307 }}\n\
+             notify:\n  - webhook: {{ url: \"{}\", secret: \"{WEBHOOK_SECRET}\" }}\n  \
+             - slack: {{ url: \"{}\" }}\n  - webhook: {{ url: \"{}\" }}\n",
+            moving.url("/reload"),
+            moving.url("/signed"),
+            moving.url("/slack/T000-token"),
+            moving.url("/hook"),
+        ),
+    );
+    s.rotor()
+        .env("RELOAD_KEY", "k-123-secret")
+        .args(["rotate"])
+        .run()
+        .expect(0);
+    s.rotor()
+        .env("RELOAD_KEY", "k-123-secret")
+        .args(["rotate"])
+        .run()
+        .expect(0);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "a redirect to another origin was followed: {:?}",
+        elsewhere.requests()
+    );
+    let seen = moving.requests();
+    assert!(seen.iter().any(|r| r.target == "/hook-moved"), "{seen:?}");
+    assert!(
+        seen.iter().all(|r| r.header("referer").is_none()),
+        "a Referer was sent: {seen:?}"
+    );
+    let audit = s.read("state/audit.log");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("not delivered") && l.contains("another origin")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn a_webhook_secret_that_is_not_a_key_is_refused_where_it_stands() {
+    for bad in ["whsec_", "whsec_!!!", "whsec_c2hvcnQ="] {
+        let s = Sandbox::new();
+        s.runbook(
+            "api",
+            &format!(
+                "notify:\n  - webhook: {{ url: \"http://127.0.0.1:9/h\", secret: \"{bad}\" }}\n"
+            ),
+        );
+        let out = s.rotor().args(["rotate"]).run().expect(2);
+        assert!(out.stderr.contains("api.yaml:"), "{}", out.stderr);
+        assert!(out.stderr.contains("whsec_"), "{}", out.stderr);
+        assert!(!s.path("keys").exists(), "something was written for {bad}");
+    }
+}

@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::command::RunSinks;
 use crate::command::{Ctx, Outcome, human, plan_for, report};
 use crate::engine::event::{Event, Records, What};
-use crate::engine::journal::{BatchInfo, Journal};
+use crate::engine::journal::{BatchInfo, BatchRecord, Journal};
 use crate::engine::plan::{Operation, Step, StepKind};
 use crate::engine::{self, Engine, KeyPool, Member, Status, Target};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys;
 use crate::notify::Subscription;
 use crate::output::Output;
@@ -180,9 +180,23 @@ pub async fn run_batch(
     let sinks = RunSinks::new(ctx, subs);
     let engine = sinks.engine(ctx, jobs);
     let records = &sinks.records;
-    let info = (prepared.len() > 1).then(|| BatchInfo {
+    let record = (prepared.len() > 1).then(|| BatchRecord {
         id: keys::rotation_id().unwrap_or_else(|_| "batch".into()),
+        started_at: jiff::Timestamp::now(),
         secrets: prepared.iter().map(|(_, p)| p.rb.secret.clone()).collect(),
+    });
+    if let Some(r) = &record
+        && let Err(e) = r.save(ctx.state)
+    {
+        let why = e.to_string();
+        return prepared
+            .into_iter()
+            .map(|(i, _)| (i, Err(Error::Other(why.clone()))))
+            .collect();
+    }
+    let info = record.as_ref().map(|r| BatchInfo {
+        id: r.id.clone(),
+        size: r.secrets.len(),
     });
     let mut results = Vec::new();
     let mut members = Vec::new();
@@ -210,6 +224,11 @@ pub async fn run_batch(
     engine::run(&engine, &mut members).await;
     results.extend(close(ctx, &engine, order.into_iter().zip(members), records, jobs).await);
     sinks.finish().await;
+    if let Some(r) = &record
+        && let Err(e) = BatchRecord::remove_if_finished(ctx.state, &r.id)
+    {
+        ctx.out.line(&format!("rotor: {e}"));
+    }
     results
 }
 
@@ -355,7 +374,7 @@ async fn finish(
             let why = format!(
                 "halted before {} because {} failed; `rotor resume` finishes the batch",
                 j.next_step_name(),
-                failed.join(", ")
+                named(failed)
             );
             ctx.out.line(&format!("{secret}: {why}"));
             Ok(Outcome {
@@ -367,6 +386,17 @@ async fn finish(
                 ..Outcome::skipped(&secret, &why)
             })
         }
+    }
+}
+
+/// Up to three names, then how many more: a line per secret never grows with the batch.
+pub fn named(names: &[String]) -> String {
+    match names {
+        [] => "another secret".to_owned(),
+        [a] => a.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [a, b, c] => format!("{a}, {b} and {c}"),
+        [a, b, c, rest @ ..] => format!("{a}, {b}, {c} and {} others", rest.len()),
     }
 }
 

@@ -9,7 +9,9 @@
 use crate::command::RunSinks;
 use crate::command::batch::close;
 use crate::command::{Ctx, Outcome, report};
-use crate::engine::journal::Journal;
+use futures_util::StreamExt;
+
+use crate::engine::journal::{BatchRecord, Journal};
 use crate::engine::plan::StepKind;
 use crate::engine::{self, KeyPool, Member};
 use crate::error::{Error, Result};
@@ -93,10 +95,22 @@ async fn resume_batch(
     let sinks = RunSinks::new(ctx, subs);
     let engine = sinks.engine(ctx, jobs);
     let records = &sinks.records;
+    let batches: std::collections::BTreeSet<String> = loaded
+        .iter()
+        .filter_map(|(_, j)| j.batch.as_ref().map(|b| b.id.clone()))
+        .collect();
+    // Each secret's targets read side by side, `--jobs` at a time.
+    let opened: Vec<(String, Result<Member<'_>>)> = futures_util::stream::iter(
+        loaded
+            .iter()
+            .map(|(rb, j)| async move { (j.secret.clone(), member(ctx, rb, j.clone()).await) }),
+    )
+    .buffered(jobs.max(1))
+    .collect()
+    .await;
     let mut members = Vec::new();
-    for (rb, j) in &loaded {
-        let secret = j.secret.clone();
-        match member(ctx, rb, j.clone()).await {
+    for (secret, m) in opened {
+        match m {
             Ok(m) => members.push(m),
             Err(e) => results.push((secret, Err(e))),
         }
@@ -107,6 +121,11 @@ async fn resume_batch(
         results.push((secrets[i].clone(), r));
     }
     sinks.finish().await;
+    for id in batches {
+        if let Err(e) = BatchRecord::remove_if_finished(ctx.state, &id) {
+            ctx.out.line(&format!("rotor: {e}"));
+        }
+    }
     results
 }
 

@@ -149,15 +149,7 @@ pub async fn status(
             let batch = j
                 .batch
                 .as_ref()
-                .map(|b| {
-                    let others: Vec<&str> = b
-                        .secrets
-                        .iter()
-                        .filter(|x| **x != j.secret)
-                        .map(String::as_str)
-                        .collect();
-                    format!(", in a batch with {}", others.join(", "))
-                })
+                .map(|b| format!(", in batch {} of {} secrets", b.id, b.size))
                 .unwrap_or_default();
             out.line(&format!(
                 "  interrupted run {} ({}{batch}) stopped before {}: run `rotor resume`",

@@ -40,11 +40,76 @@ pub struct Journal {
     pub next: usize,
 }
 
-/// The secrets that started together in one lockstep run.
+/// The batch a journal belongs to: its id and how many secrets it started with. The
+/// list of its secrets is recorded once, in [`BatchRecord`], never in each journal: a
+/// journal's size, and what a run writes and holds per secret, do not grow with the batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchInfo {
     pub id: String,
+    #[serde(default)]
+    pub size: usize,
+}
+
+/// The secrets that started together in one lockstep run: `batches/<id>.json` in the
+/// state directory, written once when the batch starts and removed when none of its
+/// journals is left. For people reading the state directory; `resume` needs only the ids.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BatchRecord {
+    pub id: String,
+    pub started_at: jiff::Timestamp,
     pub secrets: Vec<String>,
+}
+
+impl BatchRecord {
+    fn dir(state: &StateDir) -> PathBuf {
+        state.root().join("batches")
+    }
+
+    fn path(state: &StateDir, id: &str) -> PathBuf {
+        Self::dir(state).join(format!("{id}.json"))
+    }
+
+    pub fn save(&self, state: &StateDir) -> Result<()> {
+        state.ensure()?;
+        let dir = Self::dir(state);
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&dir)
+            .map_err(|e| Error::io("cannot create", &dir, e))?;
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| Error::Other(format!("cannot encode batch record: {e}")))?;
+        write_atomic(&Self::path(state, &self.id), &bytes)
+    }
+
+    /// Removes the record of batch `id` when none of its secrets has a journal of that
+    /// batch left.
+    pub fn remove_if_finished(state: &StateDir, id: &str) -> Result<()> {
+        let path = Self::path(state, id);
+        let record: BatchRecord = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(r) => r,
+                // An unreadable record only served people reading it.
+                Err(_) => BatchRecord {
+                    id: id.to_owned(),
+                    started_at: jiff::Timestamp::now(),
+                    secrets: Vec::new(),
+                },
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("cannot read batch record", path, e)),
+        };
+        for s in &record.secrets {
+            if let Some(j) = Journal::load_for(state, s)?
+                && j.batch.as_ref().is_some_and(|b| b.id == id)
+            {
+                return Ok(());
+            }
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("cannot remove batch record", path, e)),
+        }
+    }
 }
 
 impl Journal {

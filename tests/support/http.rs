@@ -98,10 +98,17 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Request>>, handler: &Handler) {
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let (code, text) = handler(&req);
         seen.lock().unwrap().push(req);
-        let answer = format!(
-            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
+        // A redirect's text is its `Location`; a 429's or 503's is its `Retry-After`.
+        let answer = if (300..400).contains(&code) {
+            format!("HTTP/1.1 {code} X\r\nLocation: {text}\r\nContent-Length: 0\r\n\r\n")
+        } else if code == 429 || code == 503 {
+            format!("HTTP/1.1 {code} X\r\nRetry-After: {text}\r\nContent-Length: 0\r\n\r\n")
+        } else {
+            format!(
+                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                text.len()
+            )
+        };
         if out.write_all(answer.as_bytes()).is_err() || close {
             return;
         }

@@ -9,14 +9,32 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// One client (and connection pool) for every hook, probe and query of the run.
+/// One client (and connection pool) for every hook, probe, query and notification of
+/// the run. It follows a redirect only within the origin (scheme, host and port) of the
+/// URL first asked, at most 5 times, and never sends `Referer`: a reload hook's headers
+/// (`X-Api-Key: ${VAR}`), a signed webhook body or a token in a Slack or Teams URL never
+/// reach another host. A redirect it does not follow is answered as the 3xx it is.
 pub fn client(clients: &rotor_provider::Clients) -> std::sync::Arc<reqwest::Client> {
     clients.shared("http", || {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::custom(same_origin))
+            .referer(false)
             .build()
             .expect("the HTTP client builds with default settings")
     })
+}
+
+/// The redirect policy of [`client`].
+fn same_origin(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let first = attempt.previous().first().map(reqwest::Url::origin);
+    if attempt.previous().len() > 5 {
+        attempt.error("too many redirects")
+    } else if first.is_some_and(|o| o == attempt.url().origin()) {
+        attempt.follow()
+    } else {
+        attempt.stop()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
