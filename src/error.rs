@@ -24,9 +24,10 @@ pub mod exit {
     pub const LOCKED: i32 = 4;
     pub const CONFLICT: i32 = 5;
     pub const MONITOR: i32 = 6;
+    pub const INTERRUPTED: i32 = 7;
 
     /// Every code and what it means.
-    pub const TABLE: [(i32, &str); 7] = [
+    pub const TABLE: [(i32, &str); 8] = [
         (OK, "done (including \"nothing to do\")"),
         (
             FAILURE,
@@ -48,6 +49,10 @@ pub mod exit {
         (
             MONITOR,
             "monitor timed out, or gave up on a failed check (a rollout past its deadline); the message says which keys are live",
+        ),
+        (
+            INTERRUPTED,
+            "stopped by SIGTERM or SIGINT at a safe point; the journals are saved and `rotor resume` finishes",
         ),
     ];
 
@@ -108,6 +113,16 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// SIGTERM or SIGINT stopped the run at a safe point.
+    #[error("{secret}: stopped by {signal} {at}; {state}")]
+    Interrupted {
+        secret: String,
+        signal: &'static str,
+        /// `before stage.write`, or `before anything was written`.
+        at: String,
+        state: String,
+    },
+
     #[error("{0}")]
     Other(String),
 }
@@ -126,6 +141,7 @@ impl Error {
             Error::Refused { .. } => exit::REFUSED,
             Error::LockHeld { .. } => exit::LOCKED,
             Error::Monitor(_) => exit::MONITOR,
+            Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Action { .. } | Error::Io { .. } | Error::Other(_) => exit::FAILURE,
         }
     }

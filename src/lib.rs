@@ -20,6 +20,7 @@ pub mod notify;
 pub mod output;
 pub mod runbook;
 pub mod state;
+pub mod stop;
 pub mod target;
 
 pub use rotor_provider as provider;
@@ -101,7 +102,14 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         AuditLog::open(state)?
     };
     let audit = std::cell::RefCell::new(audit);
+    // From here a SIGTERM or SIGINT stops the run at a safe point (a dry run just ends).
+    let stop = if dry_run {
+        std::sync::Arc::new(stop::Stop::default())
+    } else {
+        stop::Stop::listen()
+    };
     let ctx = Ctx {
+        stop: &stop,
         state,
         clients,
         audit: &audit,

@@ -208,6 +208,7 @@ struct World {
     dir: tempfile::TempDir,
     state: StateDir,
     clients: Clients,
+    stop: rotor::stop::Stop,
 }
 
 impl World {
@@ -218,6 +219,7 @@ impl World {
             dir,
             state,
             clients: Clients::new(),
+            stop: rotor::stop::Stop::default(),
         }
     }
 
@@ -259,6 +261,7 @@ impl World {
             sink,
             jobs,
             store_timeout: Duration::from_secs(5),
+            stop: &self.stop,
         }
     }
 }

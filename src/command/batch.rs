@@ -370,6 +370,33 @@ async fn finish(
             Err(e)
         }
         Status::Failed(e) => Err(e),
+        Status::Stopped(signal) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
+            // Nothing was written: nothing to resume.
+            Journal::remove(ctx.state, &secret)?;
+            let mut ev = Event::new(
+                &secret,
+                &j.rotation_id,
+                What::Abandoned(format!(
+                    "dropped: stopped by {signal} before anything was written"
+                )),
+            );
+            ev.before = j.before.clone();
+            ev.after = j.before.clone();
+            ev.reason = j.reason.clone();
+            engine.sink.emit(&ev).await?;
+            Err(Error::Interrupted {
+                secret,
+                signal,
+                at: "before anything was written".into(),
+                state: "the stores are as they were".into(),
+            })
+        }
+        Status::Stopped(signal) => Err(Error::Interrupted {
+            at: format!("before {}", j.next_step_name()),
+            state: m.state_advice(),
+            secret,
+            signal,
+        }),
         Status::Halted | Status::Running => {
             let why = format!(
                 "halted before {} because {} failed; `rotor resume` finishes the batch",

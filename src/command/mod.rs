@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub command: &'a str,
     /// `--reason`, on record with every step.
     pub reason: Option<&'a str>,
+    /// Whether SIGTERM or SIGINT asked the run to stop.
+    pub stop: &'a crate::stop::Stop,
 }
 
 /// Where a run's events go: the narrative, the audit log, the JSON steps and the
@@ -82,6 +84,7 @@ impl<'a> RunSinks<'a> {
             sink: self,
             jobs,
             store_timeout: crate::engine::run::STORE_TIMEOUT,
+            stop: ctx.stop,
         }
     }
 }

@@ -154,7 +154,11 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
                 .map(|w| w.interval.min(w.deadline.saturating_duration_since(now)))
                 .min()
                 .unwrap_or_default();
-            tokio::time::sleep(sleep).await;
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                // Stop waiting: a monitor is safe to repeat, `resume` waits again.
+                () = engine.stop.wait() => return,
+            }
         }
         polled = true;
         // Poll what a waiting secret still needs, each distinct poll once.
@@ -169,7 +173,11 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
                 *d = (*d).max(left);
             }
         }
-        for (k, r) in polls.poll(keys, engine.clients).await {
+        let answered = tokio::select! {
+            a = polls.poll(keys, engine.clients) => a,
+            () = engine.stop.wait() => return,
+        };
+        for (k, r) in answered {
             match r {
                 Ok(()) => {
                     answers.remove(&k);

@@ -29,6 +29,8 @@ pub struct Engine<'a> {
     /// A backstop over each store's own timeouts: a call still running after this is
     /// abandoned and reported as unreachable ([`STORE_TIMEOUT`] in commands).
     pub store_timeout: std::time::Duration,
+    /// SIGTERM or SIGINT: no new write starts, monitors stop waiting.
+    pub stop: &'a crate::stop::Stop,
 }
 
 /// The backstop the commands use: longer than any store's own bounded retries, so it
@@ -68,6 +70,8 @@ pub enum Status {
     Failed(Error),
     /// Stopped at a phase boundary because another secret of the batch failed.
     Halted,
+    /// Stopped by this signal (SIGTERM, SIGINT) before the step the journal names.
+    Stopped(&'static str),
 }
 
 /// One secret of a run: its runbook, targets, keys and journal.
@@ -134,7 +138,7 @@ impl<'a> Member<'a> {
     }
 
     /// What the stores hold now and what to run next, for an error.
-    pub(super) fn state_advice(&self) -> String {
+    pub fn state_advice(&self) -> String {
         format!(
             "{}; {}",
             crate::engine::target::describe(&self.targets),
@@ -235,6 +239,10 @@ pub async fn run(engine: &Engine<'_>, members: &mut [Member<'_>]) {
             StepKind::Signal,
             StepKind::Monitor,
         ] {
+            if let Some(signal) = engine.stop.requested() {
+                stop_all(engine, members, signal).await;
+                return;
+            }
             let mut at: Vec<&mut Member> = members
                 .iter_mut()
                 .filter(|m| m.running() && m.position() == round && m.step().kind == kind)
@@ -255,6 +263,16 @@ pub async fn run(engine: &Engine<'_>, members: &mut [Member<'_>]) {
     }
 }
 
+/// Every member still running stops where it stands, its journal saved.
+async fn stop_all(engine: &Engine<'_>, members: &mut [Member<'_>], signal: &'static str) {
+    for m in members.iter_mut().filter(|m| m.running()) {
+        match m.save_if_moved(engine).await {
+            Ok(()) => m.status = Status::Stopped(signal),
+            Err(e) => m.status = Status::Failed(e),
+        }
+    }
+}
+
 fn failures(members: &[Member<'_>]) -> usize {
     members
         .iter()
@@ -271,6 +289,14 @@ async fn step(engine: &Engine<'_>, kind: StepKind, at: &mut [&mut Member<'_>]) {
     match kind {
         StepKind::Write | StepKind::Verify => {
             futures_util::stream::iter(at.iter_mut().map(|m| async move {
+                // Asked to stop: no new write or read starts; one in flight finishes.
+                if engine.stop.requested().is_some() {
+                    m.status = Status::Stopped(engine.stop.requested().unwrap_or("a signal"));
+                    if let Err(e) = m.save_if_moved(engine).await {
+                        m.status = Status::Failed(e);
+                    }
+                    return;
+                }
                 let result = match kind {
                     StepKind::Write => write::member(engine, m).await,
                     _ => verify::member(engine, m).await,
@@ -285,6 +311,11 @@ async fn step(engine: &Engine<'_>, kind: StepKind, at: &mut [&mut Member<'_>]) {
         }
         StepKind::Signal => signal::run(engine, at).await,
         StepKind::Monitor => monitor::run(engine, at).await,
+    }
+    // A wait cut short by SIGTERM/SIGINT is not satisfied: the journal stays before the
+    // monitor, which `resume` runs again.
+    if kind == StepKind::Monitor && engine.stop.requested().is_some() {
+        return;
     }
     let ok: Vec<&mut &mut Member> = at
         .iter_mut()

@@ -361,6 +361,12 @@ pub struct Running<'a> {
 }
 
 impl Running<'_> {
+    /// Sends `signal` (SIGTERM, SIGINT, ...) to rotor, if it is still running.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, signal);
+    }
+
     /// Sends SIGKILL (if rotor is still running) and collects what it printed.
     pub fn kill(mut self) -> Output {
         let _ = self.child.kill();

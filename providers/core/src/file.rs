@@ -20,11 +20,11 @@
 //! filesystem) are kept apart by an exclusive `flock` on `.<file name>.rotor-lock` beside
 //! the key file, held from the version check to the rename: the second writer finds the
 //! first one's version and stops with a conflict. Temporary files a killed write left
-//! behind (`.<file name>.rotor-tmp-*`) are removed under that lock.
+//! behind (`.<file name>.rotor-tmp`) are removed under that lock.
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -219,18 +219,18 @@ impl FileProvider {
         }
     }
 
-    /// Removes the temporary files of writes that were killed (the caller holds the lock,
-    /// so no live write owns one).
+    /// The one temporary file of this file's writes: writers hold the file's lock, so
+    /// one name is enough, and a write killed before its rename leaves exactly this file
+    /// (removed by the next write, without listing a directory that may hold thousands
+    /// of key files).
+    fn temporary(&self) -> PathBuf {
+        self.dir().join(format!(".{}.rotor-tmp", self.file_name()))
+    }
+
+    /// Removes the temporary file of a write that was killed (the caller holds the lock,
+    /// so no live write owns it).
     fn remove_stale_temporaries(&self) {
-        let prefix = format!(".{}.rotor-tmp-", self.file_name());
-        let Ok(entries) = fs::read_dir(self.dir()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        let _ = fs::remove_file(self.temporary());
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<Option<KeySet>> {
@@ -336,16 +336,25 @@ impl FileProvider {
 
     fn write_atomically(&self, content: &[u8]) -> io::Result<()> {
         let dir = self.dir();
-        // NamedTempFile creates the file with mode 0600 in the target's directory, so the
-        // rename below is atomic and the key is never readable by others.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.rotor-tmp-", self.file_name()))
-            .tempfile_in(&dir)?;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))?;
-        tmp.write_all(content)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
+        // Created new (never through a link planted in its place) with mode 0600 in the
+        // target's directory, so the rename below is atomic and the key is never readable
+        // by others.
+        let tmp_path = self.temporary();
+        let _ = fs::remove_file(&tmp_path);
+        let mut tmp = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp_path)?;
+        let written = tmp
+            .write_all(content)
+            .and_then(|()| tmp.sync_all())
+            .and_then(|()| fs::rename(&tmp_path, &self.path));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e);
+        }
         fs::File::open(&dir)?.sync_all()
     }
 }
@@ -472,6 +481,7 @@ impl Provider for FileProvider {
 mod tests {
     use super::*;
     use crate::Key;
+    use std::os::unix::fs::PermissionsExt;
 
     fn provider(dir: &Path, format: Format, names: FieldOverrides) -> FileProvider {
         let ext = if format == Format::Env { "env" } else { "json" };
