@@ -113,6 +113,16 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// Another writer put every target back to the key set this run started from (a
+    /// rollback from another host inside the staged window): the run is over, its journal
+    /// closed; nothing of it remains in the stores.
+    #[error("{secret}: {detail}; {state}")]
+    Undone {
+        secret: String,
+        detail: String,
+        state: String,
+    },
+
     /// SIGTERM or SIGINT stopped the run at a safe point.
     #[error("{secret}: stopped by {signal} {at}; {state}")]
     Interrupted {
@@ -142,6 +152,7 @@ impl Error {
             Error::LockHeld { .. } => exit::LOCKED,
             Error::Monitor(_) => exit::MONITOR,
             Error::Interrupted { .. } => exit::INTERRUPTED,
+            Error::Undone { .. } => exit::CONFLICT,
             Error::Action { .. } | Error::Io { .. } | Error::Other(_) => exit::FAILURE,
         }
     }

@@ -16,6 +16,7 @@ mod engine;
     feature = "aws-secretsmanager"
 ))]
 mod hardening;
+mod hosts;
 mod interrupt;
 #[cfg(all(feature = "os-keyring", feature = "sql"))]
 mod keyring;

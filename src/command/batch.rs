@@ -369,6 +369,20 @@ async fn finish(
             engine.sink.emit(&ev).await?;
             Err(e)
         }
+        // Another writer undid this run entirely: nothing is left to resume.
+        Status::Failed(e @ Error::Undone { .. }) => {
+            Journal::remove(ctx.state, &secret)?;
+            let mut ev = Event::new(
+                &secret,
+                &j.rotation_id,
+                What::Abandoned("closed: undone by another writer".into()),
+            );
+            ev.before = j.before.clone();
+            ev.after = j.before.clone();
+            ev.reason = j.reason.clone();
+            engine.sink.emit(&ev).await?;
+            Err(e)
+        }
         Status::Failed(e) => Err(e),
         Status::Stopped(signal) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
             // Nothing was written: nothing to resume.

@@ -167,6 +167,36 @@ async fn member<'a>(ctx: &Ctx<'_>, rb: &'a Runbook, mut journal: Journal) -> Res
             .iter()
             .position(|s| s.kind == StepKind::Write)
             .unwrap_or(0);
+        // Every target back where the run started: another writer undid it (a
+        // rollback from another host). The run is over; its journal is closed.
+        let before = journal.before.clone();
+        if journal.next > first_write
+            && before.is_some()
+            && targets.iter().all(|t| t.fingerprints() == before)
+        {
+            crate::engine::journal::Journal::remove(ctx.state, &journal.secret)?;
+            let mut ev = crate::engine::event::Event::new(
+                &journal.secret,
+                &journal.rotation_id,
+                crate::engine::event::What::Abandoned("closed: undone by another writer".into()),
+            );
+            ev.before = before.clone();
+            ev.after = before;
+            ev.reason = journal.reason.clone();
+            ctx.emit(&ev).await?;
+            return Err(Error::Undone {
+                secret: journal.secret.clone(),
+                detail: format!(
+                    "this run's staged key {lost} was removed by another writer, a rollback from another host or by hand: \
+                     every target is back to the key set the run started from"
+                ),
+                state: format!(
+                    "{}; run {} is closed, nothing of it remains; rotate again when ready",
+                    engine::describe(&targets),
+                    journal.rotation_id
+                ),
+            });
+        }
         if journal.next > first_write {
             return Err(Error::Other(format!(
                 "{}: the new key {lost} is in no target although the journal says it was written; \

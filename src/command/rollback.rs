@@ -49,6 +49,22 @@ async fn prepare<'a>(
     // Refuse before abandoning an interrupted run's journal.
     let before = engine::agreed(&rb.secret, targets)?;
     command::plan_for(rb, before.as_ref(), Operation::Rollback, None, "(new)")?;
+    // A pending key this host holds no journal of was staged by another run (another
+    // host's, in flight): dropping it would pull the key that run is about to sign with.
+    if let Some(pending) = before.as_ref().and_then(|b| b.pending.as_ref())
+        && !force
+    {
+        let id = targets
+            .iter()
+            .find_map(|t| t.current.as_ref()?.set.rotation_id.clone())
+            .unwrap_or_else(|| "with no id".into());
+        return Err(crate::error::Error::Refused {
+            secret: rb.secret.clone(),
+            reason: format!(
+                "the pending key {pending} was staged by rotation {id}, of which this host has no journal:                  another run (on another host?) is in flight and would lose its staged key.                  Finish it with `rotor resume` where it started, or pass --force to drop it"
+            ),
+        });
+    }
     // Rolling back a rollback swaps the keys back: the key the operator moved away
     // from (perhaps a leaked one) would sign again.
     if let Some(last) = crate::audit::last_done(ctx.state, &rb.secret)

@@ -70,7 +70,7 @@ pub fn decide(
             .unwrap_or_else(|| "with no id".into());
         return refuse(format!(
             "rotation {id} is in flight (pending key {pending}) and this host has no journal for it; \
-             finish it with `rotor resume` where it started, drop it with `rotor rollback` (`--force` where a journal of it is left), or use --force"
+             finish it with `rotor resume` where it started, drop it with `rotor rollback --force`, or use --force"
         ));
     }
     if let (Some(min), Some(t)) = (rb.min_interval, rotated_at)

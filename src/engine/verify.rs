@@ -4,6 +4,7 @@
 
 use crate::engine::event::StepOutcome;
 use crate::engine::run::{Engine, Member, advice};
+use crate::engine::target::describe;
 use crate::error::{Error, Result};
 
 pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
@@ -43,6 +44,9 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
             e.after = fresh_fps;
             e.detail = Some(err.to_string());
             engine.sink.emit(&e).await?;
+            if let Some(undone) = undone(engine, m, t).await {
+                return Err(undone);
+            }
             let state = format!("{}; {}", m.targets[t].describe(), advice(&step));
             return Err(Error::store(&secret, state, err));
         }
@@ -52,4 +56,43 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
         engine.sink.emit(&e).await?;
     }
     Ok(())
+}
+
+/// After a conflict at target `t`: whether every target was put back to the key set this
+/// run started from, its new key in none (another host's rollback inside the staged
+/// window). Reads the targets after `t` too. Then the run is over: an
+/// [`Error::Undone`] that closes its journal.
+async fn undone(engine: &Engine<'_>, m: &mut Member<'_>, t: usize) -> Option<Error> {
+    let new_key = m.journal.new_key.clone()?;
+    let before = m.journal.before.clone()?;
+    for u in t + 1..m.targets.len() {
+        let p = &m.targets[u].provider;
+        let fresh = engine.bounded(&p.location(), "read", p.read()).await.ok()?;
+        m.targets[u].current = fresh;
+    }
+    let all_back = m.targets.iter().all(|tg| {
+        tg.fingerprints().as_ref() == Some(&before)
+            && tg.current.as_ref().is_none_or(|v| v.writing.is_none())
+    });
+    if !all_back {
+        return None;
+    }
+    let who = m
+        .targets
+        .iter()
+        .find_map(|tg| tg.current.as_ref()?.set.rotation_id.clone())
+        .map(|id| format!(" (by run {id})"))
+        .unwrap_or_default();
+    Some(Error::Undone {
+        secret: m.journal.secret.clone(),
+        detail: format!(
+            "this run's staged key {new_key} was removed by another writer{who}, a rollback from another host or by hand: \
+             every target is back to the key set the run started from"
+        ),
+        state: format!(
+            "{}; run {} is closed, nothing of it remains; rotate again when ready",
+            describe(&m.targets),
+            m.journal.rotation_id
+        ),
+    })
 }

@@ -1,0 +1,102 @@
+//! Two hosts (two state directories) over one store: a rollback from host B inside host
+//! A's staged window is refused unless forced; when forced, A's run ends truthfully and
+//! closes its journal (in flight or on `resume`), and A can rotate again.
+
+use crate::support::{Sandbox, env_map};
+
+fn keys(s: &Sandbox) -> std::collections::BTreeMap<String, String> {
+    env_map(&s.read("keys/api.env"))
+}
+
+const RUNBOOK: &str = "min_interval: 0s\nmonitor:\n  timeout: 10s\n  interval: 20ms\n  checks:\n    - exec: [\"true\"]\n";
+
+#[test]
+fn a_rollback_from_another_host_inside_a_staged_window() {
+    let s = Sandbox::new();
+    s.runbook("api", RUNBOOK);
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["rotate"]).run().expect(0);
+    let before = keys(&s);
+    let host_b = s.path("state-b");
+
+    // Host A stages and pauses before promoting.
+    let a = s
+        .rotor()
+        .args(["rotate"])
+        .env("ROTOR_FAILPOINT", "pause@before:promote.verify")
+        .spawn_paused();
+    let staged = keys(&s);
+    assert!(staged.contains_key("API_PENDING"));
+
+    // Host B: a plain rollback is refused, and changes nothing.
+    let out = s
+        .rotor()
+        .env("ROTOR_STATE_DIR", &host_b)
+        .args(["rollback"])
+        .run()
+        .expect(3);
+    assert!(out.stderr.contains("no journal"), "{}", out.stderr);
+    assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    assert_eq!(keys(&s), staged);
+    // Forced, it drops A's pending key.
+    s.rotor()
+        .env("ROTOR_STATE_DIR", &host_b)
+        .args(["rollback", "--force"])
+        .run()
+        .expect(0);
+    let k = keys(&s);
+    assert!(!k.contains_key("API_PENDING"));
+    assert_eq!(k["API_CURRENT"], before["API_CURRENT"]);
+
+    // A goes on: its stage was undone; it says so and closes its journal.
+    let out = a.resume(&s);
+    assert_eq!(out.code, Some(5), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("removed by another writer"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("nothing was written"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("is closed"), "{}", out.stderr);
+    assert!(!s.path("state/journal/api.json").exists());
+    assert_eq!(keys(&s)["API_CURRENT"], before["API_CURRENT"]);
+    // And A is not blocked.
+    s.rotor().args(["rotate"]).run().expect(0);
+    assert_eq!(keys(&s)["API_PREVIOUS"], before["API_CURRENT"]);
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+}
+
+#[test]
+fn a_run_undone_while_its_host_was_down_is_closed_by_resume() {
+    let s = Sandbox::new();
+    s.runbook("api", RUNBOOK);
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["rotate"]).run().expect(0);
+    let before = keys(&s);
+    let out = s
+        .rotor()
+        .args(["rotate"])
+        .env("ROTOR_FAILPOINT", "kill@after:stage.monitor")
+        .run();
+    assert_eq!(out.signal, Some(9));
+    assert!(keys(&s).contains_key("API_PENDING"));
+    s.rotor()
+        .env("ROTOR_STATE_DIR", s.path("state-b"))
+        .args(["rollback", "--force"])
+        .run()
+        .expect(0);
+    let out = s.rotor().args(["resume"]).run().expect(5);
+    assert!(
+        out.stderr.contains("removed by another writer"),
+        "{}",
+        out.stderr
+    );
+    assert!(!s.path("state/journal/api.json").exists());
+    assert_eq!(keys(&s), before);
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+}
