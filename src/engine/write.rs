@@ -73,9 +73,12 @@ async fn target(
             ),
         });
     }
+    // A store without a rotation id slot (a SQL table with `rotation_id: ~`) holding
+    // exactly this step's keys holds this run's write: its new key is this run's own.
+    let stored_id = tg.current.as_ref().and_then(|v| v.set.rotation_id.as_ref());
     let rotation_matches = step.rotation_id.is_none()
-        || tg.current.as_ref().and_then(|v| v.set.rotation_id.as_ref())
-            == step.rotation_id.as_ref();
+        || stored_id == step.rotation_id.as_ref()
+        || (stored_id.is_none() && m.journal.new_key.is_some());
     // A write of this run that stopped half-way is finished by writing again, even when
     // the keys are all in place (a store's metadata may still be behind).
     if have.as_ref() == Some(&step.want) && rotation_matches && writing.is_none() {

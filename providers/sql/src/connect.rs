@@ -13,7 +13,7 @@ use std::time::Duration;
 use rotor_provider::{Clients, Error, Result};
 use sqlx::AnyConnection;
 use sqlx::any::AnyConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::dialect::Dialect;
 
@@ -99,6 +99,7 @@ fn shown(url: &url::Url) -> String {
 /// Connections to one database, shared by the targets of a run.
 pub struct Pool {
     options: AnyConnectOptions,
+    dialect: Dialect,
     idle: Mutex<Vec<AnyConnection>>,
     /// SQLite has one writer at a time: this run's writers queue here instead of
     /// polling SQLite's busy handler, which sleeps in growing steps.
@@ -120,6 +121,7 @@ impl Pool {
             options: AnyConnectOptions::from_url(&settings.url)
                 .expect("any URL is accepted")
                 .disable_statement_logging(),
+            dialect: settings.dialect,
             idle: Mutex::new(Vec::new()),
             writer: tokio::sync::Mutex::new(()),
         })
@@ -130,9 +132,16 @@ impl Pool {
         if let Some(c) = self.idle.lock().expect("pool lock").pop() {
             return Ok(c);
         }
-        match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect_with(&self.options))
-            .await
-        {
+        let connect = async {
+            let mut conn = AnyConnection::connect_with(&self.options).await?;
+            // Times read and written in UTC whatever the server's default, so a
+            // timestamp column reads back the same text from every host.
+            if let Some(s) = self.dialect.session_setup() {
+                sqlx::query(AssertSqlSafe(s)).execute(&mut conn).await?;
+            }
+            Ok(conn)
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(r) => r,
             Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,

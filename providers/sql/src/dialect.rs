@@ -63,6 +63,53 @@ impl Dialect {
         }
     }
 
+    /// Run once on every new connection: the session's time zone set to UTC, so
+    /// timestamp columns are written and read back in UTC whatever the server's default.
+    pub fn session_setup(self) -> Option<&'static str> {
+        match self {
+            Dialect::Postgres => Some("SET TIME ZONE 'UTC'"),
+            Dialect::MySql => Some("SET time_zone = '+00:00'"),
+            Dialect::Sqlite => None,
+        }
+    }
+
+    /// The query giving a column's declared type; parameters: the table (as quoted by
+    /// [`quote`](Self::quote) for PostgreSQL, else bare), its schema (or `None`), the
+    /// column. One row, one text column, or no row when there is no such column.
+    pub fn column_type_query(self, has_schema: bool) -> &'static str {
+        match (self, has_schema) {
+            (Dialect::Postgres, _) => {
+                "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+                 WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped"
+            }
+            (Dialect::MySql, true) => {
+                "SELECT CAST(DATA_TYPE AS CHAR) FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?"
+            }
+            (Dialect::MySql, false) => {
+                "SELECT CAST(DATA_TYPE AS CHAR) FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?"
+            }
+            (Dialect::Sqlite, true) => "SELECT type FROM pragma_table_info(?, ?) WHERE name = ?",
+            (Dialect::Sqlite, false) => "SELECT type FROM pragma_table_info(?) WHERE name = ?",
+        }
+    }
+
+    /// A parameter written into a column of type `ty`: text converted by the database
+    /// itself to the column's own type.
+    pub fn typed_param(self, param: &str, ty: ColumnType) -> String {
+        match (self, ty) {
+            (_, ColumnType::Text) | (Dialect::Sqlite, _) => param.to_owned(),
+            (Dialect::Postgres, ColumnType::TimestampTz) => format!("CAST({param} AS TIMESTAMPTZ)"),
+            (Dialect::Postgres, ColumnType::Timestamp) => format!("CAST({param} AS TIMESTAMP)"),
+            (Dialect::Postgres, ColumnType::Integer) => format!("CAST({param} AS BIGINT)"),
+            (Dialect::MySql, ColumnType::Timestamp | ColumnType::TimestampTz) => {
+                format!("CAST({param} AS DATETIME)")
+            }
+            (Dialect::MySql, ColumnType::Integer) => format!("CAST({param} AS SIGNED)"),
+        }
+    }
+
     /// What a locking read appends: PostgreSQL and MySQL lock the rows they read; SQLite
     /// already holds the database's write lock (`BEGIN IMMEDIATE`).
     pub fn lock_suffix(self) -> &'static str {
@@ -105,6 +152,38 @@ impl Dialect {
                 format!("SET LOCAL statement_timeout = {}", statement.as_millis()),
             ],
             Dialect::Sqlite | Dialect::MySql => Vec::new(),
+        }
+    }
+}
+
+/// The kind of column a time is written to, from its declared type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Text (or anything else): RFC 3339, or Unix seconds with `rotated_at_format: unix`.
+    #[default]
+    Text,
+    /// An integer column: Unix seconds.
+    Integer,
+    /// A timestamp without a zone (PostgreSQL `timestamp`, MySQL `datetime`, and MySQL
+    /// `timestamp`, converted from the session's UTC): the UTC wall time.
+    Timestamp,
+    /// PostgreSQL `timestamptz`: an instant.
+    TimestampTz,
+}
+
+impl ColumnType {
+    /// The column type of `declared` (a type as the database names it) in `dialect`.
+    pub fn of(dialect: Dialect, declared: &str) -> ColumnType {
+        let d = declared.trim().to_ascii_lowercase();
+        match dialect {
+            // SQLite's type affinity: a declared type containing INT is an integer
+            // column; anything else keeps the text rotor writes as text.
+            Dialect::Sqlite if d.contains("int") => ColumnType::Integer,
+            Dialect::Sqlite => ColumnType::Text,
+            _ if d.contains("with time zone") || d == "timestamptz" => ColumnType::TimestampTz,
+            _ if d.starts_with("timestamp") || d.starts_with("datetime") => ColumnType::Timestamp,
+            _ if d.contains("int") => ColumnType::Integer,
+            _ => ColumnType::Text,
         }
     }
 }
@@ -152,6 +231,36 @@ mod tests {
         assert_eq!(Dialect::MySql.quote("key"), "`key`");
         assert_eq!(Dialect::Postgres.param(3), "$3");
         assert_eq!(Dialect::MySql.param(3), "?");
+    }
+
+    #[test]
+    fn column_types_by_declared_type() {
+        use ColumnType::*;
+        for (d, declared, want) in [
+            (Dialect::Postgres, "timestamp with time zone", TimestampTz),
+            (
+                Dialect::Postgres,
+                "timestamp(3) without time zone",
+                Timestamp,
+            ),
+            (Dialect::Postgres, "bigint", Integer),
+            (Dialect::Postgres, "text", Text),
+            (Dialect::Postgres, "character varying(64)", Text),
+            (Dialect::MySql, "datetime", Timestamp),
+            (Dialect::MySql, "timestamp", Timestamp),
+            (Dialect::MySql, "bigint", Integer),
+            (Dialect::MySql, "varchar", Text),
+            (Dialect::Sqlite, "INTEGER", Integer),
+            (Dialect::Sqlite, "DATETIME", Text),
+            (Dialect::Sqlite, "", Text),
+        ] {
+            assert_eq!(ColumnType::of(d, declared), want, "{d:?} {declared}");
+        }
+        assert_eq!(
+            Dialect::Postgres.typed_param("$3", TimestampTz),
+            "CAST($3 AS TIMESTAMPTZ)"
+        );
+        assert_eq!(Dialect::Sqlite.typed_param("?", Integer), "?");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rotor_provider::KeySet;
 use rotor_provider::keyset::{self, FieldNames};
 use sha2::{Digest, Sha256};
 
-use crate::dialect::Dialect;
+use crate::dialect::{ColumnType, Dialect};
 
 /// The five slots, in the order raw values are kept.
 pub const SLOTS: [&str; 5] = [
@@ -134,7 +134,15 @@ pub struct Statements {
 }
 
 impl Statements {
-    pub fn new(dialect: Dialect, table: &str, layout: Layout, encrypted: Option<&str>) -> Self {
+    /// `time`: the type of the `rotated_at` column (columns layout; a rows layout's
+    /// values are all text).
+    pub fn new(
+        dialect: Dialect,
+        table: &str,
+        layout: Layout,
+        encrypted: Option<&str>,
+        time: ColumnType,
+    ) -> Self {
         let q = |n: &str| dialect.quote(n);
         let p = |n: usize| dialect.param(n);
         let t = q(table);
@@ -182,13 +190,19 @@ impl Statements {
             } => {
                 let k = q(key_column);
                 let cols: Vec<String> = columns.stored().map(|(_, c)| q(c)).collect();
+                let slots: Vec<usize> = columns.stored().map(|(slot, _)| slot).collect();
                 let n = cols.len();
+                // Each value as its column's own type (`rotated_at` may be a timestamp).
+                let param = |i: usize| match slots.get(i - 1) {
+                    Some(3) => dialect.typed_param(&p(i), time),
+                    _ => p(i),
+                };
                 let sets: Vec<String> = cols
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| format!("{c} = {}", p(i + 1)))
+                    .map(|(i, c)| format!("{c} = {}", param(i + 1)))
                     .collect();
-                let values: Vec<String> = (1..=n + 1).map(p).collect();
+                let values: Vec<String> = (1..=n + 1).map(param).collect();
                 let reads: Vec<String> = columns.stored().map(|(_, c)| read_col(c)).collect();
                 (
                     format!(
@@ -229,18 +243,47 @@ pub fn to_set(raw: &Raw) -> Result<Option<KeySet>, String> {
     keyset::from_fields(&names, |n| {
         let i = SLOTS.iter().position(|s| *s == n)?;
         let v = raw[i].clone()?;
-        // `rotated_at` may be kept as Unix seconds (as some applications do).
-        if i == 3
-            && let Ok(secs) = v.trim().parse::<i64>()
-        {
-            return Timestamp::from_second(secs).ok().map(|t| t.to_string());
+        if i == 3 {
+            return Some(read_time(&v).map_or(v, |t| t.to_string()));
         }
         Some(v)
     })
 }
 
+/// A time as a column gives it back as text: Unix seconds (an integer column, or
+/// `rotated_at_format: unix`), RFC 3339, or a database's own rendering of a timestamp
+/// (`2026-11-26 05:00:00+00`, `2026-11-26 05:00:00.5`); one without a zone is UTC (rotor
+/// writes and reads in a UTC session).
+pub fn read_time(v: &str) -> Option<Timestamp> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<i64>() {
+        return Timestamp::from_second(secs).ok();
+    }
+    if let Ok(t) = v.parse::<Timestamp>() {
+        return Some(t);
+    }
+    // PostgreSQL renders a zone of whole hours as `+00`.
+    if let Some(t) = v
+        .get(v.len().saturating_sub(3)..)
+        .filter(|z| z.starts_with(['+', '-']) && z[1..].bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|_| format!("{v}:00").parse::<Timestamp>().ok())
+    {
+        return Some(t);
+    }
+    v.parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+}
+
 /// The raw slot values of `set` for a target storing `slots`, or why it cannot hold it.
-pub fn to_raw(set: &KeySet, slots: &SlotNames, time: TimeFormat) -> Result<Raw, String> {
+/// `column`: the type of the `rotated_at` column, which decides how the time is written.
+pub fn to_raw(
+    set: &KeySet,
+    slots: &SlotNames,
+    time: TimeFormat,
+    column: ColumnType,
+) -> Result<Raw, String> {
     let mut raw: Raw = Default::default();
     for (name, value) in keyset::to_fields(&FieldNames::default(), set) {
         let i = SLOTS.iter().position(|s| *s == name).unwrap_or(0);
@@ -253,8 +296,17 @@ pub fn to_raw(set: &KeySet, slots: &SlotNames, time: TimeFormat) -> Result<Raw, 
             }
             continue;
         }
-        raw[i] = Some(match (i, time, &set.rotated_at) {
-            (3, TimeFormat::Unix, Some(t)) => t.as_second().to_string(),
+        raw[i] = Some(match (i, column, time, &set.rotated_at) {
+            (3, ColumnType::Integer, _, Some(t)) | (3, _, TimeFormat::Unix, Some(t))
+                if column != ColumnType::Timestamp && column != ColumnType::TimestampTz =>
+            {
+                t.as_second().to_string()
+            }
+            // Every database takes `YYYY-MM-DD HH:MM:SS` for a timestamp column; the
+            // session is in UTC (see `Dialect::session_setup`), so it is the UTC time.
+            (3, ColumnType::Timestamp | ColumnType::TimestampTz, _, Some(t)) => {
+                t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+            }
             _ => value.into_owned(),
         });
     }
@@ -306,7 +358,13 @@ mod tests {
             value_column: "value".into(),
             keys: rows(false),
         };
-        let s = Statements::new(Dialect::Postgres, "system_state", layout, None);
+        let s = Statements::new(
+            Dialect::Postgres,
+            "system_state",
+            layout,
+            None,
+            ColumnType::Text,
+        );
         assert_eq!(
             s.lock,
             r#"SELECT "key", SUBSTR(CAST("value" AS TEXT), 1, 65537) FROM "system_state" WHERE "key" IN ($1, $2, $3) LIMIT 10 FOR UPDATE"#
@@ -320,7 +378,13 @@ mod tests {
             key: "payments".into(),
             columns: SlotNames([Some("cur".into()), Some("prev".into()), None, None, None]),
         };
-        let s = Statements::new(Dialect::MySql, "signing_keys", layout, Some("encrypted"));
+        let s = Statements::new(
+            Dialect::MySql,
+            "signing_keys",
+            layout,
+            Some("encrypted"),
+            ColumnType::Text,
+        );
         assert_eq!(
             s.read,
             "SELECT SUBSTR(CAST(`cur` AS CHAR), 1, 65537), SUBSTR(CAST(`prev` AS CHAR), 1, 65537), \
@@ -334,7 +398,7 @@ mod tests {
             s.update,
             "UPDATE `signing_keys` SET `cur` = ?, `prev` = ? WHERE `name` = ?"
         );
-        let s = Statements::new(Dialect::Sqlite, "t", s.layout, None);
+        let s = Statements::new(Dialect::Sqlite, "t", s.layout, None, ColumnType::Text);
         assert_eq!(s.lock, s.read, "SQLite locks by BEGIN IMMEDIATE");
     }
 
@@ -343,16 +407,42 @@ mod tests {
         let mut set = KeySet::new(Key::new("c".repeat(44)));
         set.previous = Some(Key::new("p".repeat(44)));
         set.rotated_at = Some("2026-11-26T05:00:00Z".parse().unwrap());
-        let raw = to_raw(&set, &rows(false), TimeFormat::Unix).unwrap();
+        let raw = to_raw(&set, &rows(false), TimeFormat::Unix, ColumnType::Text).unwrap();
         assert_eq!(raw[3].as_deref(), Some("1795669200"));
         assert_eq!(to_set(&raw).unwrap().unwrap(), set);
         set.pending = Some(Key::new("n".repeat(44)));
-        let e = to_raw(&set, &rows(false), TimeFormat::Rfc3339).unwrap_err();
+        let e = to_raw(&set, &rows(false), TimeFormat::Rfc3339, ColumnType::Text).unwrap_err();
         assert!(e.contains("no pending key"), "{e}");
-        let raw = to_raw(&set, &rows(true), TimeFormat::Rfc3339).unwrap();
+        let raw = to_raw(&set, &rows(true), TimeFormat::Rfc3339, ColumnType::Text).unwrap();
         assert_eq!(raw[3].as_deref(), Some("2026-11-26T05:00:00Z"));
         assert_ne!(version(&raw), version(&Default::default()));
         assert!(to_set(&Default::default()).unwrap().is_none());
+    }
+
+    #[test]
+    fn times_as_databases_give_them_back() {
+        let want: Timestamp = "2026-11-26T05:00:00Z".parse().unwrap();
+        for v in [
+            "1795669200",
+            "2026-11-26T05:00:00Z",
+            "2026-11-26 05:00:00+00",
+            "2026-11-26 06:00:00+01",
+            "2026-11-26 05:00:00+00:00",
+            "2026-11-26 05:00:00",
+            "2026-11-26 05:00:00.000000",
+        ] {
+            assert_eq!(read_time(v), Some(want), "{v}");
+        }
+        assert_eq!(read_time("not a time"), None);
+        let mut set = KeySet::new(Key::new("c".repeat(44)));
+        set.rotated_at = Some(want);
+        let cols = SlotNames([Some("cur".into()), None, None, Some("at".into()), None]);
+        let raw = to_raw(&set, &cols, TimeFormat::Rfc3339, ColumnType::TimestampTz).unwrap();
+        assert_eq!(raw[3].as_deref(), Some("2026-11-26 05:00:00"));
+        let raw = to_raw(&set, &cols, TimeFormat::Rfc3339, ColumnType::Integer).unwrap();
+        assert_eq!(raw[3].as_deref(), Some("1795669200"));
+        let raw = to_raw(&set, &cols, TimeFormat::Unix, ColumnType::Timestamp).unwrap();
+        assert_eq!(raw[3].as_deref(), Some("2026-11-26 05:00:00"));
     }
 
     #[test]

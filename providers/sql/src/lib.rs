@@ -50,7 +50,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 pub use connect::CONNECT_TIMEOUT;
 use connect::{Pool, Settings};
 pub use dialect::Dialect;
-use dialect::check_identifier;
+use dialect::{ColumnType, check_identifier};
 use errors::Doing;
 use layout::{Layout, Raw, SLOTS, SlotNames, Statements, TimeFormat};
 
@@ -278,6 +278,7 @@ impl rotor_provider::Store for SqlStore {
             &config.table,
             layout,
             config.encrypted_column.as_deref(),
+            ColumnType::Text,
         );
         Ok(Box::new(SqlProvider {
             pool: Pool::shared(clients, &settings),
@@ -286,6 +287,7 @@ impl rotor_provider::Store for SqlStore {
             encrypted: config.encrypted_column.clone(),
             wait: config.busy_timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT),
             time: config.rotated_at_format,
+            typed: tokio::sync::OnceCell::new(),
         }))
     }
 }
@@ -303,6 +305,9 @@ pub struct SqlProvider {
     encrypted: Option<String>,
     wait: Duration,
     time: TimeFormat,
+    /// The write statements with each value as its column's type, and the type of the
+    /// `rotated_at` column: asked of the database on the first write.
+    typed: tokio::sync::OnceCell<(Statements, ColumnType)>,
 }
 
 impl std::fmt::Debug for SqlProvider {
@@ -337,6 +342,67 @@ impl SqlProvider {
             location: self.location(),
             detail,
         }
+    }
+
+    /// The write statements for this table's column types (asked once per target).
+    async fn typed(&self, conn: &mut AnyConnection) -> Result<&(Statements, ColumnType)> {
+        self.typed
+            .get_or_try_init(|| async {
+                let column = self.time_column_type(conn).await?;
+                let sql = Statements::new(
+                    self.settings.dialect,
+                    &self.sql.table,
+                    self.sql.layout.clone(),
+                    self.encrypted.as_deref(),
+                    column,
+                );
+                Ok((sql, column))
+            })
+            .await
+    }
+
+    /// The declared type of the `rotated_at` column (a columns layout that stores it);
+    /// text otherwise, and when the database does not say.
+    async fn time_column_type(&self, conn: &mut AnyConnection) -> Result<ColumnType> {
+        let Layout::Columns { columns, .. } = &self.sql.layout else {
+            return Ok(ColumnType::Text);
+        };
+        let Some(column) = columns.0[3].clone() else {
+            return Ok(ColumnType::Text);
+        };
+        let dialect = self.settings.dialect;
+        let table = &self.sql.table;
+        let (schema, bare) = match table.split_once('.') {
+            Some((s, t)) => (Some(s.to_owned()), t.to_owned()),
+            None => (None, table.clone()),
+        };
+        let text = dialect.column_type_query(schema.is_some());
+        let mut q = sqlx::query(AssertSqlSafe(text.to_owned()));
+        q = match dialect {
+            Dialect::Postgres => q.bind(dialect.quote(table)).bind(column),
+            Dialect::MySql => {
+                if let Some(s) = schema {
+                    q = q.bind(s);
+                }
+                q.bind(bare).bind(column)
+            }
+            Dialect::Sqlite => {
+                q = q.bind(bare);
+                if let Some(s) = schema {
+                    q = q.bind(s);
+                }
+                q.bind(column)
+            }
+        };
+        let location = self.location();
+        let row: Option<AnyRow> = q
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| errors::classify(e, self.doing("SELECT (column type)", &location)))?;
+        let declared = row
+            .and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten())
+            .unwrap_or_default();
+        Ok(ColumnType::of(dialect, &declared))
     }
 
     /// Runs the read statement (`locked`: the locking one) on `conn`.
@@ -449,9 +515,11 @@ impl SqlProvider {
     async fn transact(
         &self,
         conn: &mut AnyConnection,
+        sql: &Statements,
         new: &Raw,
         condition: &WriteCondition,
-    ) -> Result<()> {
+        committing: &std::sync::atomic::AtomicBool,
+    ) -> Result<Version> {
         let location = self.location();
         let dialect = self.settings.dialect;
         let fail = |statement: &'static str| {
@@ -500,19 +568,19 @@ impl SqlProvider {
                 for (slot, k) in keys.stored() {
                     let (q, what) = match (&new[slot], found.rows[slot]) {
                         (Some(v), true) => (
-                            sqlx::query(AssertSqlSafe(self.sql.update.clone()))
+                            sqlx::query(AssertSqlSafe(sql.update.clone()))
                                 .bind(v.clone())
                                 .bind(k.to_owned()),
                             "UPDATE",
                         ),
                         (Some(v), false) => (
-                            sqlx::query(AssertSqlSafe(self.sql.insert.clone()))
+                            sqlx::query(AssertSqlSafe(sql.insert.clone()))
                                 .bind(k.to_owned())
                                 .bind(v.clone()),
                             "INSERT",
                         ),
                         (None, true) => (
-                            sqlx::query(AssertSqlSafe(self.sql.delete.clone())).bind(k.to_owned()),
+                            sqlx::query(AssertSqlSafe(sql.delete.clone())).bind(k.to_owned()),
                             "DELETE",
                         ),
                         (None, false) => continue,
@@ -522,11 +590,7 @@ impl SqlProvider {
             }
             Layout::Columns { key, columns, .. } => {
                 let exists = found.rows[0];
-                let text = if exists {
-                    &self.sql.update
-                } else {
-                    &self.sql.insert
-                };
+                let text = if exists { &sql.update } else { &sql.insert };
                 let mut q = sqlx::query(AssertSqlSafe(text.clone()));
                 for (slot, _) in columns.stored() {
                     q = q.bind(new[slot].clone());
@@ -539,7 +603,12 @@ impl SqlProvider {
                 }))?;
             }
         }
-        tx.commit().await.map_err(fail("COMMIT"))
+        // The version is what the table now holds, as it reads back: a timestamp or
+        // integer column gives back its own rendering of the value written.
+        let written = self.select(&mut tx, true).await?;
+        committing.store(true, std::sync::atomic::Ordering::SeqCst);
+        tx.commit().await.map_err(fail("COMMIT"))?;
+        Ok(Version(layout::version(&written.raw)))
     }
 }
 
@@ -587,13 +656,15 @@ impl Provider for SqlProvider {
         _writer: &str,
     ) -> Result<Version> {
         let location = self.location();
-        let new = layout::to_raw(set, self.sql.layout.slots(), self.time).map_err(|detail| {
-            Error::Config {
+        // Refused before connecting when the target cannot hold the set at all.
+        layout::to_raw(set, self.sql.layout.slots(), self.time, ColumnType::Text).map_err(
+            |detail| Error::Config {
                 location: location.clone(),
                 detail,
-            }
-        })?;
+            },
+        )?;
         let bound = CONNECT_TIMEOUT + self.wait + STATEMENT_TIMEOUT;
+        let committing = std::sync::atomic::AtomicBool::new(false);
         let run = async {
             let _one_writer = match self.settings.dialect {
                 Dialect::Sqlite => Some(self.pool.writer.lock().await),
@@ -604,13 +675,34 @@ impl Provider for SqlProvider {
                 .get()
                 .await
                 .map_err(|e| errors::classify(e, self.doing("connect", &location)))?;
-            self.transact(&mut conn, &new, &condition).await?;
+            let (sql, column) = self.typed(&mut conn).await?;
+            let new = layout::to_raw(set, self.sql.layout.slots(), self.time, *column).map_err(
+                |detail| Error::Config {
+                    location: location.clone(),
+                    detail,
+                },
+            )?;
+            let version = self
+                .transact(&mut conn, sql, &new, &condition, &committing)
+                .await?;
             self.pool.put(conn);
-            Ok(Version(layout::version(&new)))
+            Ok(version)
         };
-        tokio::time::timeout(bound, run)
-            .await
-            .unwrap_or_else(|_| Err(self.timed_out("write", bound)))
+        match tokio::time::timeout(bound, run).await {
+            Ok(r) => r,
+            // The COMMIT was sent: whether it landed is unknown, never "nothing".
+            Err(_) if committing.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(Error::Unreachable {
+                    location: self.location(),
+                    detail: format!(
+                        "the COMMIT got no answer within {}s: the write may have landed; rotor reads the table again to know",
+                        bound.as_secs()
+                    ),
+                    cause: None,
+                })
+            }
+            Err(_) => Err(self.timed_out("write", bound)),
+        }
     }
 }
 
