@@ -7,6 +7,8 @@ mod check;
 mod crash;
 mod deploy;
 mod engine;
+#[cfg(all(feature = "aws-ssm", feature = "aws-secretsmanager"))]
+mod faults;
 #[cfg(all(
     feature = "vault",
     feature = "aws-ssm",

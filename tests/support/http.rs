@@ -98,6 +98,11 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Request>>, handler: &Handler) {
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let (code, text) = handler(&req);
         seen.lock().unwrap().push(req);
+        // 0: the answer is lost, the connection reset before any byte of it.
+        if code == 0 {
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         // A redirect's text is its `Location`; a 429's or 503's is its `Retry-After`.
         let answer = if (300..400).contains(&code) {
             format!("HTTP/1.1 {code} X\r\nLocation: {text}\r\nContent-Length: 0\r\n\r\n")
@@ -173,4 +178,67 @@ fn dechunk(mut body: &str) -> String {
         body = &rest[n + 2..];
     }
     out
+}
+
+/// A pass-through proxy to `upstream` that loses answers on demand: the request reaches
+/// the server and is applied, and the client's connection is reset before any byte of
+/// the answer (a proxy timeout, a reset connection). What a retrying client must treat
+/// as "I do not know whether my write landed".
+pub struct LossyProxy {
+    pub server: TestServer,
+    /// Lose the answers of the matching requests numbered in `lose` (1-based, counted
+    /// from when it was armed).
+    rule: Arc<Mutex<Option<LossRule>>>,
+}
+
+struct LossRule {
+    matches: Box<dyn Fn(&Request) -> bool + Send>,
+    lose: Vec<usize>,
+    seen: usize,
+    lost: usize,
+}
+
+impl LossyProxy {
+    pub fn start(upstream: u16) -> LossyProxy {
+        let rule: Arc<Mutex<Option<LossRule>>> = Arc::default();
+        let r = Arc::clone(&rule);
+        let server = TestServer::start(move |req| {
+            let answer = forward(upstream, req);
+            let mut rule = r.lock().unwrap();
+            if let Some(rule) = rule.as_mut()
+                && (rule.matches)(req)
+            {
+                rule.seen += 1;
+                if rule.lose.contains(&rule.seen) {
+                    rule.lost += 1;
+                    return (0, String::new());
+                }
+            }
+            answer
+        });
+        LossyProxy { server, rule }
+    }
+
+    /// Loses the answers of the matching requests numbered in `lose`.
+    pub fn lose(&self, matches: impl Fn(&Request) -> bool + Send + 'static, lose: Vec<usize>) {
+        *self.rule.lock().unwrap() = Some(LossRule {
+            matches: Box::new(matches),
+            lose,
+            seen: 0,
+            lost: 0,
+        });
+    }
+
+    /// (matching requests seen, answers lost) since armed; disarms.
+    pub fn heal(&self) -> (usize, usize) {
+        self.rule
+            .lock()
+            .unwrap()
+            .take()
+            .map_or((0, 0), |r| (r.seen, r.lost))
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url("")
+    }
 }

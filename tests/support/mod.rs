@@ -103,6 +103,15 @@ impl Sandbox {
         )
     }
 
+    /// A runbook for `secret` with one target given as YAML (`aws-ssm: { ... }`), plus
+    /// `extra` lines.
+    pub fn runbook_with_target(&self, secret: &str, target: &str, extra: &str) -> PathBuf {
+        self.write(
+            &format!("runbooks/{secret}.yaml"),
+            &format!("secret: {secret}\ncreate: true\ntargets:\n  {target}\n{extra}"),
+        )
+    }
+
     pub fn rotor(&self) -> Cmd<'_> {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())

@@ -315,6 +315,36 @@ impl SsmProvider {
         Ok(out.version)
     }
 
+    /// Whether versions `from..=to` of the parameter of `slot` all hold `value`: this
+    /// writer's own PutParameter, landed more than once (the SDK retries a call whose
+    /// answer was lost). At most 5 versions are read; more is someone else's doing.
+    async fn versions_hold(&self, slot: usize, from: i64, to: i64, value: &str) -> Result<bool> {
+        if to - from > 5 {
+            return Ok(false);
+        }
+        let name = self.name(slot);
+        for v in from..=to {
+            let selector = format!("{name}:{v}");
+            let got = self
+                .pacer
+                .call(&self.location(), "GetParameter", || async {
+                    self.client()
+                        .await
+                        .get_parameter()
+                        .name(&selector)
+                        .with_decryption(true)
+                        .send()
+                        .await
+                })
+                .await
+                .map_err(|e| classify(e, "GetParameter", &selector, &self.location()))?;
+            if got.parameter.and_then(|p| p.value).as_deref() != Some(value) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Deletes the parameter `name`; one already gone is fine (a resumed write).
     async fn delete(&self, name: &str) -> Result<()> {
         let got = self
@@ -375,10 +405,16 @@ impl Provider for SsmProvider {
         let Some(set) = self.parse(&snap)? else {
             return Ok(None);
         };
-        let writing = self
-            .claimant(snap.version_of(3).unwrap_or(0))
-            .await?
-            .map(|c| c.run);
+        // The claim of the write from this state, else any claim left under the prefix:
+        // a write whose unanswered call had moved `meta` on before its claim was released
+        // is still that run's to finish (its `resume` releases it).
+        let claims = self.claims().await?;
+        let base = snap.version_of(3).unwrap_or(0);
+        let writing = claims
+            .iter()
+            .find(|(b, _)| *b == base)
+            .or_else(|| claims.iter().max_by_key(|(b, _)| *b))
+            .map(|(_, c)| c.run.clone());
         Ok(Some(Versioned {
             set,
             version: snap.version(),
@@ -405,9 +441,9 @@ impl Provider for SsmProvider {
         self.claim(base, writer).await?;
         match self.write_claimed(set, &condition, base).await {
             Ok(version) => {
-                // The write is complete; a claim left by a failed delete names a state
-                // that is gone, and nothing reads it again.
-                if let Err(e) = self.delete(&self.claim_name(base)).await {
+                // The write is complete: release its claim, and any other claim of this
+                // run (one taken from a state an unanswered call had already moved on).
+                if let Err(e) = self.release(base, writer).await {
                     tracing::warn!(claim = %self.claim_name(base), error = %e, "cannot delete a finished claim");
                 }
                 Ok(version)
@@ -434,6 +470,56 @@ fn meta_version_in(v: &Version) -> Option<i64> {
 impl SsmProvider {
     fn claim_name(&self, base: i64) -> String {
         format!("{}/claim/{base}", self.config.prefix)
+    }
+
+    /// Every claim under the prefix, by the `meta` version it was taken from (one
+    /// `GetParametersByPath`; at most 10, more is not rotor's doing).
+    async fn claims(&self) -> Result<Vec<(i64, Claim)>> {
+        let path = format!("{}/claim", self.config.prefix);
+        let got = self
+            .pacer
+            .call(&self.location(), "GetParametersByPath", || async {
+                self.client()
+                    .await
+                    .get_parameters_by_path()
+                    .path(&path)
+                    .max_results(10)
+                    .send()
+                    .await
+            })
+            .await
+            .map_err(|e| classify(e, "GetParametersByPath", &path, &self.location()))?;
+        let mut out = Vec::new();
+        for p in got.parameters.unwrap_or_default() {
+            let name = p.name.unwrap_or_default();
+            let base = name.rsplit('/').next().and_then(|b| b.parse::<i64>().ok());
+            let claim = p
+                .value
+                .as_deref()
+                .and_then(|v| serde_json::from_str::<Claim>(v).ok());
+            match (base, claim) {
+                (Some(b), Some(c)) => out.push((b, c)),
+                _ => {
+                    return Err(Error::Invalid {
+                        location: self.location(),
+                        detail: format!("{name} is not a claim rotor wrote; delete it by hand"),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the claim from `base` and every other claim `writer` holds under the
+    /// prefix; other writers' claims are left alone.
+    async fn release(&self, base: i64, writer: &str) -> Result<()> {
+        self.delete(&self.claim_name(base)).await?;
+        for (b, c) in self.claims().await? {
+            if c.run == writer {
+                self.delete(&self.claim_name(b)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The run that claimed the write from `meta` version `base`, if one did.
@@ -589,19 +675,43 @@ impl SsmProvider {
         };
         for op in ops {
             let written = !touched.is_empty();
-            let (slot, result) = match op {
-                Op::Put(slot, value) => (slot, self.put(slot, value, true).await.map(Some)),
-                Op::Meta(text) => (3, self.put(3, text, false).await.map(Some)),
-                Op::Delete(slot) => (slot, self.delete(&self.name(slot)).await.map(|()| None)),
+            let (slot, value, result) = match op {
+                Op::Put(slot, value) => (
+                    slot,
+                    Some(value),
+                    self.put(slot, value, true).await.map(Some),
+                ),
+                Op::Meta(text) => (3, Some(text), self.put(3, text, false).await.map(Some)),
+                Op::Delete(slot) => (
+                    slot,
+                    None,
+                    self.delete(&self.name(slot)).await.map(|()| None),
+                ),
             };
-            let got = result.map_err(|e| (e, written))?;
+            // A call with no answer (timed out, connection lost: `Unreachable`) may have
+            // landed: then the write is not known to be "nothing", and the claim stays
+            // for the owning run's `resume`, which reads back and finishes.
+            let got = result.map_err(|e| {
+                let unknown = matches!(e, Error::Unreachable { .. });
+                (e, written || unknown)
+            })?;
             touched.push(match got {
                 Some(_) => self.name(slot),
                 None => format!("{} (deleted)", self.name(slot)),
             });
             if let Some(got) = got {
                 let expected = versions[slot].map_or(1, |v| v + 1);
-                if got != expected {
+                // A PutParameter the SDK sent again after its answer was lost lands
+                // twice: every version from the expected one on holds this very value.
+                let own = got > expected
+                    && match value {
+                        Some(v) => self
+                            .versions_hold(slot, expected, got, v)
+                            .await
+                            .map_err(|e| (e, true))?,
+                        None => false,
+                    };
+                if got != expected && !own {
                     return Err(moved(
                         &touched,
                         format!(
