@@ -53,7 +53,7 @@ impl Output {
     }
 
     /// The final JSON document (json mode only).
-    pub fn document(&self, doc: &serde_json::Value) {
+    pub fn document<T: serde::Serialize + ?Sized>(&self, doc: &T) {
         if self.is_json() && !self.documented.replace(true) {
             let mut out = std::io::stdout().lock();
             let _ = serde_json::to_writer_pretty(&mut out, doc);

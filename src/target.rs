@@ -132,6 +132,9 @@ impl<'de> Visitor<'de> for TargetsVisitor {
         if out.is_empty() {
             return Err(de::Error::custom("at least one target is needed"));
         }
+        // A target's settings are large (the biggest store's); a runbook is kept for the
+        // whole run, 10,000 of them in a large one.
+        out.shrink_to_fit();
         Ok(out)
     }
 
@@ -144,6 +147,7 @@ impl<'de> Visitor<'de> for TargetsVisitor {
         if out.is_empty() {
             return Err(de::Error::custom("at least one target is needed"));
         }
+        out.shrink_to_fit();
         Ok(out)
     }
 }

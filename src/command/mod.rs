@@ -61,7 +61,12 @@ impl<'a> RunSinks<'a> {
         RunSinks {
             narrative: Narrative(ctx.out),
             audit: ctx.audit_sink(),
-            records: Records::default(),
+            // The steps of each secret go into the JSON document only.
+            records: if ctx.out.is_json() {
+                Records::default()
+            } else {
+                Records::off()
+            },
             notifier: Notifier::new(subs, crate::engine::action::http::client(ctx.clients)),
         }
     }
@@ -192,11 +197,18 @@ pub fn report(ctx: &Ctx<'_>, outcomes: &[Outcome]) {
             .unwrap_or_default();
         out.heading(&format!("{}: {}{after}", o.secret, o.outcome));
     }
-    out.document(&serde_json::json!({
-        "command": ctx.command,
-        "reason": ctx.reason,
-        "secrets": outcomes,
-    }));
+    /// The document, serialized straight to stdout (no tree of values per secret).
+    #[derive(Serialize)]
+    struct Report<'a> {
+        command: &'a str,
+        reason: Option<&'a str>,
+        secrets: &'a [Outcome],
+    }
+    out.document(&Report {
+        command: ctx.command,
+        reason: ctx.reason,
+        secrets: outcomes,
+    });
 }
 
 /// The steps of `op` from the state `before`, or a policy refusal saying why not.

@@ -269,10 +269,21 @@ pub struct Record {
 }
 
 /// The steps of every secret, for the JSON result.
-#[derive(Debug, Default)]
-pub struct Records(RefCell<HashMap<String, Vec<Record>>>);
+#[derive(Debug)]
+pub struct Records(RefCell<HashMap<String, Vec<Record>>>, bool);
+
+impl Default for Records {
+    fn default() -> Self {
+        Records(RefCell::default(), true)
+    }
+}
 
 impl Records {
+    /// A sink that keeps nothing (text output, where no document lists the steps).
+    pub fn off() -> Self {
+        Records(RefCell::default(), false)
+    }
+
     /// The steps recorded for `secret`, taken out.
     pub fn take(&self, secret: &str) -> Vec<Record> {
         self.0.borrow_mut().remove(secret).unwrap_or_default()
@@ -282,7 +293,8 @@ impl Records {
 #[async_trait(?Send)]
 impl Sink for Records {
     async fn emit(&self, e: &Event) -> Result<()> {
-        if let What::Step { index, outcome, .. } = e.what {
+        if let (true, What::Step { index, outcome, .. }) = (self.1, &e.what) {
+            let (index, outcome) = (*index, *outcome);
             self.0
                 .borrow_mut()
                 .entry(e.secret.clone())
