@@ -42,6 +42,7 @@ use std::sync::Arc;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
+use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{
     Clients, Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
@@ -646,20 +647,16 @@ impl SsmProvider {
         ];
         // New verify-only keys first, then current, then the slots that empty, then meta:
         // at every point `current` holds a key every service already accepts.
-        let mut ops = Vec::new();
-        for slot in [1, 2, 0] {
-            if let Some(v) = want[slot]
-                && fresh.value(slot) != Some(v)
-            {
-                ops.push(Op::Put(slot, v));
-            }
-        }
-        for slot in [1, 2] {
-            if want[slot].is_none() && fresh.value(slot).is_some() {
-                ops.push(Op::Delete(slot));
-            }
-        }
-        ops.push(Op::Meta(&meta_text));
+        // (The provider core's order: see `rotor_provider::slots`.)
+        let have = [0, 1, 2].map(|i| fresh.value(i));
+        let ops: Vec<Op> = slots::write_order(have, want)
+            .into_iter()
+            .map(|w| match w {
+                SlotWrite::Put(slot) => Op::Put(slot, want[slot].unwrap_or_default()),
+                SlotWrite::Clear(slot) => Op::Delete(slot),
+                SlotWrite::Meta => Op::Meta(&meta_text),
+            })
+            .collect();
         let mut versions: [Option<i64>; 4] = std::array::from_fn(|i| fresh.version_of(i));
         let mut touched: Vec<String> = Vec::new();
         let moved = |touched: &[String], detail: String| {

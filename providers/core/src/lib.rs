@@ -17,6 +17,7 @@ pub mod fsread;
 pub mod key;
 pub mod keyset;
 pub mod memory;
+pub mod slots;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

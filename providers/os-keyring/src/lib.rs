@@ -24,6 +24,7 @@ mod worker;
 use std::sync::Arc;
 
 use rotor_provider::keyset::{self, FieldNames};
+use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{
     Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
     WriteGuarantee,
@@ -406,19 +407,20 @@ impl Provider for KeyringProvider {
                 writing: None,
             },
         };
-        // An order that never loses a key a service may hold: the verify-only slots that
-        // get a key first (promote writes the old current to `previous` before `current`
-        // is overwritten), then `current`, then the slots that empty.
+        // The provider core's order, which never loses a key a service may hold.
         let (entries, _) = self.entries();
-        let order = [(1, true), (2, true), (0, true), (1, false), (2, false)];
-        for (slot, filled) in order {
-            if let Some(e) = &entries[slot]
-                && new.slots[slot].is_some() == filled
-            {
-                self.put(e, new.slots[slot].clone()).await?;
+        let have = [0, 1, 2].map(|i| now.slots[i].as_deref());
+        let want = [0, 1, 2].map(|i| new.slots[i].as_deref());
+        for w in slots::write_order(have, want) {
+            match w {
+                SlotWrite::Put(slot) | SlotWrite::Clear(slot) => {
+                    if let Some(e) = &entries[slot] {
+                        self.put(e, new.slots[slot].clone()).await?;
+                    }
+                }
+                SlotWrite::Meta => self.put_meta(&new.meta).await?,
             }
         }
-        self.put_meta(&new.meta).await?;
         Ok(Version(new.version()))
     }
 }
