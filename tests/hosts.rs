@@ -100,3 +100,30 @@ fn a_run_undone_while_its_host_was_down_is_closed_by_resume() {
     s.rotor().args(["rotate"]).run().expect(0);
     s.rotor().args(["audit", "verify"]).run().expect(0);
 }
+
+/// Two targets naming one file (two spellings of its path) are refused before anything
+/// is written, with the runbook's position.
+#[test]
+fn two_targets_naming_one_place_are_refused() {
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  - name: a\n    file: { path: keys/api.env, format: env }\n  - name: b\n    file: { path: ./keys/../keys/api.env, format: env }\n",
+    );
+    for cmd in [vec!["rotate"], vec!["status"]] {
+        let out = s.rotor().args(&cmd).run().expect(2);
+        assert!(
+            out.stderr.contains("runbooks/api.yaml:3:1")
+                && out
+                    .stderr
+                    .contains("targets `a` and `b` name the same place"),
+            "{cmd:?}: {}",
+            out.stderr
+        );
+    }
+    assert!(!s.path("keys/api.env").exists(), "something was written");
+    assert!(
+        !s.path("state/journal/api.json").exists(),
+        "a journal was written"
+    );
+}

@@ -81,6 +81,24 @@ pub async fn open_targets(
             .config
             .build(&rb.secret, clients)
             .map_err(|e| Error::store(&rb.secret, state.clone(), e))?;
+        // Two targets naming one place would each check-and-set against the other's
+        // write: refused before anything is read or written.
+        let place = provider.place();
+        if let Some(other) = out.iter().find(|t: &&Target| t.provider.place() == place) {
+            let text = std::fs::read_to_string(&rb.path).unwrap_or_default();
+            let (line, column) = crate::runbook::key_position(&text, "targets");
+            return Err(Error::Runbook {
+                path: rb.path.clone(),
+                line,
+                column,
+                message: format!(
+                    "targets `{}` and `{}` name the same place ({}); each target must be a place of its own",
+                    other.name,
+                    target.name,
+                    provider.location()
+                ),
+            });
+        }
         tracing::debug!(secret = %rb.secret, location = %provider.location(), "reading key set");
         let current = provider
             .read()

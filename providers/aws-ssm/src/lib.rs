@@ -379,6 +379,11 @@ enum Op<'a> {
 struct Claim {
     run: String,
     at: String,
+    /// The fingerprints of the key set the write puts in place (never a key): a claim
+    /// left from an older state whose set is the one `meta` now describes is a write
+    /// that landed and was not released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprints: Option<Fingerprints>,
 }
 
 #[async_trait::async_trait]
@@ -406,15 +411,21 @@ impl Provider for SsmProvider {
         let Some(set) = self.parse(&snap)? else {
             return Ok(None);
         };
-        // The claim of the write from this state, else any claim left under the prefix:
-        // a write whose unanswered call had moved `meta` on before its claim was released
-        // is still that run's to finish (its `resume` releases it).
+        // The claim of the write from this state; else a claim left from an older state
+        // for exactly the key set `meta` now describes: that write landed (its unanswered
+        // call had moved `meta` on) but was never released, and its run's `resume`
+        // releases it. Any other older claim is a loser's, about to be dropped.
         let claims = self.claims().await?;
         let base = snap.version_of(3).unwrap_or(0);
         let writing = claims
             .iter()
             .find(|(b, _)| *b == base)
-            .or_else(|| claims.iter().max_by_key(|(b, _)| *b))
+            .or_else(|| {
+                let landed = set.fingerprints();
+                claims
+                    .iter()
+                    .find(|(b, c)| *b < base && c.fingerprints.as_ref() == Some(&landed))
+            })
             .map(|(_, c)| c.run.clone());
         Ok(Some(Versioned {
             set,
@@ -439,7 +450,7 @@ impl Provider for SsmProvider {
                 )
             })?,
         };
-        self.claim(base, writer).await?;
+        self.claim(base, writer, set.fingerprints()).await?;
         match self.write_claimed(set, &condition, base).await {
             Ok(version) => {
                 // The write is complete: release its claim, and any other claim of this
@@ -549,9 +560,10 @@ impl SsmProvider {
 
     /// Claims the write from `meta` version `base` for `writer` (an atomic create), or
     /// accepts the claim `writer` already holds; another writer's claim is a conflict.
-    async fn claim(&self, base: i64, writer: &str) -> Result<()> {
+    async fn claim(&self, base: i64, writer: &str, fingerprints: Fingerprints) -> Result<()> {
         let name = self.claim_name(base);
         let claim = Claim {
+            fingerprints: Some(fingerprints),
             run: writer.to_owned(),
             at: jiff::Timestamp::now()
                 .round(jiff::Unit::Second)

@@ -431,6 +431,29 @@ impl Provider for FileProvider {
         format!("file:{}", self.path.display())
     }
 
+    /// The absolute path with `.` and `..` resolved as written (`./keys/a.env`,
+    /// `keys/../keys/a.env` and `keys/a.env` are one file), its directory through its
+    /// symbolic links when it exists.
+    fn place(&self) -> String {
+        let abs = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
+        let mut clean = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                other => clean.push(other),
+            }
+        }
+        if let (Some(dir), Some(name)) = (clean.parent(), clean.file_name())
+            && let Ok(real) = fs::canonicalize(dir)
+        {
+            clean = real.join(name);
+        }
+        format!("file:{}", clean.display())
+    }
+
     async fn read(&self) -> Result<Option<Versioned>> {
         let Some(bytes) = self.read_bytes()? else {
             return Ok(None);

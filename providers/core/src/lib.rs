@@ -221,6 +221,14 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Where the key set lives, for logs and errors (`file:/etc/app/keys.env`). Never secret.
     fn location(&self) -> String;
 
+    /// What identifies the stored place itself, so two targets of one runbook naming the
+    /// same place (one file through two spellings of its path, one Redis hash) are
+    /// refused before anything is written. The location, unless a store spells one place
+    /// in several ways.
+    fn place(&self) -> String {
+        self.location()
+    }
+
     /// Reads the key set, or `None` when the store holds none for this secret.
     async fn read(&self) -> Result<Option<Versioned>>;
 
