@@ -127,3 +127,52 @@ fn two_targets_naming_one_place_are_refused() {
         "a journal was written"
     );
 }
+
+/// A `rotated_at` ahead of this host's clock is named as clock skew (not "age 0s"), a
+/// rotation is refused saying so (with `--if-due` too) and `--force` acts; `--if-due`
+/// says "not due" once.
+#[test]
+fn a_clock_ahead_is_named_and_force_acts() {
+    let s = Sandbox::new();
+    s.runbook("api", "max_age: 90d\n");
+    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s.rotor().args(["rotate", "--if-due"]).run().expect(0);
+    assert_eq!(
+        out.stdout.matches("not due").count() + out.stderr.matches("not due").count(),
+        1,
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let text = s.read("keys/api.env");
+    let future = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30);
+    let skewed: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("API_ROTATED_AT=") {
+                format!(
+                    "API_ROTATED_AT={}\n",
+                    future.round(jiff::Unit::Second).unwrap()
+                )
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    s.write("keys/api.env", &skewed);
+    for args in [vec!["rotate"], vec!["rotate", "--if-due"]] {
+        let out = s.rotor().args(&args).run().expect(3);
+        assert!(
+            out.stderr.contains("ahead of this host's clock"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let status = s.rotor().args(["status"]).run().expect(0).stdout;
+    assert!(status.contains("clock skew"), "{status}");
+    s.rotor()
+        .args(["rotate", "--force", "--yes"])
+        .run()
+        .expect(0);
+    assert_ne!(s.read("keys/api.env"), skewed);
+}

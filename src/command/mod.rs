@@ -299,6 +299,13 @@ pub fn confirm(secret: &str, what: &str, yes: bool) -> Result<()> {
 }
 
 /// How long ago `t` was (zero if in the future).
+/// How far `t` is ahead of this host's clock, when more than a minute: a writer's
+/// clock (or this one) is wrong, and the age of the key cannot be known.
+pub fn ahead(t: jiff::Timestamp) -> Option<Duration> {
+    let d = Duration::try_from(t.duration_since(jiff::Timestamp::now())).ok()?;
+    (d > Duration::from_secs(60)).then_some(d)
+}
+
 pub fn age(t: jiff::Timestamp) -> Duration {
     let d = jiff::Timestamp::now().duration_since(t);
     Duration::try_from(d).unwrap_or_default()

@@ -57,11 +57,20 @@ pub fn decide(
         .iter()
         .filter_map(|t| t.current.as_ref()?.set.rotated_at)
         .max();
-    if let Some(why) = if_due.then(|| not_due(rb, rotated_at)).flatten() {
-        return Ok(Decision::Skip(why));
-    }
     if force {
         return Ok(Decision::Run(Operation::Force));
+    }
+    // A time ahead of this clock would read as "age 0" and hold every rotation off.
+    if let Some(skew) = rotated_at.and_then(super::ahead) {
+        return refuse(format!(
+            "rotated_at {} is {} ahead of this host's clock: this clock or the last writer's is wrong, so the key's age is unknown. \
+             Fix the clock; `--force` replaces the key now",
+            rotated_at.map(|t| t.to_string()).unwrap_or_default(),
+            human(skew)
+        ));
+    }
+    if let Some(why) = if_due.then(|| not_due(rb, rotated_at)).flatten() {
+        return Ok(Decision::Skip(why));
     }
     if let Some(pending) = &fps.pending {
         let id = targets
@@ -136,10 +145,8 @@ async fn prepare<'a>(
     }
     let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
     let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
-        Decision::Skip(why) => {
-            ctx.out.line(&format!("{}: {why}", rb.secret));
-            return Ok(Prep::Skip(Outcome::skipped(&rb.secret, &why)));
-        }
+        // The report says it, once.
+        Decision::Skip(why) => return Ok(Prep::Skip(Outcome::skipped(&rb.secret, &why))),
         Decision::Run(op) => op,
     };
     let new_key = match supplied {

@@ -60,6 +60,10 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         (None, _) => None,
     };
     match (set.rotated_at, age_d) {
+        (Some(t), Some(_)) if command::ahead(t).is_some() => out.line(&format!(
+            "    rotated_at  {t} ({} ahead of this host's clock: clock skew, age unknown)",
+            human(command::ahead(t).unwrap_or_default())
+        )),
         (Some(t), Some(a)) => out.line(&format!("    rotated_at  {t} (age {})", human(a))),
         _ => out.line("    rotated_at  unknown"),
     }
