@@ -102,12 +102,18 @@ impl Store {
     }
 
     fn runbook(&self, s: &Sandbox, secret: &str) {
+        self.runbook_with(s, secret, "");
+    }
+
+    fn runbook_with(&self, s: &Sandbox, secret: &str, extra: &str) {
         let target = self
             .target(secret)
             .replace("APP_DB", &s.path("app.db").display().to_string());
         s.write(
             &format!("runbooks/{secret}.yaml"),
-            &format!("secret: {secret}\ncreate: true\nstrategy: staged\ntargets:\n  {target}\n"),
+            &format!(
+                "secret: {secret}\ncreate: true\nstrategy: staged\ntargets:\n  {target}\n{extra}"
+            ),
         );
     }
 
@@ -455,6 +461,88 @@ fn two_hosts_race(store: &Store, rounds: usize) {
     assert!(contested > 0, "the two rotors never met");
 }
 
+/// Two hosts (two state directories) run two different commands on one secret at the
+/// same moment: rotate × rollback, rotate × retire-previous, retire-previous × rollback,
+/// rollback × rotate. Whatever interleaving the round takes: each exits 0, 3 or 5; when
+/// both succeed, one ran after the other (the second started from what the first left);
+/// `resume` on each host then finishes or closes what it started; no journal or pending
+/// key is left; the store holds a key set `status` reads; both audit chains verify.
+fn two_hosts_any_two_commands(store: &Store, rounds: usize) {
+    const PAIRS: [[&str; 2]; 4] = [
+        ["rotate", "rollback"],
+        ["rotate", "retire-previous"],
+        ["retire-previous", "rollback"],
+        ["rollback", "rotate"],
+    ];
+    let s = store.sandbox();
+    store.runbook_with(&s, "shared", "grace: 0s\nmin_interval: 0s\n");
+    let hosts = ["state", "state/host-b"];
+    let on = |h: usize| store.rotor(&s).env("ROTOR_STATE_DIR", s.path(hosts[h]));
+    on(0).args(["rotate"]).run().expect(0);
+    let mut seen = [s.read("state/audit.log").lines().count(), 0];
+    let mut both = 0;
+    for round in 0..rounds {
+        let pair = PAIRS[round % PAIRS.len()];
+        // Each round starts from a rotated set with a previous key (rollback and retire
+        // need one) and no rollback just before (a second one would be refused).
+        on(0).args(["rotate"]).run().expect(0);
+        seen[0] = s.read("state/audit.log").lines().count();
+        let runs: Vec<_> = (0..2).map(|h| on(h).args([pair[h]]).start()).collect();
+        let outs: Vec<_> = runs.into_iter().map(|r| r.wait()).collect();
+        let mut done = Vec::new();
+        for (h, out) in outs.iter().enumerate() {
+            assert!(
+                matches!(out.code, Some(0 | 3 | 5)),
+                "round {round}, {pair:?}: host {h} ({}) exited {:?}\n{}",
+                pair[h],
+                out.code,
+                out.stderr
+            );
+            let code = on(h).args(["resume"]).run().code;
+            assert!(
+                matches!(code, Some(0 | 5)),
+                "round {round}, {pair:?}: resume on host {h} exited {code:?}"
+            );
+            assert_eq!(
+                journals(&s, hosts[h]),
+                0,
+                "round {round}: host {h} kept a journal"
+            );
+            let lines = audit_since(&s, &format!("{}/audit.log", hosts[h]), seen[h]);
+            seen[h] += lines.len();
+            done.extend(
+                lines
+                    .into_iter()
+                    .filter(|l| l["step"] == "done" && l["command"] == pair[h]),
+            );
+        }
+        assert!(
+            outs.iter().any(|o| o.code == Some(0)),
+            "round {round}, {pair:?}: neither command went through\n{}\n{}",
+            outs[0].stderr,
+            outs[1].stderr
+        );
+        if done.len() == 2 {
+            both += 1;
+            assert!(
+                done[0]["after"] == done[1]["before"] || done[1]["after"] == done[0]["before"],
+                "round {round}, {pair:?}: both wrote from the same state: {done:?}"
+            );
+        }
+        let held = store.held(&s, "shared");
+        assert!(held.current.is_some(), "round {round}: no current key");
+        assert!(
+            held.pending.is_none(),
+            "round {round}, {pair:?}: pending left"
+        );
+        on(0).args(["status"]).run().expect(0);
+        for h in 0..2 {
+            on(h).args(["audit", "verify"]).run().expect(0);
+        }
+    }
+    eprintln!("{both} of {rounds} rounds had both commands succeed, one after the other");
+}
+
 #[test]
 fn redis_survives_kills_at_random_moments() {
     killed_at_random_moments(&redis(), 12);
@@ -513,6 +601,41 @@ fn vault_two_hosts_never_both_write() {
 #[test]
 fn ssm_two_hosts_never_both_write() {
     two_hosts_race(&ssm(), 12);
+}
+
+#[test]
+fn file_store_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&Store::File, 8);
+}
+
+#[test]
+fn vault_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&vault(), 8);
+}
+
+#[test]
+fn ssm_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&ssm(), 8);
+}
+
+#[test]
+fn redis_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&redis(), 8);
+}
+
+#[test]
+fn sqlite_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&Store::Sqlite, 8);
+}
+
+#[test]
+fn postgres_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&postgres(), 8);
+}
+
+#[test]
+fn secretsmanager_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&Store::SecretsManager(Moto::start()), 8);
 }
 
 // ---------------------------------------------------------------------------------------
