@@ -5,6 +5,7 @@
 //! command cannot finish: the run ends done, or `resume` on the owning host finishes it;
 //! no claim or pending key is left; `status` reads it; the audit chain holds.
 
+use crate::support::bao::Bao;
 use crate::support::http::{LossyProxy, Request};
 use crate::support::moto::Moto;
 use crate::support::{Cmd, Sandbox};
@@ -93,94 +94,128 @@ const STORES: &[Store] = &[
     },
 ];
 
-fn rotor<'a>(s: &'a Sandbox, m: &Moto, proxy: &LossyProxy) -> Cmd<'a> {
-    m.env_at(s.rotor(), &proxy.url())
-        // One attempt per call would hide the SDK's own retry of a lost answer.
-        .env_remove("AWS_MAX_ATTEMPTS")
+/// A closure over any command's lifetime.
+fn with_env<F: for<'a> Fn(Cmd<'a>) -> Cmd<'a>>(f: F) -> F {
+    f
+}
+
+type Read<'r> =
+    Box<dyn Fn(&str) -> (Option<String>, Option<String>, Option<String>, Vec<String>) + 'r>;
+
+/// Every write call of a staged rotation of store `name` loses its answer in turn
+/// (`target`: the runbook's target for a secret; `env`: points rotor at the proxy).
+fn lose_each_write_call<'e>(
+    name: &str,
+    proxy: &LossyProxy,
+    target: &dyn Fn(&str) -> String,
+    env: &dyn for<'a> Fn(Cmd<'a>) -> Cmd<'a>,
+    is_write: fn(&Request) -> bool,
+    read: Read<'e>,
+) -> String {
+    // How many write calls one staged rotation makes.
+    let count = {
+        let s = Sandbox::new();
+        let secret = format!("count-{name}");
+        s.runbook_with_target(&secret, &target(&secret), "min_interval: 0s\n");
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        proxy.lose(is_write, Vec::new());
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        proxy.heal().0
+    };
+    assert!(count >= 2, "{name}: only {count} write calls");
+    let mut resumed = 0;
+    for k in 1..=count {
+        let s = Sandbox::new();
+        let secret = format!("lost-{}-{k}", name.replace("aws-", ""));
+        s.runbook_with_target(&secret, &target(&secret), "min_interval: 0s\n");
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        let (old, _, _, _) = read(&secret);
+        let old = old.expect("a current key");
+        s.add_key(&old);
+        proxy.lose(is_write, vec![k]);
+        let out = env(s.rotor()).args(["rotate"]).run();
+        let (_, lost) = proxy.heal();
+        assert_eq!(lost, 1, "{name} call {k}: no answer was lost");
+        if out.code != Some(0) {
+            resumed += 1;
+            assert!(
+                !out.stderr.contains("nothing was written"),
+                "{name} call {k}: a landed write reported as nothing: {}",
+                out.stderr
+            );
+            let again = env(s.rotor()).args(["resume"]).run();
+            assert_eq!(
+                again.code,
+                Some(0),
+                "{name} call {k}: the rotation ended {:?} and resume could not finish it:\n{}\n{}",
+                out.code,
+                out.stderr,
+                again.stderr
+            );
+        }
+        let (cur, prev, pending, claims) = read(&secret);
+        if let Some(c) = &cur {
+            s.add_key(c);
+        }
+        assert_eq!(
+            prev.as_deref(),
+            Some(old.as_str()),
+            "{name} call {k}: not rotated"
+        );
+        assert_ne!(cur.as_deref(), Some(old.as_str()), "{name} call {k}");
+        assert_eq!(pending, None, "{name} call {k}: a pending key is left");
+        assert!(
+            claims.is_empty(),
+            "{name} call {k}: claims left: {claims:?}\n{}",
+            out.stderr
+        );
+        assert!(
+            !s.path(&format!("state/journal/{secret}.json")).exists(),
+            "{name} call {k}: a journal is left"
+        );
+        env(s.rotor()).args(["status"]).run().expect(0);
+        s.rotor().args(["audit", "verify"]).run().expect(0);
+    }
+    format!("{name}: {count} write calls, each answer lost once; {resumed} needed resume")
 }
 
 #[test]
 fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
     let moto = Moto::start();
     let proxy = LossyProxy::start(moto.port);
+    let url = proxy.url();
+    let env = with_env(|c| moto.env_at(c, &url));
     let mut report = Vec::new();
     for store in STORES {
-        // How many write calls one staged rotation makes.
-        let count = {
-            let s = Sandbox::new();
-            let secret = format!("count-{}", store.name);
-            s.runbook_with_target(&secret, &(store.runbook)(&secret), "min_interval: 0s\n");
-            rotor(&s, &moto, &proxy).args(["rotate"]).run().expect(0);
-            proxy.lose(store.is_write, Vec::new());
-            rotor(&s, &moto, &proxy).args(["rotate"]).run().expect(0);
-            proxy.heal().0
-        };
-        assert!(count >= 3, "{}: only {count} write calls", store.name);
-        let mut resumed = 0;
-        for k in 1..=count {
-            let s = Sandbox::new();
-            let secret = format!("lost-{}-{k}", store.name.replace("aws-", ""));
-            s.runbook_with_target(&secret, &(store.runbook)(&secret), "min_interval: 0s\n");
-            rotor(&s, &moto, &proxy).args(["rotate"]).run().expect(0);
-            let (old, _, _, _) = (store.read)(&moto, &secret);
-            let old = old.expect("a current key");
-            s.add_key(&old);
-            proxy.lose(store.is_write, vec![k]);
-            let out = rotor(&s, &moto, &proxy).args(["rotate"]).run();
-            let (_, lost) = proxy.heal();
-            assert_eq!(lost, 1, "{} call {k}: no answer was lost", store.name);
-            if out.code != Some(0) {
-                resumed += 1;
-                let again = rotor(&s, &moto, &proxy).args(["resume"]).run();
-                assert_eq!(
-                    again.code,
-                    Some(0),
-                    "{} call {k}: the rotation ended {:?} and resume could not finish it:\n{}\n{}",
-                    store.name,
-                    out.code,
-                    out.stderr,
-                    again.stderr
-                );
-            }
-            let (cur, prev, pending, claims) = (store.read)(&moto, &secret);
-            if let Some(c) = &cur {
-                s.add_key(c);
-            }
-            assert_eq!(
-                prev.as_deref(),
-                Some(old.as_str()),
-                "{} call {k}: not rotated",
-                store.name
-            );
-            assert_ne!(
-                cur.as_deref(),
-                Some(old.as_str()),
-                "{} call {k}",
-                store.name
-            );
-            assert_eq!(
-                pending, None,
-                "{} call {k}: a pending key is left",
-                store.name
-            );
-            assert!(
-                claims.is_empty(),
-                "{} call {k}: claims left: {claims:?}\n{}",
-                store.name,
-                out.stderr
-            );
-            assert!(
-                !s.path(&format!("state/journal/{secret}.json")).exists(),
-                "{} call {k}: a journal is left",
-                store.name
-            );
-            rotor(&s, &moto, &proxy).args(["status"]).run().expect(0);
-            s.rotor().args(["audit", "verify"]).run().expect(0);
-        }
-        report.push(format!(
-            "{}: {count} write calls, each answer lost once; {resumed} needed resume",
-            store.name
+        let read = store.read;
+        let m = &moto;
+        report.push(lose_each_write_call(
+            store.name,
+            &proxy,
+            &|s| (store.runbook)(s),
+            &env,
+            store.is_write,
+            Box::new(move |secret| read(m, secret)),
         ));
     }
+    // OpenBao (the Vault API): one check-and-set write per phase.
+    let bao = Bao::dev();
+    let vault_proxy = LossyProxy::start(bao.port);
+    let vurl = vault_proxy.url();
+    let venv = with_env(|c| c.env("VAULT_ADDR", &vurl).env("VAULT_TOKEN", &bao.token));
+    let b = &bao;
+    report.push(lose_each_write_call(
+        "vault",
+        &vault_proxy,
+        &|s| format!("vault: {{ mount: secret, path: lost/{s} }}"),
+        &venv,
+        |r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"),
+        Box::new(move |secret| {
+            let v = b.kv_get(&format!("secret/lost/{secret}"));
+            let d = v.as_ref().map(|v| v["data"].clone());
+            let get = |k: &str| d.as_ref().and_then(|d| d[k].as_str()).map(str::to_owned);
+            (get("current"), get("previous"), get("pending"), Vec::new())
+        }),
+    ));
     eprintln!("{}", report.join("\n"));
 }

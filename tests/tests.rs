@@ -7,7 +7,7 @@ mod check;
 mod crash;
 mod deploy;
 mod engine;
-#[cfg(all(feature = "aws-ssm", feature = "aws-secretsmanager"))]
+#[cfg(all(feature = "aws-ssm", feature = "aws-secretsmanager", feature = "vault"))]
 mod faults;
 #[cfg(all(
     feature = "vault",
