@@ -71,11 +71,15 @@ fn init_tracing(verbose: u8) {
         "aws_smithy_http_client=off",
         "aws_smithy_types=off",
         "aws_sdk_ssm=off",
+        "aws_sdk_secretsmanager=off",
         "aws_sigv4=off",
         "aws_config=warn",
         "kube_client=off",
-        // redis-rs logs connection details at debug.
+        // redis-rs logs connection details at debug; sqlx logs the server's notices
+        // (a restart's "terminating connection") at WARN; zbus logs D-Bus traffic.
         "redis=off",
+        "sqlx=off",
+        "zbus=off",
         "tower_http=off",
         "h2=off",
         "rustls=off",

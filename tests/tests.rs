@@ -32,6 +32,8 @@ mod lockstep;
 mod notify;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(all(feature = "redis", feature = "sql", feature = "vault"))]
+mod restarts;
 mod runbooks;
 #[cfg(all(feature = "aws-secretsmanager", feature = "aws-ssm"))]
 mod secretsmanager;

@@ -20,6 +20,8 @@ fn free_port() -> u16 {
 
 pub struct Redis {
     children: Vec<Child>,
+    /// The single server's command line, to start it again ([`Redis::restart`]).
+    args: Vec<std::ffi::OsString>,
     pub ports: Vec<u16>,
     pub dir: tempfile::TempDir,
     pub password: Option<String>,
@@ -33,6 +35,8 @@ pub struct Options {
     pub tls: bool,
     /// A read-only replica of the server on this port.
     pub replica_of: Option<u16>,
+    /// Keep the data in an append-only file, so it survives [`Redis::restart`].
+    pub appendonly: bool,
 }
 
 fn server() -> Command {
@@ -48,7 +52,9 @@ impl Redis {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = server();
-        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let aof = if o.appendonly { "yes" } else { "no" };
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", aof])
+            .args(["--appendfsync", "always"])
             .arg("--dir")
             .arg(dir.path());
         let mut ca = None;
@@ -72,12 +78,14 @@ impl Redis {
         if let Some(primary) = o.replica_of {
             cmd.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
         }
+        let args: Vec<std::ffi::OsString> = cmd.get_args().map(ToOwned::to_owned).collect();
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
         let r = Redis {
+            args,
             children: vec![child],
             ports: vec![port],
             dir,
@@ -117,6 +125,7 @@ impl Redis {
             );
         }
         let r = Redis {
+            args: Vec::new(),
             children,
             ports: ports.clone(),
             dir,
@@ -161,6 +170,23 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Kills the single server (SIGKILL, as a crash) and starts it again on the same
+    /// port and directory; with `appendonly` its data is back.
+    pub fn restart(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let child = server()
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts again");
+        self.children = vec![child];
+        self.wait_ready(self.ports[0]);
     }
 
     pub fn port(&self) -> u16 {

@@ -115,6 +115,8 @@ pub struct Postgres {
     child: Child,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// The server's command line, to start it again ([`Postgres::restart`]).
+    args: Vec<std::ffi::OsString>,
 }
 
 impl Postgres {
@@ -165,17 +167,23 @@ impl Postgres {
                 .arg("-c")
                 .arg(format!("ssl_key_file={}", key.display()));
         }
-        let child = cmd
-            .arg("-D")
+        cmd.arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string(), "-k"])
             .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+        let args: Vec<std::ffi::OsString> = cmd.get_args().map(ToOwned::to_owned).collect();
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("postgres is installed");
-        let pg = Postgres { child, port, dir };
+        let pg = Postgres {
+            child,
+            port,
+            dir,
+            args,
+        };
         wait_until("postgres", || {
             pg.try_psql("postgres", "SELECT 1")
                 .is_some_and(|o| o.status.success())
@@ -186,6 +194,26 @@ impl Postgres {
         );
         pg.psql("postgres", "CREATE DATABASE app OWNER rotor");
         pg
+    }
+
+    /// Stops the server at once (SIGQUIT: immediate shutdown, no checkpoint, as a
+    /// crash; committed data is recovered from the WAL) and starts it again.
+    pub fn restart(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT);
+        let _ = self.child.wait();
+        // The command is `setpriv … postgres …` (see `as_user`): the same again.
+        let mut cmd = Command::new(as_user("postgres", &pg_bin("postgres")).get_program());
+        self.child = cmd
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts again");
+        wait_until("postgres", || {
+            self.try_psql("postgres", "SELECT 1")
+                .is_some_and(|o| o.status.success())
+        });
     }
 
     fn try_psql(&self, db: &str, sql: &str) -> Option<Output> {

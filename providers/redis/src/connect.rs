@@ -17,7 +17,6 @@ use redis::{
     TlsCertificates,
 };
 use rotor_provider::{Clients, Error, Result};
-use tokio::sync::OnceCell;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,7 +120,12 @@ fn normalize(url: &str) -> String {
     url.to_owned()
 }
 
-type Shared = OnceCell<Conn>;
+/// The run's connection to one server, and when it was last handed out.
+pub type Shared = tokio::sync::Mutex<Option<(Conn, std::time::Instant)>>;
+
+/// A connection unused for longer than this is checked (PING) before it is handed out
+/// again: the server may have restarted while the run waited between two phases.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The run's shared connection cell for these settings.
 pub fn cell(clients: &Clients, s: &Settings) -> Arc<Shared> {
@@ -135,12 +139,45 @@ pub fn cell(clients: &Clients, s: &Settings) -> Arc<Shared> {
         s.ca.is_some(),
         s.cluster
     );
-    clients.shared(&key, Shared::new)
+    clients.shared(&key, || Shared::new(None))
 }
 
-/// The connection, made on first use.
+/// The connection, made on first use, and made again when the one kept has gone dead
+/// (checked with a PING after it sat idle, so a server restarted between two phases of
+/// a run costs nothing but a new connection).
 pub async fn connect(cell: &Shared, s: &Settings) -> std::result::Result<Conn, redis::RedisError> {
-    cell.get_or_try_init(|| open(s)).await.cloned()
+    let mut held = cell.lock().await;
+    let now = std::time::Instant::now();
+    if let Some((conn, last)) = held.as_mut() {
+        let alive = now.duration_since(*last) < CHECK_AFTER_IDLE || ping(conn).await;
+        if alive {
+            *last = now;
+            return Ok(conn.clone());
+        }
+    }
+    let conn = open(s).await?;
+    *held = Some((conn.clone(), now));
+    Ok(conn)
+}
+
+/// Drops the kept connection (it failed): the next [`connect`] makes a new one.
+pub async fn forget(cell: &Shared) {
+    *cell.lock().await = None;
+}
+
+/// Whether the connection answers a PING within the command timeout.
+async fn ping(conn: &mut Conn) -> bool {
+    let cmd = redis::cmd("PING");
+    let answer = async {
+        match conn {
+            Conn::Single(c) => cmd.query_async::<String>(c).await,
+            Conn::Cluster(c) => cmd.query_async::<String>(c).await,
+        }
+    };
+    matches!(
+        tokio::time::timeout(COMMAND_TIMEOUT, answer).await,
+        Ok(Ok(_))
+    )
 }
 
 async fn open(s: &Settings) -> std::result::Result<Conn, redis::RedisError> {

@@ -211,7 +211,7 @@ fn holds(layout: &Layout) -> Capabilities {
 
 /// One secret's key set in Redis.
 pub struct RedisProvider {
-    cell: Arc<tokio::sync::OnceCell<Conn>>,
+    cell: Arc<connect::Shared>,
     settings: Settings,
     layout: Layout,
     version_field: String,
@@ -235,9 +235,6 @@ impl RedisProvider {
     ) -> Result<T> {
         let keys = self.layout.keys();
         let fail = |e| errors::classify(e, op, &self.location(), &keys);
-        let mut conn = connect::connect(&self.cell, &self.settings)
-            .await
-            .map_err(fail)?;
         let mut inv = script.prepare_invoke();
         for k in &keys {
             inv.key(*k);
@@ -245,11 +242,28 @@ impl RedisProvider {
         for a in args {
             inv.arg(a.as_str());
         }
-        let reply = match &mut conn {
-            Conn::Single(c) => inv.invoke_async(c).await,
-            Conn::Cluster(c) => inv.invoke_async(c).await,
-        };
-        reply.map_err(fail)
+        // A read on a connection the server dropped (it restarted between two phases)
+        // is made again once on a new connection; a write is not (it may have landed:
+        // the engine reads back), but the dead connection is not used again.
+        let tries = if op == "read" { 2 } else { 1 };
+        let mut last = None;
+        for _ in 0..tries {
+            let mut conn = connect::connect(&self.cell, &self.settings)
+                .await
+                .map_err(fail)?;
+            let reply = match &mut conn {
+                Conn::Single(c) => inv.invoke_async(c).await,
+                Conn::Cluster(c) => inv.invoke_async(c).await,
+            };
+            match reply {
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                    connect::forget(&self.cell).await;
+                    last = Some(e);
+                }
+                other => return other.map_err(fail),
+            }
+        }
+        Err(fail(last.expect("at least one try")))
     }
 
     fn common_args(&self) -> Vec<String> {

@@ -100,7 +100,8 @@ fn shown(url: &url::Url) -> String {
 pub struct Pool {
     options: AnyConnectOptions,
     dialect: Dialect,
-    idle: Mutex<Vec<AnyConnection>>,
+    /// Idle connections and when each was given back.
+    idle: Mutex<Vec<(AnyConnection, std::time::Instant)>>,
     /// SQLite has one writer at a time: this run's writers queue here instead of
     /// polling SQLite's busy handler, which sleeps in growing steps.
     pub writer: tokio::sync::Mutex<()>,
@@ -128,10 +129,26 @@ impl Pool {
     }
 
     /// An idle connection, or a new one.
+    /// A connection idle for more than a second is pinged first: the server may have
+    /// restarted while the run waited between two phases; a dead one is dropped.
     pub async fn get(&self) -> std::result::Result<AnyConnection, sqlx::Error> {
-        if let Some(c) = self.idle.lock().expect("pool lock").pop() {
-            return Ok(c);
+        loop {
+            let Some((mut c, since)) = self.idle.lock().expect("pool lock").pop() else {
+                break;
+            };
+            if since.elapsed() < Duration::from_secs(1) {
+                return Ok(c);
+            }
+            if let Ok(Ok(())) = tokio::time::timeout(CONNECT_TIMEOUT, c.ping()).await {
+                return Ok(c);
+            }
         }
+        self.fresh().await
+    }
+
+    /// A new connection (the idle ones are dropped: one failed, the others may be dead too).
+    pub async fn fresh(&self) -> std::result::Result<AnyConnection, sqlx::Error> {
+        self.idle.lock().expect("pool lock").clear();
         let connect = async {
             let mut conn = AnyConnection::connect_with(&self.options).await?;
             // Times read and written in UTC whatever the server's default, so a
@@ -154,7 +171,7 @@ impl Pool {
     pub fn put(&self, conn: AnyConnection) {
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < IDLE {
-            idle.push(conn);
+            idle.push((conn, std::time::Instant::now()));
         }
     }
 }

@@ -640,7 +640,20 @@ impl Provider for SqlProvider {
                 .get()
                 .await
                 .map_err(|e| errors::classify(e, self.doing("connect", &location)))?;
-            let found = self.select(&mut conn, false).await?;
+            let found = match self.select(&mut conn, false).await {
+                // A connection the server dropped (it restarted between two phases):
+                // a read is made again once, on a new connection.
+                Err(Error::Unreachable { .. }) => {
+                    drop(conn);
+                    conn = self
+                        .pool
+                        .fresh()
+                        .await
+                        .map_err(|e| errors::classify(e, self.doing("connect", &location)))?;
+                    self.select(&mut conn, false).await?
+                }
+                other => other?,
+            };
             self.pool.put(conn);
             self.versioned(&found.raw)
         };
