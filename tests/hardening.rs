@@ -31,6 +31,10 @@ enum Store {
     Keyring(SecretService),
     /// A Secrets Manager secret in moto: the slots are version labels.
     SecretsManager(Moto),
+    /// A `columns` table in MariaDB.
+    MariaDb(sql::MariaDb),
+    /// A Secret in the Kubernetes test API server.
+    Kubernetes(crate::support::kube::Cluster),
 }
 
 /// What a store holds for one secret, read with the store's own client (not rotor).
@@ -63,7 +67,7 @@ impl Store {
         if let Store::Redis(r) = self {
             s.add_key(r.password.as_deref().unwrap_or_default());
         }
-        if let Store::Postgres(_) = self {
+        if let Store::Postgres(_) | Store::MariaDb(_) = self {
             s.add_key(sql::PASSWORD);
         }
         if let Store::Sqlite = self {
@@ -97,6 +101,13 @@ impl Store {
             ),
             Store::SecretsManager(_) => {
                 format!("aws-secretsmanager: {{ secret_id: race/{secret} }}")
+            }
+            Store::MariaDb(db) => format!(
+                "sql: {{ url: \"{}\", table: race, layout: columns, key_column: name }}",
+                db.url()
+            ),
+            Store::Kubernetes(_) => {
+                format!("kubernetes: {{ namespace: race, name: {secret} }}")
             }
         }
     }
@@ -133,6 +144,8 @@ impl Store {
             Store::Postgres(_) => s.rotor().env("PGPASSWORD", sql::PASSWORD),
             Store::Keyring(ss) => ss.env(s.rotor()),
             Store::SecretsManager(moto) => moto.env(s.rotor()),
+            Store::MariaDb(_) => s.rotor().env("MYSQL_PWD", sql::PASSWORD),
+            Store::Kubernetes(c) => s.rotor().env("KUBECONFIG", c.kubeconfig()),
         }
     }
 
@@ -215,6 +228,28 @@ impl Store {
                     pending: get("pending"),
                 }
             }
+            Store::MariaDb(db) => {
+                let row = db.sql(&format!(
+                    "SELECT IFNULL(current, ''), IFNULL(previous, ''), IFNULL(pending, '') FROM app.race WHERE name = '{secret}'"
+                ));
+                let mut cols = row
+                    .trim_end_matches('\n')
+                    .split('\t')
+                    .map(|c| (!c.is_empty()).then(|| c.to_owned()));
+                Held {
+                    current: cols.next().flatten(),
+                    previous: cols.next().flatten(),
+                    pending: cols.next().flatten(),
+                }
+            }
+            Store::Kubernetes(c) => {
+                let d = c.secret_data("race", secret).unwrap_or_default();
+                Held {
+                    current: d.get("current").cloned(),
+                    previous: d.get("previous").cloned(),
+                    pending: d.get("pending").cloned(),
+                }
+            }
             Store::SecretsManager(moto) => {
                 let got = moto.secret(&format!("race/{secret}")).unwrap_or_default();
                 let get = |label: &str| got.value(label).map(str::to_owned);
@@ -233,6 +268,19 @@ impl Store {
         }
         held
     }
+}
+
+fn mariadb() -> Store {
+    let db = sql::MariaDb::start();
+    db.sql(
+        "USE app; CREATE TABLE race (name VARCHAR(200) PRIMARY KEY, current TEXT, previous TEXT, \
+         pending TEXT, rotated_at TEXT, rotation_id TEXT)",
+    );
+    Store::MariaDb(db)
+}
+
+fn kubernetes() -> Store {
+    Store::Kubernetes(crate::support::kube::Cluster::start(&["race"]))
 }
 
 fn vault() -> Store {
@@ -601,6 +649,36 @@ fn vault_two_hosts_never_both_write() {
 #[test]
 fn ssm_two_hosts_never_both_write() {
     two_hosts_race(&ssm(), 12);
+}
+
+#[test]
+fn mariadb_survives_kills_at_random_moments() {
+    killed_at_random_moments(&mariadb(), 10);
+}
+
+#[test]
+fn mariadb_two_hosts_never_both_write() {
+    two_hosts_race(&mariadb(), 12);
+}
+
+#[test]
+fn mariadb_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&mariadb(), 8);
+}
+
+#[test]
+fn kubernetes_survives_kills_at_random_moments() {
+    killed_at_random_moments(&kubernetes(), 10);
+}
+
+#[test]
+fn kubernetes_two_hosts_never_both_write() {
+    two_hosts_race(&kubernetes(), 12);
+}
+
+#[test]
+fn kubernetes_two_hosts_any_two_commands() {
+    two_hosts_any_two_commands(&kubernetes(), 8);
 }
 
 #[test]
@@ -1340,6 +1418,23 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
             );
         }
         Store::Keyring(ss) => ss.store("race", &format!("{secret}.previous"), key),
+        Store::MariaDb(db) => {
+            db.sql(&format!(
+                "INSERT INTO app.race (name, previous) VALUES ('{secret}', '{key}')"
+            ));
+        }
+        Store::Kubernetes(c) => {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+            c.create(
+                "secrets",
+                serde_json::json!({
+                    "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": { "name": secret, "namespace": "race" },
+                    "data": { "previous": b64 }
+                }),
+            );
+        }
         Store::SecretsManager(_) => unreachable!("a version label needs a current version"),
     }
 }
@@ -1354,6 +1449,8 @@ fn create_never_writes_over_a_partial_key_set_in_any_store() {
         Store::Sqlite,
         postgres(),
         Store::Keyring(SecretService::start()),
+        mariadb(),
+        kubernetes(),
     ] {
         let s = store.sandbox();
         store.runbook(&s, "partial");

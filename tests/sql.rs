@@ -719,3 +719,98 @@ fn typed_time_columns_in_every_database() {
         );
     }
 }
+
+/// `rotor check` asks each database whether rotor may write, without writing: every kind
+/// of write is run on no row in a transaction rolled back. A SELECT-only PostgreSQL user,
+/// a MariaDB user without INSERT and a `mode=ro` SQLite URL fail, naming the statement;
+/// full rights pass; nothing changes.
+#[test]
+fn check_asks_each_database_whether_rotor_may_write() {
+    let pg = Postgres::start();
+    pg.psql(
+        "app",
+        &format!(
+            "{SECRETS}; ALTER TABLE secrets OWNER TO rotor; \
+             CREATE USER reader PASSWORD '{PASSWORD}'; GRANT SELECT ON secrets TO reader;"
+        ),
+    );
+    let maria = MariaDb::start();
+    maria.sql(&format!(
+        "USE app; {SECRETS}; CREATE USER 'updater'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; \
+         GRANT SELECT, UPDATE ON app.secrets TO 'updater'@'127.0.0.1';"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let lite = dir.path().join("app.db");
+    sqlite3(&lite, &format!("{SECRETS};"));
+    let lite_before = std::fs::read(&lite).unwrap();
+    let cases = [
+        (
+            format!("postgres://rotor@127.0.0.1:{}/app", pg.port),
+            "pass",
+            "",
+        ),
+        (
+            format!("postgres://reader@127.0.0.1:{}/app", pg.port),
+            "fail",
+            "UPDATE",
+        ),
+        (
+            format!("mysql://rotor@127.0.0.1:{}/app", maria.port),
+            "pass",
+            "",
+        ),
+        (
+            format!("mysql://updater@127.0.0.1:{}/app", maria.port),
+            "fail",
+            "INSERT",
+        ),
+        (format!("sqlite://{}", lite.display()), "pass", ""),
+        (
+            format!("sqlite://{}?mode=ro", lite.display()),
+            "fail",
+            "readonly",
+        ),
+    ];
+    for (url, want, names) in &cases {
+        let s = Sandbox::new();
+        s.add_key(PASSWORD);
+        s.write(
+            "runbooks/api.yaml",
+            &format!(
+                "secret: api\ncreate: true\ntargets:\n  sql: {{ url: \"{url}\", table: secrets, layout: columns, key_column: name }}\n"
+            ),
+        );
+        let out = s
+            .rotor()
+            .env("PGPASSWORD", PASSWORD)
+            .env("MYSQL_PWD", PASSWORD)
+            .args(["--output", "json", "check"])
+            .run();
+        let doc = out.json();
+        let write = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"].as_str().unwrap().ends_with(": write"))
+            .unwrap_or_else(|| panic!("{url}: no write check: {doc}"))
+            .clone();
+        assert_eq!(write["result"], *want, "{url}: {write}");
+        if *want == "fail" {
+            assert_eq!(out.code, Some(1), "{url}");
+            let detail = write.to_string();
+            assert!(
+                detail.contains(names) || detail.to_lowercase().contains(&names.to_lowercase()),
+                "{url}: {detail}"
+            );
+        } else {
+            assert_eq!(out.code, Some(0), "{url}: {doc}");
+        }
+    }
+    assert_eq!(pg.psql("app", "SELECT count(*) FROM secrets").trim(), "0");
+    assert_eq!(maria.sql("SELECT count(*) FROM app.secrets").trim(), "0");
+    assert_eq!(
+        std::fs::read(&lite).unwrap(),
+        lite_before,
+        "the SQLite file changed"
+    );
+}

@@ -15,7 +15,8 @@ mod faults;
     feature = "redis",
     feature = "sql",
     feature = "os-keyring",
-    feature = "aws-secretsmanager"
+    feature = "aws-secretsmanager",
+    feature = "kubernetes"
 ))]
 mod hardening;
 mod hosts;

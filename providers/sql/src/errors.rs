@@ -25,6 +25,9 @@ enum Class {
     Denied,
     Locked,
     Raced,
+    /// A deadlock or serialization failure: the database rolled the transaction back,
+    /// nothing was written, and the transaction may simply be run again.
+    Deadlock,
     Timeout,
     NoDatabase,
     Other,
@@ -42,7 +45,7 @@ fn class(dialect: Dialect, db: &dyn sqlx::error::DatabaseError) -> Class {
             "42703" => Class::NoColumn,
             "42501" | "28000" | "28P01" => Class::Denied,
             "55P03" => Class::Locked,
-            "40001" | "40P01" => Class::Raced,
+            "40001" | "40P01" => Class::Deadlock,
             "57014" => Class::Timeout,
             "3D000" => Class::NoDatabase,
             _ => Class::Other,
@@ -57,7 +60,7 @@ fn class(dialect: Dialect, db: &dyn sqlx::error::DatabaseError) -> Class {
                 1054 => Class::NoColumn,
                 1142 | 1143 | 1044 | 1045 | 1227 | 1370 => Class::Denied,
                 1205 => Class::Locked,
-                1213 => Class::Raced,
+                1213 | 1614 => Class::Deadlock,
                 3024 | 1969 => Class::Timeout,
                 1049 => Class::NoDatabase,
                 _ => Class::Other,
@@ -120,6 +123,13 @@ pub fn classify(e: sqlx::Error, d: Doing<'_>) -> Error {
                     ),
                     cause: Some(Box::new(e)),
                 },
+                Class::Deadlock => Error::Other {
+                    location,
+                    detail: format!(
+                        "{on}: the database broke a deadlock by rolling this transaction back ({said}); nothing was written"
+                    ),
+                    cause: Some(Box::new(e)),
+                },
                 Class::Raced => Error::conflict(
                     location,
                     format!("{on}: another writer changed these rows at the same time ({said})"),
@@ -151,5 +161,20 @@ pub fn classify(e: sqlx::Error, d: Doing<'_>) -> Error {
             location,
         },
         _ => Error::other(location, format!("{on}: {e}"), e),
+    }
+}
+
+/// Whether `e` is a deadlock or serialization failure the database rolled back: the
+/// transaction can be run again from the start.
+pub fn deadlocked(e: &Error, dialect: Dialect) -> bool {
+    let Error::Other {
+        cause: Some(cause), ..
+    } = e
+    else {
+        return false;
+    };
+    match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db)) => class(dialect, db.as_ref()) == Class::Deadlock,
+        _ => false,
     }
 }

@@ -131,6 +131,10 @@ pub struct Statements {
     pub update: String,
     /// Rows layout only: removes the row of a slot the new key set leaves empty.
     pub delete: String,
+    /// `rotor check`: each kind of write on no row at all (`WHERE 1 = 0`), run in a
+    /// transaction that is rolled back: the database checks the privileges (and a
+    /// read-only file or URL) without changing anything.
+    pub probes: Vec<(&'static str, String)>,
 }
 
 impl Statements {
@@ -225,7 +229,47 @@ impl Statements {
             }
         };
         let lock = format!("{read}{}", dialect.lock_suffix());
+        let probes = match &layout {
+            Layout::Rows {
+                key_column,
+                value_column,
+                ..
+            } => {
+                let (k, v) = (q(key_column), q(value_column));
+                vec![
+                    ("UPDATE", format!("UPDATE {t} SET {v} = {v} WHERE 1 = 0")),
+                    (
+                        "INSERT",
+                        format!(
+                            "INSERT INTO {t} ({k}, {v}{enc_col}) SELECT {k}, {v}{enc_col} FROM {t} WHERE 1 = 0"
+                        ),
+                    ),
+                    ("DELETE", format!("DELETE FROM {t} WHERE 1 = 0")),
+                ]
+            }
+            Layout::Columns {
+                key_column,
+                columns,
+                ..
+            } => {
+                let mut cols: Vec<String> = columns.stored().map(|(_, c)| q(c)).collect();
+                let sets: Vec<String> = cols.iter().map(|c| format!("{c} = {c}")).collect();
+                cols.push(q(key_column));
+                let list = format!("{}{enc_col}", cols.join(", "));
+                vec![
+                    (
+                        "UPDATE",
+                        format!("UPDATE {t} SET {} WHERE 1 = 0", sets.join(", ")),
+                    ),
+                    (
+                        "INSERT",
+                        format!("INSERT INTO {t} ({list}) SELECT {list} FROM {t} WHERE 1 = 0"),
+                    ),
+                ]
+            }
+        };
         Statements {
+            probes,
             table: table.to_owned(),
             layout,
             read,

@@ -405,6 +405,34 @@ impl SqlProvider {
         Ok(ColumnType::of(dialect, &declared))
     }
 
+    /// Runs the write probes in a transaction that is rolled back.
+    async fn probe_writes(&self) -> Result<()> {
+        let location = self.location();
+        let dialect = self.settings.dialect;
+        let fail = |statement: &'static str| {
+            let d = self.doing(statement, &location);
+            move |e| errors::classify(e, d)
+        };
+        let mut conn = self.pool.get().await.map_err(fail("connect"))?;
+        if let Some(s) = dialect.before_begin(self.wait) {
+            sqlx::query(AssertSqlSafe(s))
+                .execute(&mut conn)
+                .await
+                .map_err(fail("SET"))?;
+        }
+        let mut tx = conn
+            .begin_with(dialect.begin())
+            .await
+            .map_err(fail("BEGIN"))?;
+        for (what, text) in &self.sql.probes {
+            sqlx::query(AssertSqlSafe(text.clone()))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail(what))?;
+        }
+        tx.rollback().await.map_err(fail("ROLLBACK"))
+    }
+
     /// Runs the read statement (`locked`: the locking one) on `conn`.
     async fn select(&self, conn: &mut AnyConnection, locked: bool) -> Result<Found> {
         let text = if locked {
@@ -618,6 +646,26 @@ impl Provider for SqlProvider {
         "sql"
     }
 
+    /// A read, then every kind of write rotor makes, each on no row at all inside a
+    /// transaction that is rolled back: a SELECT-only user, a user without INSERT or
+    /// DELETE, a read-only SQLite file or `mode=ro` URL fail here, naming the statement.
+    async fn preflight(&self) -> Vec<rotor_provider::Finding> {
+        use rotor_provider::{Finding, Verdict};
+        if let Err(e) = self.read().await {
+            return vec![Finding::new("read", Verdict::Fail(e.to_string()))];
+        }
+        let bound = CONNECT_TIMEOUT + self.wait + STATEMENT_TIMEOUT;
+        let write = match tokio::time::timeout(bound, self.probe_writes()).await {
+            Ok(Ok(())) => Verdict::Pass,
+            Ok(Err(e)) => Verdict::Fail(e.to_string()),
+            Err(_) => Verdict::Fail(self.timed_out("write check", bound).to_string()),
+        };
+        vec![
+            Finding::new("read", Verdict::Pass),
+            Finding::new("write", write),
+        ]
+    }
+
     fn location(&self) -> String {
         format!(
             "sql:{}#{}/{}",
@@ -695,9 +743,23 @@ impl Provider for SqlProvider {
                     detail,
                 },
             )?;
-            let version = self
-                .transact(&mut conn, sql, &new, &condition, &committing)
-                .await?;
+            // A deadlock (InnoDB's gap locks meet when several secrets of one table are
+            // created at once) was rolled back by the database: run the transaction
+            // again, a few times, a little apart.
+            let mut attempt = 0u64;
+            let version = loop {
+                match self
+                    .transact(&mut conn, sql, &new, &condition, &committing)
+                    .await
+                {
+                    Err(e) if attempt < 4 && errors::deadlocked(&e, self.settings.dialect) => {
+                        attempt += 1;
+                        let jitter = u64::from(std::process::id() % 7) + attempt * 13;
+                        tokio::time::sleep(Duration::from_millis(5 + jitter)).await;
+                    }
+                    other => break other?,
+                }
+            };
             self.pool.put(conn);
             Ok(version)
         };
