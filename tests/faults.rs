@@ -10,6 +10,10 @@ use crate::support::http::{LossyProxy, Request};
 use crate::support::moto::Moto;
 use crate::support::{Cmd, Sandbox};
 
+/// (current, previous, pending) values as the store's own client reads them, and the
+/// names of claim objects left.
+type Held = (Option<String>, Option<String>, Option<String>, Vec<String>);
+
 /// One store behind the proxy: how to write its runbook, which requests are write calls,
 /// and what a finished rotation leaves (previous = the old current, no pending, no claim).
 struct Store {
@@ -17,7 +21,7 @@ struct Store {
     runbook: fn(&str) -> String,
     is_write: fn(&Request) -> bool,
     /// (current, previous, pending) values, and the names of claim objects left.
-    read: fn(&Moto, &str) -> (Option<String>, Option<String>, Option<String>, Vec<String>),
+    read: fn(&Moto, &str) -> Held,
 }
 
 fn target(r: &Request) -> String {
