@@ -176,3 +176,59 @@ fn a_clock_ahead_is_named_and_force_acts() {
         .expect(0);
     assert_ne!(s.read("keys/api.env"), skewed);
 }
+
+/// A target that comes back with older data (restored from a backup between stage and
+/// promote) is brought level from the run's own keys, in flight and on `resume`, never
+/// reported as someone else's change.
+#[test]
+fn a_target_restored_to_an_earlier_state_is_brought_level() {
+    for kill in [false, true] {
+        let s = Sandbox::new();
+        s.write(
+            "runbooks/api.yaml",
+            "secret: api\ncreate: true\nmin_interval: 0s\ntargets:\n  - name: a\n    file: { path: keys/a.env, format: env }\n  - name: b\n    file: { path: keys/b.env, format: env }\n\
+             monitor:\n  timeout: 30s\n  interval: 20ms\n  checks:\n    - exec: [sh, -c, 'test -e ok']\n",
+        );
+        s.write("ok", "");
+        s.rotor().args(["rotate"]).run().expect(0);
+        let backup = s.read("keys/b.env");
+        let old = env_map(&backup)["API_CURRENT"].clone();
+        std::fs::remove_file(s.path("ok")).unwrap();
+        if kill {
+            let out = s
+                .rotor()
+                .args(["rotate"])
+                .env("ROTOR_FAILPOINT", "kill@before:stage.monitor")
+                .run();
+            assert_eq!(out.signal, Some(9));
+            s.write("keys/b.env", &backup);
+            s.write("ok", "");
+            let out = s.rotor().args(["resume"]).run();
+            assert_eq!(out.code, Some(0), "resume: {}", out.stderr);
+        } else {
+            let run = s.rotor().args(["rotate"]).start();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !env_map(&s.read("keys/b.env")).contains_key("API_PENDING") {
+                assert!(std::time::Instant::now() < deadline, "never staged");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // The restore, while the run waits on its monitor.
+            s.write("keys/b.env", &backup);
+            s.write("ok", "");
+            let out = run.wait();
+            assert_eq!(out.code, Some(0), "rotate: {}", out.stderr);
+        }
+        let (a, b) = (
+            env_map(&s.read("keys/a.env")),
+            env_map(&s.read("keys/b.env")),
+        );
+        assert_eq!(a["API_PREVIOUS"], old, "kill={kill}");
+        assert_eq!(
+            a["API_CURRENT"], b["API_CURRENT"],
+            "kill={kill}: targets disagree"
+        );
+        assert_eq!(a.get("API_PREVIOUS"), b.get("API_PREVIOUS"));
+        assert!(!b.contains_key("API_PENDING"));
+        s.rotor().args(["audit", "verify"]).run().expect(0);
+    }
+}

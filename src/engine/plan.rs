@@ -255,6 +255,29 @@ pub fn state_before(
         .or_else(|| before.cloned())
 }
 
+/// Whether `have` is a state this run's plan already went through before step `index`
+/// (the state it started from, or what an earlier write left) but not the one it stands
+/// at: a store that came back with older data (a restore, a replica promoted), which the
+/// run brings level again instead of calling it someone else's change.
+pub fn is_earlier_state(
+    steps: &[Step],
+    index: usize,
+    before: Option<&Fingerprints>,
+    have: Option<&Fingerprints>,
+) -> bool {
+    let Some(have) = have else {
+        return false;
+    };
+    let now = state_before(steps, index, before);
+    if now.as_ref() == Some(have) {
+        return false;
+    }
+    before == Some(have)
+        || steps[..index]
+            .iter()
+            .any(|s| s.kind == StepKind::Write && &s.want == have)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,28 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
             _ => false,
         };
         m.targets[t].current = fresh;
+        // A store back at a state this run already went through (restored from a
+        // backup, a replica promoted): brought level with the others, then verified.
+        let lagging = fresh_fps.as_ref() != Some(&step.want)
+            && m.targets[t]
+                .current
+                .as_ref()
+                .is_none_or(|v| v.writing.is_none())
+            && crate::engine::plan::is_earlier_state(
+                &m.journal.steps,
+                m.journal.next,
+                m.journal.before.as_ref(),
+                fresh_fps.as_ref(),
+            );
+        if lagging && undone(engine, m, t).await.is_none() {
+            crate::engine::write::write_set(engine, m, t, false).await?;
+            let mut e = m.event(StepOutcome::Verified);
+            e.target = Some(location);
+            e.after = m.targets[t].fingerprints();
+            e.detail = Some("brought level: it held an earlier state of this run".into());
+            engine.sink.emit(&e).await?;
+            continue;
+        }
         if !same_version || fresh_fps.as_ref() != Some(&step.want) {
             let err = rotor_provider::Error::conflict(
                 location.clone(),

@@ -91,9 +91,18 @@ async fn target(
     let from = plan::state_before(&m.journal.steps, m.journal.next, m.journal.before.as_ref());
     // This run's own write, interrupted half-way in a store that writes slot by slot.
     let own_partial = writing.is_some() && between(have.as_ref(), from.as_ref(), &step.want);
+    // A store that came back with a state this run already went through (a restore):
+    // brought level, check-and-set against what it holds now.
+    let lagging = writing.is_none()
+        && plan::is_earlier_state(
+            &m.journal.steps,
+            m.journal.next,
+            m.journal.before.as_ref(),
+            have.as_ref(),
+        );
     // An emergency replacement writes over whatever each target holds (still
     // check-and-set against what it just read).
-    if have != from && !own_partial && step.phase != Phase::Force {
+    if have != from && !own_partial && !lagging && step.phase != Phase::Force {
         let err = rotor_provider::Error::conflict(
             location.clone(),
             format!(
@@ -114,7 +123,7 @@ async fn target(
 
 /// Writes the step's key set to target `t`, check-and-set against what rotor last
 /// read there; after a failure, reads the store again to say what it holds.
-async fn write_set(
+pub(super) async fn write_set(
     engine: &Engine<'_>,
     m: &mut Member<'_>,
     t: usize,
