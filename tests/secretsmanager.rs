@@ -274,3 +274,20 @@ fn secretsmanager_and_ssm_in_one_runbook_stay_identical() {
         }
     }
 }
+
+/// A region that is not one is refused where the runbook says it (exit 2), before any
+/// call.
+#[test]
+fn a_region_typo_is_refused_at_its_position() {
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  aws-secretsmanager: { secret_id: api/jwt, region: eu-wset }\n",
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("runbooks/api.yaml:4:") && out.stderr.contains("not an AWS region"),
+        "{}",
+        out.stderr
+    );
+}

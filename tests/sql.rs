@@ -814,3 +814,25 @@ fn check_asks_each_database_whether_rotor_may_write() {
         "the SQLite file changed"
     );
 }
+
+/// rotor never creates a database: `mode=rwc` (or an in-memory one) is refused before
+/// anything is touched, and no file appears.
+#[test]
+fn a_sqlite_url_that_would_create_a_database_is_refused() {
+    let s = Sandbox::new();
+    let db = s.path("missing.db");
+    s.write(
+        "runbooks/api.yaml",
+        &format!(
+            "secret: api\ncreate: true\ntargets:\n  sql: {{ url: \"sqlite://{}?mode=rwc\", table: kv, layout: rows, key_column: k, value_column: v }}\n",
+            db.display()
+        ),
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("never creates a database"),
+        "{}",
+        out.stderr
+    );
+    assert!(!db.exists(), "the database was created");
+}

@@ -37,3 +37,51 @@ pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
     }
     loader.load().await
 }
+
+/// Refuses a `region:` that is not an AWS region's shape (`eu-west-1`, `us-gov-west-1`,
+/// `cn-north-1`), so a typo is an error where the runbook says it, not a DNS failure at
+/// the first call.
+pub fn check_region(region: &str) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{region}` is not an AWS region (like `eu-west-1` or `us-gov-west-1`)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod region_tests {
+    #[test]
+    fn regions_are_checked() {
+        for ok in [
+            "eu-west-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-2",
+            "il-central-1",
+        ] {
+            assert!(super::check_region(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "eu-west",
+            "euwest1",
+            "EU-west-1",
+            "eu-west-1a",
+            "eu--1",
+            "e-west-1",
+        ] {
+            assert!(super::check_region(bad).is_err(), "{bad}");
+        }
+    }
+}

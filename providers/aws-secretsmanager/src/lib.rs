@@ -105,6 +105,9 @@ impl SecretsManagerConfig {
                 "aws-secretsmanager secret_id `{id}` must be a name or ARN: letters, digits and /_+=.@-"
             ));
         }
+        if let Some(r) = &self.region {
+            rotor_aws_common::check_region(r).map_err(|e| format!("aws-secretsmanager: {e}"))?;
+        }
         match (self.format, &self.field) {
             (Format::String, Some(_)) => {
                 Err("aws-secretsmanager: `field` goes with `format: json`".into())
@@ -671,8 +674,9 @@ fn describe(l: &Labels) -> String {
     }
 }
 
+/// A version id in a message: whole, so a found and an expected id never look alike.
 fn short(vid: &str) -> &str {
-    &vid[..vid.len().min(12)]
+    vid
 }
 
 #[async_trait::async_trait]

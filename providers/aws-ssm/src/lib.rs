@@ -78,6 +78,9 @@ impl SsmConfig {
             ));
         }
         self.tier()?;
+        if let Some(r) = &self.region {
+            rotor_aws_common::check_region(r).map_err(|e| format!("aws-ssm: {e}"))?;
+        }
         Ok(())
     }
 

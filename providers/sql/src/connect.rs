@@ -70,6 +70,22 @@ pub fn settings(url: Option<&str>, url_env: Option<&str>) -> Result<Settings> {
             parsed.scheme()
         ))
     })?;
+    // rotor writes into an application's database; it never creates one (an empty file
+    // would pass for a store holding no key set).
+    if dialect == Dialect::Sqlite
+        && parsed
+            .query_pairs()
+            .any(|(k, v)| k == "mode" && (v == "rwc" || v == "memory"))
+    {
+        return Err(config(format!(
+            "the SQLite URL asks for mode={}: rotor never creates a database; use the application's file (mode=rw, the default)",
+            parsed
+                .query_pairs()
+                .find(|(k, _)| k == "mode")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        )));
+    }
     // MySQL's clients take the password from MYSQL_PWD; PostgreSQL's (PGPASSWORD,
     // ~/.pgpass) are read by the driver itself.
     if dialect == Dialect::MySql
