@@ -587,3 +587,70 @@ fn a_read_only_replica_is_named() {
     );
     assert!(primary.hgetall("rotor:{api}").is_empty());
 }
+
+/// `rotor check` asks Redis whether the ACL user may run every write command on every
+/// key (without writing): a read-only user fails naming the command, the README's least
+/// privilege passes.
+#[test]
+fn check_asks_redis_whether_the_acl_user_may_write() {
+    let r = Redis::start();
+    let s = Sandbox::new();
+    runbook(&s, "api", &format!("{{ url: \"{}\" }}", r.url()), "");
+    rotor(&s, &r).args(["rotate"]).run().expect(0);
+    let before = hash(&s, &r, "rotor:{api}");
+    for (user, rules, want) in [
+        (
+            "reader",
+            vec!["~*", "+@read", "+@scripting", "+type"],
+            "fail",
+        ),
+        (
+            "rotor",
+            vec![
+                "~rotor:{api}",
+                "+evalsha",
+                "+eval",
+                "+type",
+                "+hgetall",
+                "+hget",
+                "+get",
+                "+hset",
+                "+hdel",
+                "+set",
+                "+del",
+                "+script|load",
+            ],
+            "pass",
+        ),
+    ] {
+        let pw = format!("{user}-pw-0123456789abcdef");
+        s.add_key(&pw);
+        let mut args = vec!["acl", "setuser", user, "on"];
+        let secret = format!(">{pw}");
+        args.push(&secret);
+        args.extend(rules.iter().copied());
+        r.cli(&args);
+        let out = s
+            .rotor()
+            .env("REDIS_USERNAME", user)
+            .env("REDIS_PASSWORD", &pw)
+            .args(["--output", "json", "check"])
+            .run();
+        let doc = out.json();
+        let write = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"].as_str().unwrap().ends_with(": write"))
+            .unwrap_or_else(|| panic!("{user}: {doc}"))
+            .clone();
+        assert_eq!(write["result"], want, "{user}: {write}");
+        if want == "fail" {
+            assert!(write.to_string().contains("HSET"), "{user}: {write}");
+            assert_eq!(out.code, Some(1));
+        } else {
+            assert_eq!(out.code, Some(0), "{doc}");
+        }
+    }
+    assert_eq!(hash(&s, &r, "rotor:{api}"), before, "check wrote");
+}

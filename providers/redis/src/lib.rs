@@ -49,6 +49,8 @@ static WRITE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
+static CHECK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("check.lua")));
+
 /// The `redis:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -287,6 +289,24 @@ impl Provider for RedisProvider {
 
     fn capabilities(&self) -> Capabilities {
         holds(&self.layout)
+    }
+
+    /// A read, then the ACL user's right to every write command on every key, asked
+    /// of the server (`redis.acl_check_cmd`, Redis 7 and Valkey) without writing.
+    async fn preflight(&self) -> Vec<rotor_provider::Finding> {
+        use rotor_provider::{Finding, Verdict};
+        if let Err(e) = self.read().await {
+            return vec![Finding::new("read", Verdict::Fail(e.to_string()))];
+        }
+        let write = match self.run::<String>("check", &CHECK, &[]).await {
+            Ok(s) if s == "ok" => Verdict::Pass,
+            Ok(s) => Verdict::Unknown(s.trim_start_matches("unknown: ").to_owned()),
+            Err(e) => Verdict::Fail(e.to_string()),
+        };
+        vec![
+            Finding::new("read", Verdict::Pass),
+            Finding::new("write", write),
+        ]
     }
 
     async fn read(&self) -> Result<Option<Versioned>> {
