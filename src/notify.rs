@@ -135,6 +135,38 @@ impl TryFrom<NotifySpec> for Notify {
 }
 
 impl Notify {
+    /// `rotor check`: the URL's variables are set, a webhook secret is a key, and the
+    /// receiver's host accepts a connection. No message is sent; the finding names the
+    /// receiver by kind and origin only (a path or query may hold a token).
+    pub async fn preflight(&self) -> rotor_provider::Finding {
+        use rotor_provider::{Finding, Verdict};
+        let url = crate::engine::action::http::expand(self.url());
+        let origin = url
+            .as_deref()
+            .ok()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|| "?".into());
+        let item = format!("notify {} {origin}", self.kind());
+        let verdict = match (&url, self) {
+            (Err(why), _) => Verdict::Fail(why.clone()),
+            (Ok(_), Notify::Webhook {
+                secret: Some(secret),
+                ..
+            }) if crate::engine::action::http::expand(secret)
+                .and_then(|s| check_webhook_secret(&s))
+                .is_err() =>
+            {
+                Verdict::Fail(
+                    "the webhook secret is unset or not `whsec_` and the base64 of at least 16 bytes"
+                        .into(),
+                )
+            }
+            (Ok(u), _) => crate::engine::action::http::reachable(u).await,
+        };
+        Finding::new(item, verdict)
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Notify::Webhook { .. } => "webhook",

@@ -69,3 +69,59 @@ fn signals_and_monitors_are_checked_without_being_run() {
         out.stdout
     );
 }
+
+/// `notify:` receivers are checked without a message: a variable that is not set fails
+/// naming it, a receiver whose host refuses fails, a live one passes and gets nothing;
+/// the rows name each receiver by kind and origin, never a token in its path.
+#[test]
+fn notification_receivers_are_checked_without_a_message() {
+    let live = TestServer::start(|_| (200, String::new()));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = Sandbox::new();
+    s.runbook(
+        "api",
+        &format!(
+            "notify:\n  - slack: {{ url: \"{}\" }}\n  - teams: {{ url: \"${{ROTOR_TEST_UNSET_TEAMS_URL}}\" }}\n  - webhook: {{ url: \"http://127.0.0.1:{closed}/hook\" }}\n",
+            live.url("/services/T000/B000/slack-path-token-123")
+        ),
+    );
+    let out = s
+        .rotor()
+        .env_remove("ROTOR_TEST_UNSET_TEAMS_URL")
+        .args(["--output", "json", "check"])
+        .run()
+        .expect(1);
+    let doc = out.json();
+    let result = |needle: &str| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("no check of {needle}: {doc}"))
+            .clone()
+    };
+    assert_eq!(result("notify slack")["result"], "pass");
+    let teams = result("notify teams");
+    assert_eq!(teams["result"], "fail");
+    assert!(
+        teams.to_string().contains("ROTOR_TEST_UNSET_TEAMS_URL"),
+        "{teams}"
+    );
+    assert_eq!(result("notify webhook")["result"], "fail");
+    assert!(live.requests().is_empty(), "a message was sent");
+    assert!(
+        !out.stdout.contains("slack-path-token-123"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains("slack-path-token-123"),
+        "{}",
+        out.stderr
+    );
+}

@@ -92,6 +92,9 @@ async fn runbook(rb: &Runbook, sel: &Selection, clients: &Clients) -> Vec<Findin
     for c in &rb.monitor.checks {
         out.extend(c.preflight(clients).await);
     }
+    for n in &rb.notify {
+        out.push(n.preflight().await);
+    }
     out
 }
 
