@@ -836,3 +836,42 @@ fn a_sqlite_url_that_would_create_a_database_is_refused() {
     );
     assert!(!db.exists(), "the database was created");
 }
+
+/// A table with no `rotation_id` slot (`rotation_id: ~`), killed right after each write
+/// of a staged rotation: `resume` recognises its own keys by their fingerprints and
+/// finishes (it used to exit 5 on its own pending key and drop the journal).
+#[test]
+fn a_table_without_a_rotation_id_slot_is_resumed_after_a_kill() {
+    for point in ["after:stage.write", "after:promote.write"] {
+        let s = Sandbox::new();
+        let db = s.path("app.db");
+        sqlite3(&db, &format!("{SECRETS};"));
+        s.write(
+            "runbooks/api.yaml",
+            &format!(
+                "secret: api\ncreate: true\nmin_interval: 0s\ntargets:\n  sql: {{ url: \"sqlite://{}\", table: secrets, layout: columns, key_column: name, columns: {{ rotation_id: ~ }} }}\n",
+                db.display()
+            ),
+        );
+        s.rotor().args(["rotate"]).run().expect(0);
+        let old = sqlite3(&db, "SELECT current FROM secrets WHERE name = 'api'");
+        s.add_key(old.trim());
+        let out = s
+            .rotor()
+            .args(["rotate"])
+            .env("ROTOR_FAILPOINT", format!("kill@{point}"))
+            .run();
+        assert_eq!(out.signal, Some(9), "{point}");
+        let out = s.rotor().args(["resume"]).run();
+        assert_eq!(out.code, Some(0), "{point}: {}", out.stderr);
+        let row = sqlite3(
+            &db,
+            "SELECT current, IFNULL(previous, ''), IFNULL(pending, '') FROM secrets WHERE name = 'api'",
+        );
+        let cols: Vec<&str> = row.trim().split('|').collect();
+        s.add_key(cols[0]);
+        assert_eq!(cols[1], old.trim(), "{point}: not rotated");
+        assert_eq!(cols[2], "", "{point}: pending left");
+        assert!(!s.path("state/journal/api.json").exists());
+    }
+}
