@@ -61,7 +61,7 @@ async fn prepare<'a>(
         return Err(crate::error::Error::Refused {
             secret: rb.secret.clone(),
             reason: format!(
-                "the pending key {pending} was staged by rotation {id}, of which this host has no journal:                  another run (on another host?) is in flight and would lose its staged key.                  Finish it with `rotor resume` where it started, or pass --force to drop it"
+                "the pending key {pending} was staged by rotation {id}, of which this host has no journal: another run (on another host?) is in flight and would lose its staged key. Finish it with `rotor resume` where it started, or pass --force to drop it"
             ),
         });
     }
