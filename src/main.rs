@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let msg = format!("rotor: error: {e}");
-            rotor_provider::warn_line(&msg);
+            rotor_provider::warn_line(&rotor::output::printable(&msg));
             ExitCode::from(e.code() as u8)
         }
     }

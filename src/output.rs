@@ -37,8 +37,14 @@ impl Output {
         self.format == OutputFormat::Json
     }
 
-    /// One line of narrative.
+    /// One line of narrative. Control characters from runbook values (an escape
+    /// sequence in an `exec` argument, say) are shown escaped, never sent raw to the
+    /// terminal.
     pub fn line(&self, s: &str) {
+        self.raw(&printable(s));
+    }
+
+    fn raw(&self, s: &str) {
         if self.is_json() {
             rotor_provider::warn_line(s);
         } else {
@@ -49,7 +55,7 @@ impl Output {
 
     /// A heading line, bold on a terminal.
     pub fn heading(&self, s: &str) {
-        self.line(&console::style(s).bold().to_string());
+        self.raw(&console::style(printable(s)).bold().to_string());
     }
 
     /// The final JSON document (json mode only).
@@ -103,5 +109,31 @@ impl Drop for Progress {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
+    }
+}
+
+/// `s` with every control character but newline and tab written as `\u{..}`.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::printable("plain"), "plain");
+        assert_eq!(super::printable("a\x1b[2Jb\r"), "a\\u{1b}[2Jb\\u{d}");
+        assert_eq!(super::printable("two\nlines"), "two\nlines");
     }
 }

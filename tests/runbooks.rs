@@ -147,3 +147,30 @@ fn committed_man_page_matches_the_binary() {
         "man/rotor.1 is stale: run `./scripts/completions`"
     );
 }
+
+/// Control characters in runbook values (an escape sequence in an `exec` argument) are
+/// shown escaped by plan, check and rotate, never sent raw to the terminal.
+#[test]
+fn control_characters_from_runbooks_are_never_echoed_raw() {
+    let s = Sandbox::new();
+    s.runbook(
+        "api",
+        "signal:\n  - exec: [\"true\", \"\\e[2J\\e]0;owned\\a\"]\n",
+    );
+    for args in [vec!["plan"], vec!["check"], vec!["rotate"], vec!["rotate"]] {
+        let out = s.rotor().args(&args).run();
+        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{args:?} {what}: {text:?}"
+            );
+        }
+        if args == ["check"] {
+            assert!(
+                out.stdout.contains("\\u{1b}"),
+                "check does not show the value escaped: {}",
+                out.stdout
+            );
+        }
+    }
+}
