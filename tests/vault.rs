@@ -718,3 +718,36 @@ fn check_names_the_missing_capability_and_writes_nothing() {
         out.stdout
     );
 }
+
+/// A token that may read and write the data path but not read metadata rotates fine:
+/// `check` does not fail it (the metadata only serves `status`'s history, said as
+/// unknown), `status` works without the history, and `rotate` succeeds.
+#[test]
+fn a_token_without_metadata_read_is_no_false_alarm() {
+    let bao = Bao::dev();
+    let s = sandbox(&bao);
+    runbook(&s, "api", "secret", "");
+    rotor(&s, &bao).args(["rotate"]).run().expect(0);
+    let token = readonly_token(
+        &s,
+        &bao,
+        "path \"secret/data/apps/api\" { capabilities = [\"read\", \"create\", \"update\"] }\n",
+    );
+    let out = rotor(&s, &bao)
+        .args(["check"])
+        .env("VAULT_TOKEN", &token)
+        .run()
+        .expect(0);
+    assert!(!out.stdout.contains("FAIL"), "{}", out.stdout);
+    assert!(out.stdout.contains("version history"), "{}", out.stdout);
+    rotor(&s, &bao)
+        .args(["status"])
+        .env("VAULT_TOKEN", &token)
+        .run()
+        .expect(0);
+    rotor(&s, &bao)
+        .args(["rotate"])
+        .env("VAULT_TOKEN", &token)
+        .run()
+        .expect(0);
+}

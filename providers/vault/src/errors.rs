@@ -29,6 +29,17 @@ pub fn is_not_found(e: &ClientError) -> bool {
     )
 }
 
+/// HTTP 403: the token may not do this.
+pub fn is_forbidden(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::APIError { code: 403, .. }
+            | ClientError::RestClientError {
+                source: rustify::errors::ClientError::ServerResponseError { code: 403, .. }
+            }
+    )
+}
+
 /// The version number in a 404 answer for a deleted or destroyed latest version.
 pub fn deleted_version(e: &ClientError) -> Option<u64> {
     let ClientError::RestClientError {

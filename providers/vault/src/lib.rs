@@ -347,6 +347,14 @@ impl Provider for VaultProvider {
                     }
                 }
             };
+            // Metadata is read only for `status`'s version history: its absence is no
+            // failure of the rotation rotor checks for.
+            let verdict = match verdict {
+                Verdict::Fail(why) if path.contains("/metadata/") => Verdict::Unknown(format!(
+                    "{why}; rotation does not need it, but `rotor status` cannot show the version history"
+                )),
+                v => v,
+            };
             out.push(Finding::new(format!("capabilities on {path}"), verdict));
         }
         out
@@ -446,7 +454,9 @@ impl Provider for VaultProvider {
                 oldest_version: m.oldest_version,
                 current_version: m.current_version,
             })),
-            Err(e) if errors::is_not_found(&e) => Ok(None),
+            // The history is for `status` only: a token that may rotate but not read
+            // metadata shows none, and is no failure.
+            Err(e) if errors::is_not_found(&e) || errors::is_forbidden(&e) => Ok(None),
             Err(e) => Err(self.error(Op::ReadMetadata, e)),
         }
     }
