@@ -83,6 +83,12 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         Mode::Retire(_, _, dry, _) | Mode::Rollback(_, _, dry, _) => (config.mode.name(), *dry),
         Mode::Resume(..) => (config.mode.name(), false),
     };
+    // From here a SIGTERM or SIGINT stops the run at a safe point (a dry run just ends).
+    let stop = if dry_run {
+        std::sync::Arc::new(stop::Stop::default())
+    } else {
+        stop::Stop::listen()
+    };
     // Every runbook is parsed before anything is touched.
     let runbooks = match &config.mode {
         Mode::Rotate(sel, _) | Mode::Retire(sel, ..) | Mode::Rollback(sel, ..) => {
@@ -102,12 +108,6 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         AuditLog::open(state)?
     };
     let audit = std::cell::RefCell::new(audit);
-    // From here a SIGTERM or SIGINT stops the run at a safe point (a dry run just ends).
-    let stop = if dry_run {
-        std::sync::Arc::new(stop::Stop::default())
-    } else {
-        stop::Stop::listen()
-    };
     let ctx = Ctx {
         stop: &stop,
         state,
