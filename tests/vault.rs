@@ -534,6 +534,7 @@ fn an_unreachable_server_is_named() {
         .run()
         .expect(1);
     assert!(out.stderr.contains("TLS"), "{}", out.stderr);
+    assert!(!out.stderr.contains("is unreachable"), "{}", out.stderr);
 }
 
 #[test]

@@ -169,7 +169,7 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
             let lower = text.to_ascii_lowercase();
             // rustls says "received corrupt message of type InvalidContentType" when the
             // other end does not speak TLS (an https:// address on a plain HTTP port).
-            let detail = if [
+            let tls = [
                 "certificate",
                 "tls",
                 "ssl",
@@ -178,12 +178,19 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
                 "corrupt message",
             ]
             .iter()
-            .any(|w| lower.contains(w))
-            {
-                format!(
-                    "TLS with {address} failed (check the address scheme, and VAULT_CACERT or `ca_cert` for a private CA): {text}"
-                )
-            } else if lower.contains("timed out") || lower.contains("timeout") {
+            .any(|w| lower.contains(w));
+            // The server answered, but not with a certificate rotor trusts (or not in
+            // TLS at all): a setup to fix, not a server that is down.
+            if tls {
+                return Error::Other {
+                    location,
+                    detail: format!(
+                        "TLS with {address} failed, the server is up but not trusted (check the address scheme, and VAULT_CACERT or `ca_cert` for a private CA): {text}"
+                    ),
+                    cause: Some(Box::new(other)),
+                };
+            }
+            let detail = if lower.contains("timed out") || lower.contains("timeout") {
                 format!("the server at {address} did not answer in time: {text}")
             } else {
                 format!("cannot reach the server at {address}: {text}")
