@@ -875,3 +875,40 @@ fn a_table_without_a_rotation_id_slot_is_resumed_after_a_kill() {
         assert!(!s.path("state/journal/api.json").exists());
     }
 }
+
+/// An IPv6 literal in a PostgreSQL URL (`[::1]`) reaches the server (the driver looked it
+/// up as a name, brackets and all).
+#[test]
+fn postgres_at_an_ipv6_literal() {
+    let pg = Postgres::start();
+    pg.psql(
+        "app",
+        &format!("{SECRETS}; ALTER TABLE secrets OWNER TO rotor;"),
+    );
+    let s = Sandbox::new();
+    s.add_key(PASSWORD);
+    s.write(
+        "runbooks/api.yaml",
+        &format!(
+            "secret: api\ncreate: true\ntargets:\n  sql: {{ url: \"postgres://rotor@[::1]:{}/app\", table: secrets, layout: columns, key_column: name }}\n",
+            pg.port
+        ),
+    );
+    let out = s.rotor().env("PGPASSWORD", PASSWORD).args(["rotate"]).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        pg.psql(
+            "app",
+            "SELECT count(*) FROM secrets WHERE current IS NOT NULL"
+        )
+        .trim(),
+        "1"
+    );
+    let status = s
+        .rotor()
+        .env("PGPASSWORD", PASSWORD)
+        .args(["status"])
+        .run()
+        .expect(0);
+    assert!(status.stdout.contains("[::1]"), "{}", status.stdout);
+}

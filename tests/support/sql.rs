@@ -171,7 +171,7 @@ impl Postgres {
             .arg(&data)
             .args(["-p", &port.to_string(), "-k"])
             .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+            .args(["-c", "listen_addresses=127.0.0.1,::1", "-c", "fsync=off"]);
         let args: Vec<std::ffi::OsString> = cmd.get_args().map(ToOwned::to_owned).collect();
         let child = cmd
             .stdout(Stdio::null())

@@ -96,8 +96,21 @@ pub fn settings(url: Option<&str>, url_env: Option<&str>) -> Result<Settings> {
             .set_password(Some(&pw))
             .map_err(|()| config("the database URL cannot carry a password".into()))?;
     }
+    let shown = shown(&parsed);
+    // The PostgreSQL driver looks an IPv6 literal up as a name, brackets and all
+    // (`[::1]` fails); its `host` parameter takes the bare address instead.
+    if dialect == Dialect::Postgres
+        && let Some(url::Host::Ipv6(addr)) = parsed.host().map(|h| h.to_owned())
+    {
+        parsed
+            .set_host(Some("localhost"))
+            .map_err(|e| config(format!("the database URL's host cannot be used ({e})")))?;
+        parsed
+            .query_pairs_mut()
+            .append_pair("host", &addr.to_string());
+    }
     Ok(Settings {
-        shown: shown(&parsed),
+        shown,
         url: parsed,
         dialect,
     })
