@@ -74,6 +74,20 @@ fn init_tracing(verbose: u8) {
         "aws_sdk_secretsmanager=off",
         "aws_sigv4=off",
         "aws_config=warn",
+        // The rest of the SDK: endpoint and credential resolution, clock skew, the
+        // credential providers' own clients.
+        "aws_runtime=off",
+        "aws_types=off",
+        "aws_credential_types=off",
+        "aws_smithy_async=off",
+        "aws_smithy_observability=off",
+        "aws_smithy_json=off",
+        "aws_smithy_query=off",
+        "aws_smithy_xml=off",
+        "aws_smithy_checksums=off",
+        "aws_sdk_sts=off",
+        "aws_sdk_sso=off",
+        "aws_sdk_ssooidc=off",
         "kube_client=off",
         // redis-rs logs connection details at debug; sqlx logs the server's notices
         // (a restart's "terminating connection") at WARN; zbus logs D-Bus traffic.

@@ -1346,6 +1346,20 @@ fn sdk_body_logging_cannot_be_turned_on_and_a_full_stderr_is_no_panic() {
     let held = store.held(&s, "api");
     let key = held.current.unwrap();
     assert!(!out.stderr.contains(&key) && !out.stdout.contains(&key));
+    // Under RUST_LOG=trace the SDK stays silent (endpoint, credential and clock-skew
+    // tracing included): every log line is rotor's own.
+    for sdk in [
+        "recorded clock skew",
+        "no value set for",
+        "AWS_ENDPOINT_URL",
+        "credentials",
+    ] {
+        assert!(
+            !out.stderr.contains(sdk),
+            "the SDK logged `{sdk}`:\n{}",
+            out.stderr
+        );
+    }
     // stderr on a full device: errors are lost, but rotor does not panic (exit 101).
     let full = std::fs::OpenOptions::new()
         .write(true)
