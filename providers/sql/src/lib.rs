@@ -754,7 +754,11 @@ impl Provider for SqlProvider {
                 {
                     Err(e) if attempt < 4 && errors::deadlocked(&e, self.settings.dialect) => {
                         attempt += 1;
-                        let jitter = u64::from(std::process::id() % 7) + attempt * 13;
+                        // Apart at random, so two writers that deadlocked do not meet again.
+                        let nanos = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| u64::from(d.subsec_nanos()));
+                        let jitter = nanos % 20 + attempt * 13;
                         tokio::time::sleep(Duration::from_millis(5 + jitter)).await;
                     }
                     other => break other?,
