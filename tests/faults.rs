@@ -221,5 +221,34 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
             (get("current"), get("previous"), get("pending"), Vec::new())
         }),
     ));
+    // Kubernetes (the test API server): one replace (PUT with resourceVersion) per phase.
+    let cluster = crate::support::kube::Cluster::start(&["lost"]);
+    let kube_proxy = LossyProxy::start(cluster.server.port);
+    let kubeconfig = cluster.kubeconfig().with_file_name("kubeconfig-lossy");
+    std::fs::write(
+        &kubeconfig,
+        std::fs::read_to_string(cluster.kubeconfig())
+            .unwrap()
+            .replace(&cluster.server_url(), &kube_proxy.url()),
+    )
+    .unwrap();
+    let kenv = with_env(|c| c.env("KUBECONFIG", &kubeconfig));
+    let k = &cluster;
+    report.push(lose_each_write_call(
+        "kubernetes",
+        &kube_proxy,
+        &|s| format!("kubernetes: {{ namespace: lost, name: {s} }}"),
+        &kenv,
+        |r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"),
+        Box::new(move |secret| {
+            let d = k.secret_data("lost", secret).unwrap_or_default();
+            (
+                d.get("current").cloned(),
+                d.get("previous").cloned(),
+                d.get("pending").cloned(),
+                Vec::new(),
+            )
+        }),
+    ));
     eprintln!("{}", report.join("\n"));
 }

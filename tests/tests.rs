@@ -7,7 +7,12 @@ mod check;
 mod crash;
 mod deploy;
 mod engine;
-#[cfg(all(feature = "aws-ssm", feature = "aws-secretsmanager", feature = "vault"))]
+#[cfg(all(
+    feature = "aws-ssm",
+    feature = "aws-secretsmanager",
+    feature = "vault",
+    feature = "kubernetes"
+))]
 mod faults;
 #[cfg(all(
     feature = "vault",
