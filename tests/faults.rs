@@ -250,5 +250,92 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
             )
         }),
     ));
+    // Redis: the write is one EVALSHA of the check-and-set script (the read script's
+    // call has at most 8 parts: EVALSHA, sha, numkeys, key, 3 arguments).
+    let redis = crate::support::redis::Redis::start();
+    let redis_proxy = crate::support::http::RespLossyProxy::start(redis.port());
+    let rurl = format!("redis://127.0.0.1:{}", redis_proxy.port);
+    let renv = with_env(|c| c.env_remove("REDIS_PASSWORD").env_remove("REDIS_URL"));
+    let rr = &redis;
+    let rp = &redis_proxy;
+    report.push(lose_each_redis_write(
+        rp,
+        &|s| format!("redis: {{ url: \"{rurl}\", key: \"lost:{{{s}}}\" }}"),
+        &renv,
+        Box::new(move |secret| {
+            let h = rr.hgetall(&format!("lost:{{{secret}}}"));
+            (
+                h.get("current").cloned(),
+                h.get("previous").cloned(),
+                h.get("pending").cloned(),
+                Vec::new(),
+            )
+        }),
+    ));
     eprintln!("{}", report.join("\n"));
+}
+
+/// [`lose_each_write_call`] for Redis, whose proxy speaks RESP.
+fn lose_each_redis_write(
+    proxy: &crate::support::http::RespLossyProxy,
+    target: &dyn Fn(&str) -> String,
+    env: &dyn for<'a> Fn(Cmd<'a>) -> Cmd<'a>,
+    read: Read<'_>,
+) -> String {
+    let is_write = |parts: &[Vec<u8>]| {
+        parts
+            .first()
+            .is_some_and(|c| c.eq_ignore_ascii_case(b"evalsha") || c.eq_ignore_ascii_case(b"eval"))
+            && parts.len() > 8
+    };
+    let count = {
+        let s = Sandbox::new();
+        s.runbook_with_target("count-redis", &target("count-redis"), "min_interval: 0s\n");
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        proxy.lose(is_write, Vec::new());
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        proxy.heal().0
+    };
+    assert!(count >= 2, "redis: only {count} write calls");
+    let mut resumed = 0;
+    for k in 1..=count {
+        let s = Sandbox::new();
+        let secret = format!("lost-redis-{k}");
+        s.runbook_with_target(&secret, &target(&secret), "min_interval: 0s\n");
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        let old = read(&secret).0.expect("a current key");
+        s.add_key(&old);
+        proxy.lose(is_write, vec![k]);
+        let out = env(s.rotor()).args(["rotate"]).run();
+        assert_eq!(proxy.heal().1, 1, "redis call {k}: no answer was lost");
+        if out.code != Some(0) {
+            resumed += 1;
+            assert!(
+                !out.stderr.contains("nothing was written"),
+                "redis call {k}: a landed write reported as nothing: {}",
+                out.stderr
+            );
+            let again = env(s.rotor()).args(["resume"]).run();
+            assert_eq!(
+                again.code,
+                Some(0),
+                "redis call {k}: resume: {}\n{}",
+                out.stderr,
+                again.stderr
+            );
+        }
+        let (cur, prev, pending, _) = read(&secret);
+        if let Some(c) = &cur {
+            s.add_key(c);
+        }
+        assert_eq!(
+            prev.as_deref(),
+            Some(old.as_str()),
+            "redis call {k}: not rotated"
+        );
+        assert_eq!(pending, None, "redis call {k}: a pending key is left");
+        assert!(!s.path(&format!("state/journal/{secret}.json")).exists());
+        s.rotor().args(["audit", "verify"]).run().expect(0);
+    }
+    format!("redis: {count} write calls, each answer lost once; {resumed} needed resume")
 }

@@ -11,7 +11,8 @@ mod engine;
     feature = "aws-ssm",
     feature = "aws-secretsmanager",
     feature = "vault",
-    feature = "kubernetes"
+    feature = "kubernetes",
+    feature = "redis"
 ))]
 mod faults;
 #[cfg(all(

@@ -242,3 +242,128 @@ impl LossyProxy {
         self.server.url("")
     }
 }
+
+/// A TCP proxy in front of a Redis server that loses answers on demand: it reads each
+/// command (a RESP array) from the client, forwards it, and for the chosen ones closes
+/// the client's connection at once, while the server, which has the whole command,
+/// runs it. `matches` sees the command's parts (`EVALSHA`, the sha, the number of keys,
+/// ...).
+pub struct RespLossyProxy {
+    pub port: u16,
+    rule: Arc<Mutex<Option<RespRule>>>,
+}
+
+/// Whether a command (its parts) is one whose answer the rule counts.
+type CommandMatch = Box<dyn Fn(&[Vec<u8>]) -> bool + Send>;
+
+struct RespRule {
+    matches: CommandMatch,
+    lose: Vec<usize>,
+    seen: usize,
+    lost: usize,
+}
+
+impl RespLossyProxy {
+    pub fn start(upstream: u16) -> RespLossyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rule: Arc<Mutex<Option<RespRule>>> = Arc::default();
+        let r = Arc::clone(&rule);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let r = Arc::clone(&r);
+                std::thread::spawn(move || resp_pipe(client, upstream, &r));
+            }
+        });
+        RespLossyProxy { port, rule }
+    }
+
+    pub fn lose(&self, matches: impl Fn(&[Vec<u8>]) -> bool + Send + 'static, lose: Vec<usize>) {
+        *self.rule.lock().unwrap() = Some(RespRule {
+            matches: Box::new(matches),
+            lose,
+            seen: 0,
+            lost: 0,
+        });
+    }
+
+    /// (matching commands seen, answers lost) since armed; disarms.
+    pub fn heal(&self) -> (usize, usize) {
+        self.rule
+            .lock()
+            .unwrap()
+            .take()
+            .map_or((0, 0), |r| (r.seen, r.lost))
+    }
+}
+
+/// One RESP array command from `r`: its raw bytes and its parts; `None` at the end.
+fn read_command(r: &mut BufReader<TcpStream>) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut raw = Vec::new();
+    let mut line = Vec::new();
+    if r.read_until(b'\n', &mut line).ok()? == 0 {
+        return None;
+    }
+    raw.extend_from_slice(&line);
+    let n: usize = std::str::from_utf8(line.strip_prefix(b"*")?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let mut parts = Vec::new();
+    for _ in 0..n {
+        line.clear();
+        r.read_until(b'\n', &mut line).ok()?;
+        raw.extend_from_slice(&line);
+        let len: usize = std::str::from_utf8(line.strip_prefix(b"$")?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let mut arg = vec![0; len + 2];
+        r.read_exact(&mut arg).ok()?;
+        raw.extend_from_slice(&arg);
+        arg.truncate(len);
+        parts.push(arg);
+    }
+    Some((raw, parts))
+}
+
+fn resp_pipe(client: TcpStream, upstream: u16, rule: &Mutex<Option<RespRule>>) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+        return;
+    };
+    // Answers flow back on their own thread, until the client's side is closed.
+    let mut back_from = server.try_clone().unwrap();
+    let mut back_to = client.try_clone().unwrap();
+    let answers = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut back_from, &mut back_to);
+    });
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut to_server = server.try_clone().unwrap();
+    while let Some((raw, parts)) = read_command(&mut reader) {
+        let lose = {
+            let mut rule = rule.lock().unwrap();
+            match rule.as_mut() {
+                Some(r) if (r.matches)(&parts) => {
+                    r.seen += 1;
+                    let lose = r.lose.contains(&r.seen);
+                    r.lost += usize::from(lose);
+                    lose
+                }
+                _ => false,
+            }
+        };
+        if to_server.write_all(&raw).is_err() {
+            break;
+        }
+        if lose {
+            // The server has the whole command and runs it (it reads the end of the
+            // connection only after what came before); the client hears nothing.
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            break;
+        }
+    }
+    let _ = server.shutdown(std::net::Shutdown::Both);
+    let _ = answers.join();
+}
