@@ -354,7 +354,14 @@ fn stopped_at_random_moments(
     let mut killed = 0;
     for round in 0..rounds {
         let before: Vec<Held> = (0..SECRETS).map(|i| store.held(&s, &secret(i))).collect();
-        let delay = Duration::from_micros(rng.below(window + window / 10));
+        // SIGTERM inside the first four fifths (the run goes on to a safe point), SIGKILL
+        // anywhere up to a tenth past the end.
+        let span = if signal.is_some() {
+            window * 4 / 5
+        } else {
+            window + window / 10
+        };
+        let delay = Duration::from_micros(rng.below(span.max(1)));
         let run = store.rotor(&s).args(["rotate", "--jobs", "3"]).start();
         std::thread::sleep(delay);
         let out = match signal {
@@ -378,7 +385,18 @@ fn stopped_at_random_moments(
         } else {
             assert_eq!(out.code, Some(0), "round {round}: {}", out.stderr);
         }
-        let resumed = store.rotor(&s).args(["resume"]).run();
+        let mut resumed = store.rotor(&s).args(["resume"]).run();
+        // A request the killed process had sent may still land after its death, between
+        // resume's read and its write: resume then refuses with a conflict (exit 5,
+        // nothing overwritten, the journal kept), and the next resume finishes.
+        if resumed.code == Some(5) && signal.is_none() {
+            assert!(
+                resumed.stderr.contains("write conflict"),
+                "{}",
+                resumed.stderr
+            );
+            resumed = store.rotor(&s).args(["resume"]).run();
+        }
         assert_eq!(
             resumed.code,
             Some(0),
@@ -408,8 +426,14 @@ fn stopped_at_random_moments(
         );
         store.rotor(&s).args(["audit", "verify"]).run().expect(0);
     }
-    eprintln!("{killed} of {rounds} runs were killed mid-way (window {window} us)");
-    assert!(killed * 2 >= rounds, "too few kills landed: {killed}");
+    eprintln!("{killed} of {rounds} runs were stopped mid-way (window {window} us)");
+    // A SIGTERM after the last safe point lets the run finish (exit 0): fewer land.
+    let needed = if signal.is_some() {
+        1
+    } else {
+        rounds.div_ceil(2)
+    };
+    assert!(killed >= needed, "too few stops landed: {killed}");
 }
 
 #[test]

@@ -38,9 +38,13 @@ fn sigterm_during_a_monitor_wait_stops_at_once_and_resume_finishes() {
         sent.elapsed()
     );
     assert_eq!(out.code, Some(7), "{}{}", out.stdout, out.stderr);
+    // Before the stage's monitor, or (the signal right after the write) its signal step.
     assert!(
         out.stderr
-            .contains("api: stopped by SIGTERM before stage.monitor"),
+            .contains("api: stopped by SIGTERM before stage.monitor")
+            || out
+                .stderr
+                .contains("api: stopped by SIGTERM before stage.signal"),
         "{}",
         out.stderr
     );
@@ -51,7 +55,11 @@ fn sigterm_during_a_monitor_wait_stops_at_once_and_resume_finishes() {
     assert!(k.contains_key("API_PENDING"));
     assert!(s.path("state/journal/api.json").exists());
     let status = s.rotor().args(["status"]).run().expect(0).stdout;
-    assert!(status.contains("stopped before stage.monitor"), "{status}");
+    assert!(
+        status.contains("stopped before stage.monitor")
+            || status.contains("stopped before stage.signal"),
+        "{status}"
+    );
     s.write("ok-api", "");
     s.rotor().args(["resume"]).run().expect(0);
     let k = fields(&s, "api");
@@ -97,6 +105,9 @@ fn a_signal_at_a_random_moment_of_a_batch_is_finished_by_resume() {
         let out = running.wait();
         match out.code {
             Some(0) => {}
+            // In the first milliseconds, before rotor listens for it, the signal ends the
+            // process as it ends any program: nothing is written by then.
+            None if out.signal == Some(sig as i32) => {}
             Some(7) => {
                 stopped += 1;
                 assert!(
