@@ -1,4 +1,4 @@
--- The start of both scripts (read.lua and write.lua follow it). KEYS[1] is the hash,
+-- The start of every script (read.lua, write.lua and check.lua follow it). KEYS[1] is the hash,
 -- KEYS[2..] the string keys of the string layout, current first.
 
 -- The stored version: the counter in `version_field`, or for a key set rotor has not
@@ -15,6 +15,24 @@ local function stored_version(version_field, current_field)
   end
   if cur then return '0-' .. redis.sha1hex(cur) end
   return ''
+end
+
+-- The first write command the ACL user may not run on a key of the layout ('HSET on
+-- rotor:{api}'), or nil; nil too where the server cannot be asked (Redis 6 has no
+-- redis.acl_check_cmd). Used by write.lua before its first write and by check.lua.
+local function acl_denied()
+  if not redis.acl_check_cmd then return nil end
+  local checks = {{'hset', KEYS[1], 'f', 'v'}, {'hdel', KEYS[1], 'f'}}
+  for k = 2, #KEYS do
+    checks[#checks + 1] = {'set', KEYS[k], 'v'}
+    checks[#checks + 1] = {'del', KEYS[k]}
+  end
+  for _, c in ipairs(checks) do
+    if not redis.acl_check_cmd(unpack(c)) then
+      return string.upper(c[1]) .. ' on ' .. c[2]
+    end
+  end
+  return nil
 end
 
 -- Every key must have the type its layout gives it, or the script stops before

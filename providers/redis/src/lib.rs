@@ -49,7 +49,12 @@ static WRITE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-static CHECK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("check.lua")));
+static CHECK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("common.lua"),
+        include_str!("check.lua")
+    ))
+});
 
 /// The `redis:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]

@@ -12,16 +12,9 @@
 -- Everything is checked before the first write (a script is not rolled back when a
 -- command fails half-way): the type of every key (common.lua, run first), and the ACL
 -- user's right to every write command on every key.
-local checks = {{'hset', KEYS[1], 'f', 'v'}, {'hdel', KEYS[1], 'f'}}
-for k = 2, #KEYS do
-  checks[#checks + 1] = {'set', KEYS[k], 'v'}
-  checks[#checks + 1] = {'del', KEYS[k]}
-end
--- (redis.acl_check_cmd exists from Redis 7.0 and in Valkey; Redis 6 has no such check.)
-for _, c in ipairs(checks) do
-  if redis.acl_check_cmd and not redis.acl_check_cmd(unpack(c)) then
-    return redis.error_reply('NOPERM the ACL user may not run ' .. string.upper(c[1]) .. ' on ' .. c[2])
-  end
+local denied = acl_denied()
+if denied then
+  return redis.error_reply('NOPERM the ACL user may not run ' .. denied)
 end
 local have = stored_version(ARGV[3], ARGV[2] == 'hash' and ARGV[4] or nil)
 if have ~= ARGV[1] then

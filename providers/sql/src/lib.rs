@@ -405,18 +405,21 @@ impl SqlProvider {
         Ok(ColumnType::of(dialect, &declared))
     }
 
-    /// Runs the write probes in a transaction that is rolled back.
-    async fn probe_writes(&self) -> Result<()> {
-        let location = self.location();
+    /// Begins a write transaction on `conn` with this dialect's lock and statement
+    /// bounds (set before and inside it).
+    async fn begin<'c>(
+        &self,
+        conn: &'c mut AnyConnection,
+        location: &str,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>> {
         let dialect = self.settings.dialect;
         let fail = |statement: &'static str| {
-            let d = self.doing(statement, &location);
+            let d = self.doing(statement, location);
             move |e| errors::classify(e, d)
         };
-        let mut conn = self.pool.get().await.map_err(fail("connect"))?;
         if let Some(s) = dialect.before_begin(self.wait) {
             sqlx::query(AssertSqlSafe(s))
-                .execute(&mut conn)
+                .execute(&mut *conn)
                 .await
                 .map_err(fail("SET"))?;
         }
@@ -424,6 +427,24 @@ impl SqlProvider {
             .begin_with(dialect.begin())
             .await
             .map_err(fail("BEGIN"))?;
+        for s in dialect.after_begin(self.wait, STATEMENT_TIMEOUT) {
+            sqlx::query(AssertSqlSafe(s))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("SET"))?;
+        }
+        Ok(tx)
+    }
+
+    /// Runs the write probes in a transaction that is rolled back.
+    async fn probe_writes(&self) -> Result<()> {
+        let location = self.location();
+        let fail = |statement: &'static str| {
+            let d = self.doing(statement, &location);
+            move |e| errors::classify(e, d)
+        };
+        let mut conn = self.pool.get().await.map_err(fail("connect"))?;
+        let mut tx = self.begin(&mut conn, &location).await?;
         for (what, text) in &self.sql.probes {
             sqlx::query(AssertSqlSafe(text.clone()))
                 .execute(&mut *tx)
@@ -549,27 +570,11 @@ impl SqlProvider {
         committing: &std::sync::atomic::AtomicBool,
     ) -> Result<Version> {
         let location = self.location();
-        let dialect = self.settings.dialect;
         let fail = |statement: &'static str| {
             let d = self.doing(statement, &location);
             move |e| errors::classify(e, d)
         };
-        if let Some(s) = dialect.before_begin(self.wait) {
-            sqlx::query(AssertSqlSafe(s))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail("SET"))?;
-        }
-        let mut tx = conn
-            .begin_with(dialect.begin())
-            .await
-            .map_err(fail("BEGIN"))?;
-        for s in dialect.after_begin(self.wait, STATEMENT_TIMEOUT) {
-            sqlx::query(AssertSqlSafe(s))
-                .execute(&mut *tx)
-                .await
-                .map_err(fail("SET"))?;
-        }
+        let mut tx = self.begin(conn, &location).await?;
         let found = self.select(&mut tx, true).await?;
         let stored = self.versioned(&found.raw)?;
         let holds = match (&stored, condition) {
