@@ -283,8 +283,14 @@ impl MariaDb {
     pub fn start() -> MariaDb {
         let dir = server_dir("mysql");
         let data = dir.path().join("data");
+        // Its own temporary directory: servers installed side by side in one /tmp meet
+        // on the names of their temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        own(&tmp, "mysql");
         run(
             as_user("mysql", "mariadb-install-db")
+                .env("TMPDIR", &tmp)
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
                 .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -293,6 +299,7 @@ impl MariaDb {
         );
         let port = free_port();
         let child = as_user("mysql", "mariadbd")
+            .env("TMPDIR", &tmp)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", socket(dir.path()).display()))
