@@ -143,7 +143,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Runbook { .. } => exit::USAGE,
             Error::Store { error, .. } => match **error {
-                Store::Conflict { .. } => exit::CONFLICT,
+                Store::Conflict { .. } | Store::Overtaken { .. } => exit::CONFLICT,
                 // A target that cannot work as configured (wrong mount type, no token, ...).
                 Store::Config { .. } => exit::USAGE,
                 _ => exit::FAILURE,

@@ -23,26 +23,29 @@
 //! instance metadata, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SSM`).
 //!
 //! SSM has no conditional write, and a key set takes several calls to write, so a write
-//! is first *claimed*: `PutParameter` with `Overwrite=false` (an atomic create) of
+//! follows the provider core's write protocol ([`rotor_provider::protocol`]): it is first
+//! *claimed* with `PutParameter` with `Overwrite=false` (an atomic create) of
 //! `<prefix>/claim/<n>`, where `n` is the version of `meta` the write starts from (0 when
-//! there is none). Only one writer can claim the step from one state, so two rotors on two
-//! hosts never both write. Under the claim rotor reads the four parameters again (one
-//! `GetParameters`) and stops with a conflict if any moved since the version it works
-//! from; each `PutParameter` must return exactly the version that follows the one read.
-//! `meta` is written last, then the claim is deleted. A write killed half-way leaves its
-//! claim: reads report it (`writing`), another run is refused, and the run that owns it
-//! (`rotor resume`) finishes the write. Writes go in an order that keeps `<prefix>/current`
-//! a key every service can verify: new verify-only slots first, then `current`, then the
-//! slots that empty, then `meta`.
+//! there is none; see `claim.rs`). Only one writer can claim the step from one state, so
+//! two rotors on two hosts never both write. Under the claim rotor reads the four
+//! parameters again (one `GetParameters`) and stops with a conflict if any moved since the
+//! version it works from; each `PutParameter` must return exactly the version that
+//! follows the one read (see `write.rs`). `meta` is written last, then the claim is
+//! deleted. A write killed half-way leaves its claim: reads report it (`writing`), another
+//! run is refused, and the run that owns it (`rotor resume`) finishes the write. Writes go
+//! in the core's slot order, which keeps `<prefix>/current` a key every service can
+//! verify: new verify-only slots first, then `current`, then the slots that empty, then
+//! `meta`.
 
+mod claim;
 mod errors;
+mod write;
 
 use std::sync::Arc;
 
 use aws_sdk_ssm::Client;
-use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
-use rotor_provider::slots::{self, SlotWrite};
+use rotor_provider::protocol;
 use rotor_provider::{
     Clients, Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
@@ -370,25 +373,6 @@ impl SsmProvider {
     }
 }
 
-/// One change to one parameter.
-enum Op<'a> {
-    Put(usize, &'a str),
-    Delete(usize),
-    Meta(&'a str),
-}
-
-/// What `<prefix>/claim/<n>` holds: the run that claimed the write from `meta` version n.
-#[derive(Debug, Serialize, Deserialize)]
-struct Claim {
-    run: String,
-    at: String,
-    /// The fingerprints of the key set the write puts in place (never a key): a claim
-    /// left from an older state whose set is the one `meta` now describes is a write
-    /// that landed and was not released.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    fingerprints: Option<Fingerprints>,
-}
-
 #[async_trait::async_trait]
 impl Provider for SsmProvider {
     fn kind(&self) -> &'static str {
@@ -414,22 +398,7 @@ impl Provider for SsmProvider {
         let Some(set) = self.parse(&snap)? else {
             return Ok(None);
         };
-        // The claim of the write from this state; else a claim left from an older state
-        // for exactly the key set `meta` now describes: that write landed (its unanswered
-        // call had moved `meta` on) but was never released, and its run's `resume`
-        // releases it. Any other older claim is a loser's, about to be dropped.
-        let claims = self.claims().await?;
-        let base = snap.version_of(3).unwrap_or(0);
-        let writing = claims
-            .iter()
-            .find(|(b, _)| *b == base)
-            .or_else(|| {
-                let landed = set.fingerprints();
-                claims
-                    .iter()
-                    .find(|(b, c)| *b < base && c.fingerprints.as_ref() == Some(&landed))
-            })
-            .map(|(_, c)| c.run.clone());
+        let writing = self.writing(&snap, Some(&set)).await?;
         Ok(Some(Versioned {
             set,
             version: snap.version(),
@@ -443,303 +412,6 @@ impl Provider for SsmProvider {
         condition: WriteCondition,
         writer: &str,
     ) -> Result<Version> {
-        // The state the write starts from: `meta`'s version (0: no meta).
-        let base = match &condition {
-            WriteCondition::Create => 0,
-            WriteCondition::Update(v) => meta_version_in(v).ok_or_else(|| {
-                Error::conflict(
-                    self.location(),
-                    format!("`{v}` is not a version of these parameters; nothing was written"),
-                )
-            })?,
-        };
-        self.claim(base, writer, set.fingerprints()).await?;
-        match self.write_claimed(set, &condition, base).await {
-            Ok(version) => {
-                // The write is complete: release its claim, and any other claim of this
-                // run (one taken from a state an unanswered call had already moved on).
-                if let Err(e) = self.release(base, writer).await {
-                    tracing::warn!(claim = %self.claim_name(base), error = %e, "cannot delete a finished claim");
-                }
-                Ok(version)
-            }
-            Err((e, false)) => {
-                // Nothing was written: give the step back to other writers.
-                let _ = self.delete(&self.claim_name(base)).await;
-                Err(e)
-            }
-            // Some parameters were written: the claim stays until this run finishes.
-            Err((e, true)) => Err(e),
-        }
-    }
-}
-
-/// The version of `meta` inside a version string of [`Snapshot::version`].
-fn meta_version_in(v: &Version) -> Option<i64> {
-    match v.0.rsplit_once(",meta=")?.1 {
-        "-" => Some(0),
-        n => n.parse().ok(),
-    }
-}
-
-impl SsmProvider {
-    fn claim_name(&self, base: i64) -> String {
-        format!("{}/claim/{base}", self.config.prefix)
-    }
-
-    /// Every claim under the prefix, by the `meta` version it was taken from (one
-    /// `GetParametersByPath`; at most 10, more is not rotor's doing).
-    async fn claims(&self) -> Result<Vec<(i64, Claim)>> {
-        let path = format!("{}/claim", self.config.prefix);
-        let got = self
-            .pacer
-            .call(&self.location(), "GetParametersByPath", || async {
-                self.client()
-                    .await
-                    .get_parameters_by_path()
-                    .path(&path)
-                    .max_results(10)
-                    .send()
-                    .await
-            })
-            .await
-            .map_err(|e| classify(e, "GetParametersByPath", &path, &self.location()))?;
-        let mut out = Vec::new();
-        for p in got.parameters.unwrap_or_default() {
-            let name = p.name.unwrap_or_default();
-            let base = name.rsplit('/').next().and_then(|b| b.parse::<i64>().ok());
-            let claim = p
-                .value
-                .as_deref()
-                .and_then(|v| serde_json::from_str::<Claim>(v).ok());
-            match (base, claim) {
-                (Some(b), Some(c)) => out.push((b, c)),
-                _ => {
-                    return Err(Error::Invalid {
-                        location: self.location(),
-                        detail: format!("{name} is not a claim rotor wrote; delete it by hand"),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Deletes the claim from `base` and every other claim `writer` holds under the
-    /// prefix; other writers' claims are left alone.
-    async fn release(&self, base: i64, writer: &str) -> Result<()> {
-        self.delete(&self.claim_name(base)).await?;
-        for (b, c) in self.claims().await? {
-            if c.run == writer {
-                self.delete(&self.claim_name(b)).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The run that claimed the write from `meta` version `base`, if one did.
-    async fn claimant(&self, base: i64) -> Result<Option<Claim>> {
-        let name = self.claim_name(base);
-        let got = self
-            .pacer
-            .call(&self.location(), "GetParameter", || async {
-                self.client().await.get_parameter().name(&name).send().await
-            })
-            .await;
-        match got {
-            Ok(out) => {
-                let text = out.parameter.and_then(|p| p.value).unwrap_or_default();
-                serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|_| Error::Invalid {
-                        location: self.location(),
-                        detail: format!("{name} is not a claim rotor wrote; delete it by hand"),
-                    })
-            }
-            Err(e) if errors::is_not_found(&e) => Ok(None),
-            Err(e) => Err(classify(e, "GetParameter", &name, &self.location())),
-        }
-    }
-
-    /// Claims the write from `meta` version `base` for `writer` (an atomic create), or
-    /// accepts the claim `writer` already holds; another writer's claim is a conflict.
-    async fn claim(&self, base: i64, writer: &str, fingerprints: Fingerprints) -> Result<()> {
-        let name = self.claim_name(base);
-        let claim = Claim {
-            fingerprints: Some(fingerprints),
-            run: writer.to_owned(),
-            at: jiff::Timestamp::now()
-                .round(jiff::Unit::Second)
-                .unwrap_or_else(|_| jiff::Timestamp::now())
-                .to_string(),
-        };
-        let text = serde_json::to_string(&claim).expect("a claim serializes");
-        let got = self
-            .pacer
-            .call(&self.location(), "PutParameter", || async {
-                self.client()
-                    .await
-                    .put_parameter()
-                    .name(&name)
-                    .value(&text)
-                    .r#type(ParameterType::String)
-                    .overwrite(false)
-                    .send()
-                    .await
-            })
-            .await;
-        match got {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ParameterAlreadyExists") => {
-                match self.claimant(base).await? {
-                    Some(c) if c.run == writer => Ok(()),
-                    Some(c) => Err(Error::conflict(
-                        self.location(),
-                        format!(
-                            "another rotor's run {} claimed this write at {} ({name}); nothing was written. \
-                             If that run is gone for good, delete {name} by hand",
-                            c.run, c.at
-                        ),
-                    )),
-                    // Released between the two calls: the other writer finished, so the
-                    // state this write starts from is gone.
-                    None => Err(Error::conflict(
-                        self.location(),
-                        "another writer wrote these parameters meanwhile; nothing was written",
-                    )),
-                }
-            }
-            Err(e) => Err(classify(e, "PutParameter", &name, &self.location())),
-        }
-    }
-
-    /// The write under a claim. On failure, says whether any parameter was written.
-    async fn write_claimed(
-        &self,
-        set: &KeySet,
-        condition: &WriteCondition,
-        base: i64,
-    ) -> std::result::Result<Version, (Error, bool)> {
-        let fresh = self.snapshot().await.map_err(|e| (e, false))?;
-        match condition {
-            WriteCondition::Create if fresh.params.iter().any(Option::is_some) => {
-                return Err((
-                    Error::conflict(
-                        self.location(),
-                        format!(
-                            "parameters under {} appeared after rotor found none; nothing was written",
-                            self.config.prefix
-                        ),
-                    ),
-                    false,
-                ));
-            }
-            WriteCondition::Update(v) if *v != fresh.version() => {
-                return Err((
-                    Error::conflict(
-                        self.location(),
-                        format!(
-                            "the parameters moved from {v} to {}; nothing was written",
-                            fresh.version()
-                        ),
-                    ),
-                    false,
-                ));
-            }
-            _ => {}
-        }
-        debug_assert_eq!(fresh.version_of(3).unwrap_or(0), base);
-        let meta = Meta {
-            rotated_at: set.rotated_at.map(|t| t.to_string()),
-            rotation_id: set.rotation_id.clone(),
-            fingerprints: set.fingerprints(),
-        };
-        let meta_text = serde_json::to_string(&meta).expect("metadata serializes");
-        let want: [Option<&str>; 3] = [
-            Some(set.current.expose()),
-            set.previous.as_ref().map(Key::expose),
-            set.pending.as_ref().map(Key::expose),
-        ];
-        // New verify-only keys first, then current, then the slots that empty, then meta:
-        // at every point `current` holds a key every service already accepts.
-        // (The provider core's order: see `rotor_provider::slots`.)
-        let have = [0, 1, 2].map(|i| fresh.value(i));
-        let ops: Vec<Op> = slots::write_order(have, want)
-            .into_iter()
-            .map(|w| match w {
-                SlotWrite::Put(slot) => Op::Put(slot, want[slot].unwrap_or_default()),
-                SlotWrite::Clear(slot) => Op::Delete(slot),
-                SlotWrite::Meta => Op::Meta(&meta_text),
-            })
-            .collect();
-        let mut versions: [Option<i64>; 4] = std::array::from_fn(|i| fresh.version_of(i));
-        let mut touched: Vec<String> = Vec::new();
-        let moved = |touched: &[String], detail: String| {
-            let did = if touched.is_empty() {
-                "nothing was written".to_owned()
-            } else {
-                format!("rotor had already written {}", touched.join(", "))
-            };
-            (
-                Error::conflict(self.location(), format!("{detail}; {did}")),
-                !touched.is_empty(),
-            )
-        };
-        for op in ops {
-            let written = !touched.is_empty();
-            let (slot, value, result) = match op {
-                Op::Put(slot, value) => (
-                    slot,
-                    Some(value),
-                    self.put(slot, value, true).await.map(Some),
-                ),
-                Op::Meta(text) => (3, Some(text), self.put(3, text, false).await.map(Some)),
-                Op::Delete(slot) => (
-                    slot,
-                    None,
-                    self.delete(&self.name(slot)).await.map(|()| None),
-                ),
-            };
-            // A call with no answer (timed out, connection lost: `Unreachable`) may have
-            // landed: then the write is not known to be "nothing", and the claim stays
-            // for the owning run's `resume`, which reads back and finishes.
-            let got = result.map_err(|e| {
-                let unknown = matches!(e, Error::Unreachable { .. });
-                (e, written || unknown)
-            })?;
-            touched.push(match got {
-                Some(_) => self.name(slot),
-                None => format!("{} (deleted)", self.name(slot)),
-            });
-            if let Some(got) = got {
-                let expected = versions[slot].map_or(1, |v| v + 1);
-                // A PutParameter the SDK sent again after its answer was lost lands
-                // twice: every version from the expected one on holds this very value.
-                let own = got > expected
-                    && match value {
-                        Some(v) => self
-                            .versions_hold(slot, expected, got, v)
-                            .await
-                            .map_err(|e| (e, true))?,
-                        None => false,
-                    };
-                if got != expected && !own {
-                    return Err(moved(
-                        &touched,
-                        format!(
-                            "{} came back at version {got}, not {expected}: someone else wrote it",
-                            self.name(slot)
-                        ),
-                    ));
-                }
-            }
-            versions[slot] = got;
-        }
-        let after = Snapshot {
-            params: std::array::from_fn(|i| {
-                versions[i].map(|v| (want.get(i).copied().flatten().unwrap_or("").to_owned(), v))
-            }),
-        };
-        Ok(after.version())
+        protocol::write(&write::Calls(self), set, condition, writer).await
     }
 }

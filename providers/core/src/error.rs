@@ -23,6 +23,12 @@ pub enum Error {
         cause: Option<Source>,
     },
 
+    /// Another writer changed the store while rotor's write was under way, after some of
+    /// it had landed (a store written in several calls): rotor's claim stays, so no one
+    /// writes over the half-finished set, and `resume` reports what is there.
+    #[error("{location} was changed by another writer during rotor's write: {detail}")]
+    Overtaken { location: String, detail: String },
+
     /// The store could not be reached or answered with a server-side failure.
     #[error("{location} is unreachable: {detail}")]
     Unreachable {
@@ -70,6 +76,12 @@ impl Error {
 
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Conflict { .. })
+    }
+
+    /// Whether the call that failed may still have done its work: no answer came (a
+    /// timeout, a lost connection), so the store must be read to know.
+    pub fn may_have_landed(&self) -> bool {
+        matches!(self, Error::Unreachable { .. })
     }
 }
 

@@ -17,6 +17,7 @@ pub mod fsread;
 pub mod key;
 pub mod keyset;
 pub mod memory;
+pub mod protocol;
 pub mod slots;
 
 #[cfg(feature = "conformance")]
