@@ -150,7 +150,7 @@ pub async fn write<C: Calls + ?Sized>(
         if failed.may_have_landed() {
             // No answer: read back whether the call landed.
             if let Ok(now) = store.found().await
-                && now.writing.as_deref() == Some(writer)
+                && now.writing.as_deref().is_none_or(|w| w == writer)
                 && store.landed(call, set, &now.state)
             {
                 state = now.state;

@@ -14,16 +14,18 @@
 //! write in progress) as JSON in one more entry. A slot without an account is not stored.
 //!
 //! A keyring has no check-and-set. It belongs to one user on one host, so rotor's lock on
-//! this host keeps two rotors apart; rotor reads every entry again before writing,
-//! compares it with the version it holds, claims the write in the meta entry, writes the
-//! slots, and clears the claim. A run killed half-way leaves its claim, so the next run
-//! sees the interrupted write and `rotor resume` finishes it.
+//! this host keeps two rotors apart. A write follows the provider core's write protocol
+//! ([`rotor_provider::protocol`]): rotor reads every entry again, compares it with the
+//! version it holds, claims the write in the meta entry, writes the slots in the core's
+//! slot order, and writes the meta entry without the claim. A run killed half-way leaves
+//! its claim, so the next run sees the interrupted write and `rotor resume` finishes it.
 
 mod worker;
 
 use std::sync::Arc;
 
 use rotor_provider::keyset::{self, FieldNames};
+use rotor_provider::protocol::{self, Found};
 use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{
     Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
@@ -358,69 +360,116 @@ impl Provider for KeyringProvider {
                 });
             }
         }
+        // One writer per keyring on this host: the claim and the entries are compared
+        // and written under this lock (and rotor's own lock file keeps other processes out).
         let _one_writer = self.keyring.writing.lock().await;
-        let now = self.held().await?;
-        if let Some(other) = now.meta.writing.as_deref().filter(|w| *w != writer) {
-            return Err(Error::conflict(
-                self.location(),
-                format!("another rotor's run {other} is writing these entries"),
-            ));
-        }
-        let stored = now.set().map_err(|detail| Error::Invalid {
-            location: self.location(),
-            detail,
-        })?;
-        let holds = match (&condition, &stored) {
-            (WriteCondition::Create, None) => true,
-            (WriteCondition::Update(v), Some(_)) => now.version() == v.0,
-            _ => false,
-        };
-        if !holds {
-            return Err(Error::conflict(
-                self.location(),
-                format!(
-                    "the entries changed since rotor read them (found {}, expected {})",
-                    stored.map_or("no key set".into(), |_| format!(
-                        "version {}",
-                        now.version()
-                    )),
-                    match &condition {
-                        WriteCondition::Create => "no key set".into(),
-                        WriteCondition::Update(v) => format!("version {v}"),
-                    }
-                ),
-            ));
-        }
-        // Claim, write every slot, then the metadata without the claim.
-        let mut claim = now.meta.clone();
+        protocol::write(&Writes(self), set, condition, writer).await
+    }
+}
+
+/// The new entries for `set`.
+fn entries_of(set: &KeySet) -> Held {
+    Held {
+        slots: [
+            Some(set.current.expose().to_owned()),
+            set.previous.as_ref().map(|k| k.expose().to_owned()),
+            set.pending.as_ref().map(|k| k.expose().to_owned()),
+        ],
+        meta: Meta {
+            rotated_at: set.rotated_at.map(|t| t.to_string()),
+            rotation_id: set.rotation_id.clone(),
+            writing: None,
+        },
+    }
+}
+
+/// The keyring's calls in the provider core's write protocol: the claim in the meta
+/// entry, one entry per slot in the core's slot order, then the meta entry without the
+/// claim.
+struct Writes<'a>(&'a KeyringProvider);
+
+#[async_trait::async_trait]
+impl protocol::Calls for Writes<'_> {
+    type State = Held;
+    type Call = SlotWrite;
+
+    fn location(&self) -> String {
+        Provider::location(self.0)
+    }
+
+    async fn found(&self) -> Result<Found<Held>> {
+        let held = self.0.held().await?;
+        Ok(Found {
+            version: held
+                .slots
+                .iter()
+                .any(Option::is_some)
+                .then(|| Version(held.version())),
+            writing: held.meta.writing.clone(),
+            state: held,
+        })
+    }
+
+    async fn claim(&self, from: &Found<Held>, writer: &str, _set: &KeySet) -> Result<()> {
+        let mut claim = from.state.meta.clone();
         claim.writing = Some(writer.to_owned());
-        self.put_meta(&claim).await?;
-        let new = Held {
-            slots: [
-                Some(set.current.expose().to_owned()),
-                set.previous.as_ref().map(|k| k.expose().to_owned()),
-                set.pending.as_ref().map(|k| k.expose().to_owned()),
-            ],
-            meta: Meta {
-                rotated_at: set.rotated_at.map(|t| t.to_string()),
-                rotation_id: set.rotation_id.clone(),
-                writing: None,
-            },
-        };
-        // The provider core's order, which never loses a key a service may hold.
-        let (entries, _) = self.entries();
-        let have = [0, 1, 2].map(|i| now.slots[i].as_deref());
-        let want = [0, 1, 2].map(|i| new.slots[i].as_deref());
-        for w in slots::write_order(have, want) {
-            match w {
-                SlotWrite::Put(slot) | SlotWrite::Clear(slot) => {
-                    if let Some(e) = &entries[slot] {
-                        self.put(e, new.slots[slot].clone()).await?;
-                    }
+        self.0.put_meta(&claim).await
+    }
+
+    fn plan(&self, from: &Held, set: &KeySet) -> Vec<SlotWrite> {
+        let new = entries_of(set);
+        slots::write_order(
+            [0, 1, 2].map(|i| from.slots[i].as_deref()),
+            [0, 1, 2].map(|i| new.slots[i].as_deref()),
+        )
+    }
+
+    async fn call(&self, call: SlotWrite, set: &KeySet, state: &mut Held) -> Result<()> {
+        let new = entries_of(set);
+        match call {
+            SlotWrite::Put(slot) | SlotWrite::Clear(slot) => {
+                if let Some(e) = &self.0.entries().0[slot] {
+                    self.0.put(e, new.slots[slot].clone()).await?;
                 }
-                SlotWrite::Meta => self.put_meta(&new.meta).await?,
+                state.slots[slot] = new.slots[slot].clone();
+            }
+            SlotWrite::Meta => {
+                self.0.put_meta(&new.meta).await?;
+                state.meta = new.meta;
             }
         }
-        Ok(Version(new.version()))
+        Ok(())
+    }
+
+    fn landed(&self, call: SlotWrite, set: &KeySet, now: &Held) -> bool {
+        let new = entries_of(set);
+        match call {
+            SlotWrite::Put(slot) | SlotWrite::Clear(slot) => now.slots[slot] == new.slots[slot],
+            SlotWrite::Meta => now.meta == new.meta,
+        }
+    }
+
+    fn names(&self, call: SlotWrite) -> String {
+        let (entries, meta) = self.0.entries();
+        match call {
+            SlotWrite::Put(slot) | SlotWrite::Clear(slot) => entries[slot]
+                .as_ref()
+                .map_or_else(String::new, |e| e.account.clone()),
+            SlotWrite::Meta => meta.account,
+        }
+    }
+
+    async fn release(&self, _from: &Held, writer: &str) -> Result<()> {
+        let now = self.0.held().await?;
+        if now.meta.writing.as_deref() == Some(writer) {
+            let mut meta = now.meta;
+            meta.writing = None;
+            self.0.put_meta(&meta).await?;
+        }
+        Ok(())
+    }
+
+    fn version(&self, state: &Held) -> Version {
+        Version(state.version())
     }
 }
