@@ -28,7 +28,9 @@
 //!
 //! The version rotor works from is the secret's `VersionIdsToStages` and rotor's tags,
 //! among them a counter, `rotor:version`, raised by every write. Secrets Manager has no
-//! conditional write, and a key set can take several calls, so a write is first *claimed*:
+//! conditional write, and a key set can take several calls, so a write follows the
+//! provider core's write protocol ([`rotor_provider::protocol`]; the calls are in
+//! `write.rs`). It is first *claimed*:
 //! `CreateSecret` (an atomic create) of `<name>.rotor-claim-<n>`, where `n` is the
 //! counter the write starts from, with the run's id as its description. Only one writer
 //! can claim a write from one state, so two rotors on two hosts never both write. Under
@@ -40,6 +42,7 @@
 //! run that owns it (`rotor resume`) finishes the write.
 
 mod errors;
+mod write;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +51,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::types::Tag;
 use rotor_aws_common::Pacer;
+use rotor_provider::protocol;
 use rotor_provider::{
     Clients, Error, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
@@ -600,9 +604,9 @@ impl SecretsManagerProvider {
             })
     }
 
-    /// Deletes a finished write's claim. A claim left behind names a counter the secret
-    /// has passed, so it is never consulted again; it is only clutter, said once.
-    async fn release(&self, name: &str) {
+    /// Deletes a write's claim. A claim left behind names a counter the secret has
+    /// passed, so it is never consulted again; it is only clutter.
+    async fn release(&self, name: &str) -> Result<()> {
         let done = self
             .pacer
             .call(&self.location(), "DeleteSecret", || async {
@@ -615,12 +619,10 @@ impl SecretsManagerProvider {
                     .await
             })
             .await;
-        if let Err(e) = done {
-            rotor_provider::warn_line(&format!(
-                "rotor: {}: the finished write's claim {name} was not deleted ({}); delete it by hand",
-                self.location(),
-                classify(e, "DeleteSecret", name, &self.location())
-            ));
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(classify(e, "DeleteSecret", name, &self.location())),
         }
     }
 
@@ -719,143 +721,21 @@ impl Provider for SecretsManagerProvider {
         condition: WriteCondition,
         writer: &str,
     ) -> Result<Version> {
-        let found = self.snapshot().await?;
-        let stored = match &found {
-            Some((labels, slots)) => self.key_set(labels, slots)?.map(|_| labels.version()),
-            None => None,
-        };
-        let holds = match (&condition, &stored) {
-            (WriteCondition::Create, None) => true,
-            (WriteCondition::Update(v), Some(s)) => v == s,
-            _ => false,
-        };
-        let claimant = match &found {
-            Some((labels, _)) => self.claimant(labels).await?,
-            None => None,
-        };
-        if let Some(other) = claimant.as_deref().filter(|w| *w != writer) {
-            return Err(Error::conflict(
-                self.location(),
-                format!("another rotor's run {other} is writing this secret"),
-            ));
-        }
-        if !holds {
-            return Err(Error::conflict(
-                self.location(),
-                format!(
-                    "the secret changed since rotor read it (found {}, expected {})",
-                    stored.map_or("no key set".into(), |v| format!("version {v}")),
-                    match &condition {
-                        WriteCondition::Create => "no key set".into(),
-                        WriteCondition::Update(v) => format!("version {v}"),
-                    }
-                ),
-            ));
-        }
-        let want: [Option<&Key>; 3] = [
-            Some(&set.current),
-            set.previous.as_ref(),
-            set.pending.as_ref(),
-        ];
-        let (mut labels, slots) = match found {
-            Some(f) => f,
-            None => {
-                // An atomic create: of two rotors creating at once, one gets a conflict.
-                let text = self.text_for(&set.current, None)?;
-                let vid = self.create(&text, &set.current, writer).await?;
-                let labels = self.labels().await?.unwrap_or_default();
-                let mut slots: [Option<(String, String)>; 3] = Default::default();
-                slots[0] = Some((vid, text));
-                (labels, slots)
-            }
-        };
-        if claimant.is_none() {
-            self.claim(&labels, writer).await?;
-            self.expect(&labels).await?;
-        }
-        let claim = labels.claim_name();
-        let counter = labels.counter();
-        // The stored versions by key, so a key already held is moved to, not written again.
-        let base = slots[0].as_ref().map(|(_, t)| t.clone());
-        let mut held: Vec<(String, Key)> = Vec::new();
-        for (vid, text) in slots.iter().flatten() {
-            held.push((vid.clone(), Key::new(self.key_of(text, vid)?)));
-        }
-        // current first (AWS then moves AWSPREVIOUS to the old current), then previous,
-        // then pending; each label moved from the version rotor last saw carrying it.
-        for slot in 0..3 {
-            let target = match want[slot] {
-                None => None,
-                Some(k) => match held.iter().find(|(_, h)| h == k) {
-                    Some((vid, _)) => Some(vid.clone()),
-                    None => {
-                        let text = self.text_for(k, base.as_deref())?;
-                        let vid = self
-                            .put(&text, &token(writer, slot, k), LABELS[slot])
-                            .await?;
-                        held.push((vid.clone(), k.clone()));
-                        labels.apply(slot, Some(vid.clone()));
-                        self.expect(&labels).await?;
-                        continue;
-                    }
-                },
+        let calls = write::Calls(self, writer);
+        let mut condition = condition;
+        if condition == WriteCondition::Create && self.labels().await?.is_none() {
+            // No such secret: an atomic create of it with the current key (of two rotors
+            // creating at once, one gets a conflict); the rest of the set is then written
+            // from the state it leaves.
+            let text = self.text_for(&set.current, None)?;
+            self.create(&text, &set.current, writer).await?;
+            let made = protocol::Calls::found(&calls).await?;
+            condition = match made.version {
+                Some(v) => WriteCondition::Update(v),
+                None => WriteCondition::Create,
             };
-            if labels.by_slot[slot] == target {
-                continue;
-            }
-            self.move_label(
-                LABELS[slot],
-                target.as_deref(),
-                labels.by_slot[slot].as_deref(),
-            )
-            .await
-            .map_err(|e| match e {
-                // AWS refuses a move from a version that no longer carries the label.
-                Error::Other { detail, .. } if detail.contains("InvalidParameterException") => {
-                    Error::conflict(
-                        self.location(),
-                        format!("a label moved meanwhile: {detail}"),
-                    )
-                }
-                other => other,
-            })?;
-            labels.apply(slot, target);
-            self.expect(&labels).await?;
         }
-        // rotor's metadata with the counter raised, then the claim released.
-        let mut tags = vec![(TAG_VERSION, (counter + 1).to_string())];
-        let mut untag = Vec::new();
-        match &set.rotated_at {
-            Some(t) => tags.push((TAG_ROTATED_AT, t.to_string())),
-            None => untag.push(TAG_ROTATED_AT),
-        }
-        match &set.rotation_id {
-            Some(id) => tags.push((TAG_ROTATION_ID, id.clone())),
-            None => untag.push(TAG_ROTATION_ID),
-        }
-        // Tags removed first: the counter raised is the write's last step.
-        if !untag.is_empty() {
-            self.untag(untag).await?;
-        }
-        let want_tags: Vec<(String, String)> = tags
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
-        if let Err(e) = self.tag(tags).await {
-            // No answer: read back whether the tags landed (this write's counter and
-            // metadata on the labels it left), and if so the write is done.
-            let landed = matches!(e, Error::Unreachable { .. })
-                && self.labels().await.ok().flatten().is_some_and(|now| {
-                    now.by_slot == labels.by_slot
-                        && want_tags.iter().all(|(k, v)| now.tags.get(k) == Some(v))
-                });
-            if !landed {
-                return Err(e);
-            }
-        }
-        self.release(&claim).await;
-        let done = self.labels().await?.unwrap_or_default();
-        Ok(done.version())
+        protocol::write(&calls, set, condition, writer).await
     }
 }
 

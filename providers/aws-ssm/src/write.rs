@@ -97,7 +97,7 @@ impl protocol::Calls for Calls<'_> {
         Ok(())
     }
 
-    fn landed(&self, call: SlotWrite, set: &KeySet, now: &Snapshot) -> bool {
+    fn landed(&self, call: SlotWrite, set: &KeySet, _was: &Snapshot, now: &Snapshot) -> bool {
         match call {
             SlotWrite::Put(slot) => now.value(slot) == wanted(set)[slot],
             SlotWrite::Clear(slot) => now.value(slot).is_none(),

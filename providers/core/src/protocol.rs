@@ -60,8 +60,9 @@ pub trait Calls: Send + Sync {
     /// answered shows someone else's write).
     async fn call(&self, call: Self::Call, set: &KeySet, state: &mut Self::State) -> Result<()>;
 
-    /// Whether `now` shows `call` done (read back after an unanswered call).
-    fn landed(&self, call: Self::Call, set: &KeySet, now: &Self::State) -> bool;
+    /// Whether `now` shows `call` done (read back after an unanswered call); `was` is
+    /// what rotor knew the store held before the call.
+    fn landed(&self, call: Self::Call, set: &KeySet, was: &Self::State, now: &Self::State) -> bool;
 
     /// What `call` writes, for messages (`aws-ssm:/app/current`). Never a key.
     fn names(&self, call: Self::Call) -> String;
@@ -151,7 +152,7 @@ pub async fn write<C: Calls + ?Sized>(
             // No answer: read back whether the call landed.
             if let Ok(now) = store.found().await
                 && now.writing.as_deref().is_none_or(|w| w == writer)
-                && store.landed(call, set, &now.state)
+                && store.landed(call, set, &state, &now.state)
             {
                 state = now.state;
                 done.push(store.names(call));
@@ -341,7 +342,7 @@ mod tests {
             Ok(())
         }
 
-        fn landed(&self, call: SlotWrite, set: &KeySet, now: &State) -> bool {
+        fn landed(&self, call: SlotWrite, set: &KeySet, _was: &State, now: &State) -> bool {
             match call {
                 SlotWrite::Put(s) => now.slots[s] == want(set)[s],
                 SlotWrite::Clear(s) => now.slots[s].is_none(),

@@ -441,7 +441,7 @@ impl protocol::Calls for Writes<'_> {
         Ok(())
     }
 
-    fn landed(&self, call: SlotWrite, set: &KeySet, now: &Held) -> bool {
+    fn landed(&self, call: SlotWrite, set: &KeySet, _was: &Held, now: &Held) -> bool {
         let new = entries_of(set);
         match call {
             SlotWrite::Put(slot) | SlotWrite::Clear(slot) => now.slots[slot] == new.slots[slot],
