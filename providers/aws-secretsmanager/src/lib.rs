@@ -41,6 +41,7 @@
 //! half-way leaves its claim: reads report it (`writing`), other runs are refused, and the
 //! run that owns it (`rotor resume`) finishes the write.
 
+mod claim;
 mod errors;
 mod write;
 
@@ -550,80 +551,6 @@ impl SecretsManagerProvider {
         })
         .await
         .map(|_| ())
-    }
-
-    /// The run whose claim of a write from `labels`' state stands, if any.
-    async fn claimant(&self, labels: &Labels) -> Result<Option<String>> {
-        let name = labels.claim_name();
-        let got = self
-            .pacer
-            .call(&self.location(), "DescribeSecret", || async {
-                self.client()
-                    .await
-                    .describe_secret()
-                    .secret_id(&name)
-                    .send()
-                    .await
-            })
-            .await;
-        match got {
-            Ok(o) if o.deleted_date.is_none() => Ok(Some(o.description.unwrap_or_default())),
-            Ok(_) => Ok(None),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(classify(e, "DescribeSecret", &name, &self.location())),
-        }
-    }
-
-    /// Claims the write from `labels`' state for `writer` (an atomic create); a claim
-    /// that exists is a conflict.
-    async fn claim(&self, labels: &Labels, writer: &str) -> Result<()> {
-        let name = labels.claim_name();
-        self.pacer
-            .call(&self.location(), "CreateSecret", || async {
-                self.client()
-                    .await
-                    .create_secret()
-                    .name(&name)
-                    .description(writer)
-                    .send()
-                    .await
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                match e
-                    .as_service_error()
-                    .map(|s| s.is_resource_exists_exception())
-                {
-                    Some(true) => Error::conflict(
-                        self.location(),
-                        "another rotor claimed a write of this secret from the same state first",
-                    ),
-                    _ => classify(e, "CreateSecret", &name, &self.location()),
-                }
-            })
-    }
-
-    /// Deletes a write's claim. A claim left behind names a counter the secret has
-    /// passed, so it is never consulted again; it is only clutter.
-    async fn release(&self, name: &str) -> Result<()> {
-        let done = self
-            .pacer
-            .call(&self.location(), "DeleteSecret", || async {
-                self.client()
-                    .await
-                    .delete_secret()
-                    .secret_id(name)
-                    .force_delete_without_recovery(true)
-                    .send()
-                    .await
-            })
-            .await;
-        match done {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(classify(e, "DeleteSecret", name, &self.location())),
-        }
     }
 
     /// Creates the secret with `text` as its AWSCURRENT version.
