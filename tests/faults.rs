@@ -1,13 +1,17 @@
 //! Lost responses: a write call reaches the store and is applied, and its answer never
-//! comes back (the connection is reset before any byte of it). For each store that writes
-//! a key set in several calls, every write call of a staged rotation loses its answer in
-//! turn; after each round the store holds the old or the new key set and nothing a
-//! command cannot finish: the run ends done, or `resume` on the owning host finishes it;
-//! no claim or pending key is left; `status` reads it; the audit chain holds.
+//! comes back (the connection is closed before any byte of it). For every store with a
+//! wire — SSM, Secrets Manager, Vault, Kubernetes and Redis (HTTP and RESP proxies),
+//! PostgreSQL and MariaDB (their `COMMIT`), the OS keyring (its D-Bus item writes) — every
+//! write call of a staged rotation loses its answer in turn; after each round the store
+//! holds the old or the new key set and nothing a command cannot finish: the run ends
+//! done, or `resume` on the owning host finishes it; no claim or pending key is left;
+//! `status` reads it; the audit chain holds. (The file store and SQLite are written in
+//! rotor's own process: no answer can be lost on the way.)
 
 use crate::support::bao::Bao;
 use crate::support::http::{LossyProxy, Request};
 use crate::support::moto::Moto;
+use crate::support::wire::WireProxy;
 use crate::support::{Cmd, Sandbox};
 
 /// (current, previous, pending) values as the store's own client reads them, and the
@@ -106,14 +110,36 @@ fn with_env<F: for<'a> Fn(Cmd<'a>) -> Cmd<'a>>(f: F) -> F {
 type Read<'r> =
     Box<dyn Fn(&str) -> (Option<String>, Option<String>, Option<String>, Vec<String>) + 'r>;
 
+/// A proxy that loses answers: `arm` chooses which write calls (1-based) lose theirs,
+/// `heal` disarms and says (write calls seen, answers lost).
+struct Lossy<'p> {
+    arm: Box<dyn Fn(Vec<usize>) + 'p>,
+    heal: Box<dyn Fn() -> (usize, usize) + 'p>,
+}
+
+impl<'p> Lossy<'p> {
+    fn http(proxy: &'p LossyProxy, is_write: fn(&Request) -> bool) -> Self {
+        Lossy {
+            arm: Box::new(move |k| proxy.lose(is_write, k)),
+            heal: Box::new(|| proxy.heal()),
+        }
+    }
+
+    fn wire(proxy: &'p WireProxy, patterns: &'static [&'static [u8]]) -> Self {
+        Lossy {
+            arm: Box::new(move |k| proxy.lose(patterns, k)),
+            heal: Box::new(|| proxy.heal()),
+        }
+    }
+}
+
 /// Every write call of a staged rotation of store `name` loses its answer in turn
 /// (`target`: the runbook's target for a secret; `env`: points rotor at the proxy).
 fn lose_each_write_call<'e>(
     name: &str,
-    proxy: &LossyProxy,
+    proxy: &Lossy<'_>,
     target: &dyn Fn(&str) -> String,
     env: &dyn for<'a> Fn(Cmd<'a>) -> Cmd<'a>,
-    is_write: fn(&Request) -> bool,
     read: Read<'e>,
 ) -> String {
     // How many write calls one staged rotation makes.
@@ -122,9 +148,9 @@ fn lose_each_write_call<'e>(
         let secret = format!("count-{name}");
         s.runbook_with_target(&secret, &target(&secret), "min_interval: 0s\n");
         env(s.rotor()).args(["rotate"]).run().expect(0);
-        proxy.lose(is_write, Vec::new());
+        (proxy.arm)(Vec::new());
         env(s.rotor()).args(["rotate"]).run().expect(0);
-        proxy.heal().0
+        (proxy.heal)().0
     };
     assert!(count >= 2, "{name}: only {count} write calls");
     let mut resumed = 0;
@@ -136,9 +162,9 @@ fn lose_each_write_call<'e>(
         let (old, _, _, _) = read(&secret);
         let old = old.expect("a current key");
         s.add_key(&old);
-        proxy.lose(is_write, vec![k]);
+        (proxy.arm)(vec![k]);
         let out = env(s.rotor()).args(["rotate"]).run();
-        let (_, lost) = proxy.heal();
+        let (_, lost) = (proxy.heal)();
         assert_eq!(lost, 1, "{name} call {k}: no answer was lost");
         if out.code != Some(0) {
             resumed += 1;
@@ -195,10 +221,9 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
         let m = &moto;
         report.push(lose_each_write_call(
             store.name,
-            &proxy,
+            &Lossy::http(&proxy, store.is_write),
             &|s| (store.runbook)(s),
             &env,
-            store.is_write,
             Box::new(move |secret| read(m, secret)),
         ));
     }
@@ -210,10 +235,11 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
     let b = &bao;
     report.push(lose_each_write_call(
         "vault",
-        &vault_proxy,
+        &Lossy::http(&vault_proxy, |r| {
+            matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+        }),
         &|s| format!("vault: {{ mount: secret, path: lost/{s} }}"),
         &venv,
-        |r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"),
         Box::new(move |secret| {
             let v = b.kv_get(&format!("secret/lost/{secret}"));
             let d = v.as_ref().map(|v| v["data"].clone());
@@ -236,10 +262,11 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
     let k = &cluster;
     report.push(lose_each_write_call(
         "kubernetes",
-        &kube_proxy,
+        &Lossy::http(&kube_proxy, |r| {
+            matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+        }),
         &|s| format!("kubernetes: {{ namespace: lost, name: {s} }}"),
         &kenv,
-        |r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"),
         Box::new(move |secret| {
             let d = k.secret_data("lost", secret).unwrap_or_default();
             (
@@ -258,8 +285,22 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
     let renv = with_env(|c| c.env_remove("REDIS_PASSWORD").env_remove("REDIS_URL"));
     let rr = &redis;
     let rp = &redis_proxy;
-    report.push(lose_each_redis_write(
-        rp,
+    let redis_lossy = Lossy {
+        arm: Box::new(|k| {
+            rp.lose(
+                |parts: &[Vec<u8>]| {
+                    parts.first().is_some_and(|c| {
+                        c.eq_ignore_ascii_case(b"evalsha") || c.eq_ignore_ascii_case(b"eval")
+                    }) && parts.len() > 8
+                },
+                k,
+            )
+        }),
+        heal: Box::new(|| rp.heal()),
+    };
+    report.push(lose_each_write_call(
+        "redis",
+        &redis_lossy,
         &|s| format!("redis: {{ url: \"{rurl}\", key: \"lost:{{{s}}}\" }}"),
         &renv,
         Box::new(move |secret| {
@@ -275,67 +316,113 @@ fn every_write_call_of_a_staged_rotation_loses_its_answer_in_turn() {
     eprintln!("{}", report.join("\n"));
 }
 
-/// [`lose_each_write_call`] for Redis, whose proxy speaks RESP.
-fn lose_each_redis_write(
-    proxy: &crate::support::http::RespLossyProxy,
-    target: &dyn Fn(&str) -> String,
-    env: &dyn for<'a> Fn(Cmd<'a>) -> Cmd<'a>,
-    read: Read<'_>,
-) -> String {
-    let is_write = |parts: &[Vec<u8>]| {
-        parts
-            .first()
-            .is_some_and(|c| c.eq_ignore_ascii_case(b"evalsha") || c.eq_ignore_ascii_case(b"eval"))
-            && parts.len() > 8
+/// The SQL databases on a wire: each write is one transaction, and its `COMMIT` loses its
+/// answer in turn (the database committed; rotor hears nothing). A commit without an
+/// answer is "may have landed": the run stops with its journal, and `resume` reads the
+/// table and finishes. (SQLite is a file in rotor's own process: there is no wire to lose
+/// an answer on.)
+#[cfg(feature = "sql")]
+#[test]
+fn every_commit_of_a_staged_rotation_loses_its_answer_in_turn() {
+    use crate::support::sql::{MariaDb, PASSWORD, Postgres};
+    const SECRETS: &str = "CREATE TABLE secrets (name VARCHAR(200) PRIMARY KEY, current TEXT, \
+         previous TEXT, pending TEXT, rotated_at TEXT, rotation_id TEXT)";
+    let row = |text: String| {
+        let cols: Vec<Option<String>> = text
+            .trim()
+            .split(['|', '\t'])
+            .map(|c| (!c.is_empty() && c != "NULL").then(|| c.to_owned()))
+            .collect();
+        (
+            cols.first().cloned().flatten(),
+            cols.get(1).cloned().flatten(),
+            cols.get(2).cloned().flatten(),
+            Vec::new(),
+        )
     };
-    let count = {
-        let s = Sandbox::new();
-        s.runbook_with_target("count-redis", &target("count-redis"), "min_interval: 0s\n");
-        env(s.rotor()).args(["rotate"]).run().expect(0);
-        proxy.lose(is_write, Vec::new());
-        env(s.rotor()).args(["rotate"]).run().expect(0);
-        proxy.heal().0
+    let select = |secret: &str| {
+        format!("SELECT current, previous, pending FROM secrets WHERE name = '{secret}'")
     };
-    assert!(count >= 2, "redis: only {count} write calls");
-    let mut resumed = 0;
-    for k in 1..=count {
-        let s = Sandbox::new();
-        let secret = format!("lost-redis-{k}");
-        s.runbook_with_target(&secret, &target(&secret), "min_interval: 0s\n");
-        env(s.rotor()).args(["rotate"]).run().expect(0);
-        let old = read(&secret).0.expect("a current key");
-        s.add_key(&old);
-        proxy.lose(is_write, vec![k]);
-        let out = env(s.rotor()).args(["rotate"]).run();
-        assert_eq!(proxy.heal().1, 1, "redis call {k}: no answer was lost");
-        if out.code != Some(0) {
-            resumed += 1;
-            assert!(
-                !out.stderr.contains("nothing was written"),
-                "redis call {k}: a landed write reported as nothing: {}",
-                out.stderr
-            );
-            let again = env(s.rotor()).args(["resume"]).run();
-            assert_eq!(
-                again.code,
-                Some(0),
-                "redis call {k}: resume: {}\n{}",
-                out.stderr,
-                again.stderr
-            );
-        }
-        let (cur, prev, pending, _) = read(&secret);
-        if let Some(c) = &cur {
-            s.add_key(c);
-        }
-        assert_eq!(
-            prev.as_deref(),
-            Some(old.as_str()),
-            "redis call {k}: not rotated"
-        );
-        assert_eq!(pending, None, "redis call {k}: a pending key is left");
-        assert!(!s.path(&format!("state/journal/{secret}.json")).exists());
-        s.rotor().args(["audit", "verify"]).run().expect(0);
-    }
-    format!("redis: {count} write calls, each answer lost once; {resumed} needed resume")
+    let mut report = Vec::new();
+
+    let pg = Postgres::start();
+    pg.psql(
+        "app",
+        &format!("{SECRETS}; ALTER TABLE secrets OWNER TO rotor;"),
+    );
+    let proxy = WireProxy::tcp(pg.port);
+    let url = format!(
+        "postgres://rotor@127.0.0.1:{}/app?sslmode=disable",
+        proxy.port
+    );
+    let p = &pg;
+    report.push(lose_each_write_call(
+        "postgresql",
+        &Lossy::wire(&proxy, &[b"COMMIT"]),
+        &|_| {
+            format!("sql: {{ url: \"{url}\", table: secrets, layout: columns, key_column: name }}")
+        },
+        &|c| c.env("PGPASSWORD", PASSWORD),
+        Box::new(move |secret| row(p.psql("app", &select(secret)))),
+    ));
+
+    let db = MariaDb::start();
+    db.sql(&format!("USE app; {SECRETS};"));
+    let proxy = WireProxy::tcp(db.port);
+    let url = format!(
+        "mysql://rotor@127.0.0.1:{}/app?ssl-mode=disabled",
+        proxy.port
+    );
+    let d = &db;
+    report.push(lose_each_write_call(
+        "mariadb",
+        &Lossy::wire(&proxy, &[b"COMMIT"]),
+        &|_| {
+            format!("sql: {{ url: \"{url}\", table: secrets, layout: columns, key_column: name }}")
+        },
+        &|c| c.env("MYSQL_PWD", PASSWORD),
+        Box::new(move |secret| row(d.sql(&format!("USE app; {}", select(secret))))),
+    ));
+    eprintln!("{}", report.join("\n"));
+}
+
+/// The OS keyring on its D-Bus wire: every entry write of a staged rotation (the claim,
+/// each slot, the metadata) loses its answer in turn — gnome-keyring wrote the item, and
+/// rotor's connection to the bus is closed before the reply.
+#[cfg(feature = "os-keyring")]
+#[test]
+fn every_keyring_write_of_a_staged_rotation_loses_its_answer_in_turn() {
+    use crate::support::keyring::SecretService;
+    let ss = SecretService::start();
+    let bus = ss
+        .address
+        .strip_prefix("unix:path=")
+        .and_then(|a| a.split(',').next())
+        .expect("a unix:path bus address")
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = WireProxy::unix(std::path::Path::new(&bus), &dir.path().join("bus"));
+    let address = format!("unix:path={}", dir.path().join("bus").display());
+    let service = "rotor faults";
+    let sref = &ss;
+    let report = lose_each_write_call(
+        "os-keyring",
+        &Lossy::wire(&proxy, &[b"CreateItem", b"SetSecret", b"Delete"]),
+        &|secret| {
+            format!(
+                "os-keyring: {{ service: \"{service}\", accounts: {{ current: {secret}.current, previous: {secret}.previous, pending: {secret}.pending }} }}"
+            )
+        },
+        &|c| sref.env(c).env("DBUS_SESSION_BUS_ADDRESS", &address),
+        Box::new(move |secret| {
+            let get = |slot: &str| sref.lookup(service, &format!("{secret}.{slot}"));
+            let claim = sref
+                .lookup(service, &format!("{secret}.current.rotor"))
+                .filter(|m| m.contains("writing"))
+                .into_iter()
+                .collect();
+            (get("current"), get("previous"), get("pending"), claim)
+        }),
+    );
+    eprintln!("{report}");
 }

@@ -29,6 +29,7 @@ pub mod redis;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod tls;
+pub mod wire;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rotor");
 
