@@ -3,6 +3,7 @@
 mod support;
 
 mod audit;
+mod bounds;
 mod check;
 mod crash;
 mod deploy;

@@ -75,6 +75,18 @@ where
             detail: format!("no AWS region: set AWS_REGION or `region:` in the runbook ({text})"),
         };
     }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(big) = c.downcast_ref::<crate::bounded::TooLarge>() {
+            // Unreachable: what the call did is as unknown as with no answer at all.
+            return Error::Unreachable {
+                location,
+                detail: format!("{service}:{action} on {resource}: {big}"),
+                cause: Some(Box::new(e)),
+            };
+        }
+        cause = c.source();
+    }
     match e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Error::Unreachable {

@@ -1,12 +1,15 @@
 //! What rotor's AWS backends (SSM Parameter Store, Secrets Manager) share: one [`Pacer`]
 //! per run and service for throttled calls, the bounds every call runs under, and AWS
-//! errors turned into the provider contract's errors naming the action and resource.
+//! errors turned into the provider contract's errors naming the action and resource, and
+//! a bound on the size of every reply ([`BoundedReplies`]).
 
+mod bounded;
 mod errors;
 mod pacing;
 
 use std::time::Duration;
 
+pub use bounded::{BoundedReplies, MAX_REPLY};
 pub use errors::{classify, classify_common};
 pub use pacing::{MAX_ATTEMPTS, Pacer, is_throttling};
 

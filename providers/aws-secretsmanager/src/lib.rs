@@ -249,6 +249,7 @@ impl SecretsManagerProvider {
         let conf = aws_sdk_secretsmanager::config::Builder::from(sdk)
             .retry_config(rotor_aws_common::retry_config())
             .timeout_config(rotor_aws_common::timeouts())
+            .interceptor(rotor_aws_common::BoundedReplies)
             .build();
         SecretsManagerProvider {
             config: config.clone(),
@@ -262,7 +263,12 @@ impl SecretsManagerProvider {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                Client::new(&rotor_aws_common::sdk_config(self.config.region.as_deref()).await)
+                let sdk = rotor_aws_common::sdk_config(self.config.region.as_deref()).await;
+                Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                        .interceptor(rotor_aws_common::BoundedReplies)
+                        .build(),
+                )
             })
             .await
     }

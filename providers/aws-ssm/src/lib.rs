@@ -144,7 +144,12 @@ impl Snapshot {
 /// The SDK client for `region` (the default chain's when `None`), with rotor's retry
 /// and time bounds.
 async fn make_client(region: Option<&str>) -> Client {
-    Client::new(&rotor_aws_common::sdk_config(region).await)
+    let sdk = rotor_aws_common::sdk_config(region).await;
+    Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&sdk)
+            .interceptor(rotor_aws_common::BoundedReplies)
+            .build(),
+    )
 }
 
 pub struct SsmProvider {
@@ -184,6 +189,7 @@ impl SsmProvider {
         let conf = aws_sdk_ssm::config::Builder::from(sdk)
             .retry_config(rotor_aws_common::retry_config())
             .timeout_config(rotor_aws_common::timeouts())
+            .interceptor(rotor_aws_common::BoundedReplies)
             .build();
         let client = tokio::sync::OnceCell::new_with(Some(Client::from_conf(conf)));
         Ok(SsmProvider {

@@ -1,0 +1,81 @@
+//! Every store reply is bounded in size: a server (or something posing as one) that
+//! answers with gigabytes gets a clear error after a few MiB, and rotor does not grow.
+//! The flood server answers every request with a body that never ends: declared (a
+//! `Content-Length` of 8 GiB) or chunked without an end.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use crate::support::Sandbox;
+
+/// Serves floods on a free loopback port; its port.
+fn flood(declared: bool) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                // The request's head (its body, if any, is never read: the answer starts
+                // at once).
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut out = conn;
+                let head = if declared {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 8589934592\r\n\r\n"
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                };
+                if out.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let block = vec![b'a'; 64 * 1024];
+                // At most 1 GiB, so a rotor that reads it all still ends.
+                for _ in 0..16 * 1024 {
+                    let sent = if declared {
+                        out.write_all(&block)
+                    } else {
+                        out.write_all(format!("{:x}\r\n", block.len()).as_bytes())
+                            .and_then(|()| out.write_all(&block))
+                            .and_then(|()| out.write_all(b"\r\n"))
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[cfg(all(feature = "aws-ssm", feature = "aws-secretsmanager"))]
+#[test]
+fn an_endless_aws_reply_is_cut_at_the_bound() {
+    for declared in [true, false] {
+        let port = flood(declared);
+        for target in [
+            "aws-ssm: { prefix: /apps/flood }",
+            "aws-secretsmanager: { secret_id: apps/flood }",
+        ] {
+            let s = Sandbox::new();
+            s.runbook_with_target("flood", target, "");
+            let out = s
+                .rotor()
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+                .args(["status"])
+                .run();
+            assert_ne!(out.code, Some(0), "{target}");
+            assert!(
+                out.stderr.contains("larger than 4 MiB"),
+                "{target} (declared: {declared}): {}",
+                out.stderr
+            );
+        }
+    }
+}
