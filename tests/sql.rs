@@ -912,3 +912,19 @@ fn postgres_at_an_ipv6_literal() {
         .expect(0);
     assert!(status.stdout.contains("[::1]"), "{}", status.stdout);
 }
+
+/// The MySQL driver cannot reach an IPv6 literal (it looks `[::1]` up as a name): the
+/// target is refused with that said, before anything is written, not with a failed name
+/// lookup at the first write.
+#[test]
+fn a_mysql_url_at_an_ipv6_literal_is_refused_with_the_reason() {
+    let s = Sandbox::new();
+    s.write(
+        "runbooks/api.yaml",
+        "secret: api\ncreate: true\ntargets:\n  sql: { url: \"mysql://rotor@[::1]:3306/app\", table: secrets, layout: columns, key_column: name }\n",
+    );
+    let out = s.rotor().args(["rotate"]).run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("IPv6 literal"), "{}", out.stderr);
+    assert!(!s.path("state/journal/api.json").exists());
+}

@@ -109,6 +109,15 @@ pub fn settings(url: Option<&str>, url_env: Option<&str>) -> Result<Settings> {
             .query_pairs_mut()
             .append_pair("host", &addr.to_string());
     }
+    // The MySQL driver does the same, and has no parameter for the bare address: say so
+    // here rather than fail a name lookup at the first write.
+    if dialect == Dialect::MySql
+        && let Some(url::Host::Ipv6(addr)) = parsed.host().map(|h| h.to_owned())
+    {
+        return Err(config(format!(
+            "the MySQL/MariaDB driver cannot connect to an IPv6 literal ([{addr}]); use a host name that resolves to it (for [::1]: `localhost` with the server listening there, or an /etc/hosts name)"
+        )));
+    }
     Ok(Settings {
         shown,
         url: parsed,
