@@ -926,5 +926,10 @@ fn a_mysql_url_at_an_ipv6_literal_is_refused_with_the_reason() {
     let out = s.rotor().args(["rotate"]).run();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("IPv6 literal"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("runbooks/api.yaml:4:3"),
+        "no position: {}",
+        out.stderr
+    );
     assert!(!s.path("state/journal/api.json").exists());
 }

@@ -257,7 +257,16 @@ impl rotor_provider::Store for SqlStore {
     type Config = SqlConfig;
 
     fn check(config: &SqlConfig, secret: Option<&str>) -> std::result::Result<(), String> {
-        config.layout(secret.unwrap_or("secret")).map(|_| ())
+        config.layout(secret.unwrap_or("secret"))?;
+        // A URL written in the runbook is checked where it is written (one named by
+        // `url_env` only when the target is built).
+        if config.url.is_some() {
+            connect::settings(config.url.as_deref(), None).map_err(|e| match e {
+                Error::Config { detail, .. } => format!("sql: {detail}"),
+                other => other.to_string(),
+            })?;
+        }
+        Ok(())
     }
 
     fn capabilities(config: &SqlConfig) -> Capabilities {
