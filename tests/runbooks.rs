@@ -69,6 +69,11 @@ fn nested_errors_point_at_the_value() {
             "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - shout: [x]\n",
             ":5:5: unknown field `shout`",
         ),
+        #[cfg(feature = "vault")]
+        (
+            "secret: api\ntargets:\n  vault: { mount: secret, path: x, address: \"ftp://x\" }\n",
+            ":3:3: targets: vault address `ftp://x` is not an http:// or https:// address",
+        ),
     ] {
         s.write("runbooks/api.yaml", yaml);
         let out = s.rotor().args(["plan"]).run().expect(2);

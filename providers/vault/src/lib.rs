@@ -94,6 +94,16 @@ impl VaultConfig {
                 self.path
             ));
         }
+        // An address written in the runbook is checked where it is written (one from
+        // VAULT_ADDR when the target is built).
+        if let Some(a) = &self.address
+            && (url::Url::parse(a).is_err()
+                || !(a.starts_with("http://") || a.starts_with("https://")))
+        {
+            return Err(format!(
+                "vault address `{a}` is not an http:// or https:// address"
+            ));
+        }
         self.fields
             .apply(FieldNames::default())
             .check()
