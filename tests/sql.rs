@@ -580,10 +580,11 @@ fn postgres_tls_options_of_the_url_are_honoured() {
     let out = s.rotor().env("PGPASSWORD", PASSWORD).args(["rotate"]).run();
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
-        out.stderr.contains("invalid peer certificate"),
+        out.stderr.contains("invalid peer certificate") && out.stderr.contains("not trusted"),
         "{}",
         out.stderr
     );
+    assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
     assert_eq!(pg.psql("app", "SELECT count(*) FROM secrets").trim(), "0");
     // The server takes TCP connections over TLS only (`hostssl`): without TLS, refused.
     s.write(

@@ -471,3 +471,41 @@ fn a_write_stopped_between_two_puts_is_claimed_refused_elsewhere_and_resumed() {
         .run()
         .expect(0);
 }
+
+/// An endpoint whose certificate rotor does not trust is named as such ("up but not
+/// trusted"), not as an unreachable service, and nothing is written.
+#[test]
+fn an_endpoint_with_an_untrusted_certificate_is_not_called_unreachable() {
+    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = crate::support::tls::files(dir.path());
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    acceptor.set_certificate_chain_file(&cert).unwrap();
+    acceptor
+        .set_private_key_file(&key, SslFiletype::PEM)
+        .unwrap();
+    let acceptor = std::sync::Arc::new(acceptor.build());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let a = std::sync::Arc::clone(&acceptor);
+            // The handshake fails on the client's side: the CA is not in its roots.
+            std::thread::spawn(move || drop(a.accept(conn)));
+        }
+    });
+    let s = Sandbox::new();
+    s.runbook_with_target("api", "aws-ssm: { prefix: /apps/api }", "");
+    let out = s
+        .rotor()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("https://127.0.0.1:{port}"))
+        .args(["rotate"])
+        .run();
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("not trusted"), "{}", out.stderr);
+    assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
+    assert!(!s.path("state/journal/api.json").exists());
+}

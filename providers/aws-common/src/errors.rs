@@ -87,6 +87,17 @@ where
         }
         cause = c.source();
     }
+    if matches!(e, SdkError::DispatchFailure(_)) && rotor_provider::error::is_tls_failure(&text) {
+        // The endpoint answered, but not with a certificate rotor trusts (or not in TLS
+        // at all): a setup to fix, not a service that is down.
+        return Error::Other {
+            location,
+            detail: format!(
+                "TLS with the {service} endpoint failed for {service}:{action} on {resource}: it is up but not trusted (check the endpoint URL's scheme, and AWS_CA_BUNDLE for a private CA): {text}"
+            ),
+            cause: Some(Box::new(e)),
+        };
+    }
     match e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Error::Unreachable {

@@ -101,3 +101,21 @@ pub fn chain(e: &(dyn StdError + 'static)) -> String {
     }
     out
 }
+
+/// Whether an error's text says a TLS handshake failed (an untrusted or wrong
+/// certificate, or no TLS at the other end): a server that answered, with a setup to fix,
+/// not one that is down. rustls says "received corrupt message of type
+/// InvalidContentType" when the other end does not speak TLS.
+pub fn is_tls_failure(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "ssl",
+        "handshake",
+        "invalidcontenttype",
+        "corrupt message",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}

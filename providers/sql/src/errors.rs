@@ -142,13 +142,27 @@ pub fn classify(e: sqlx::Error, d: Doing<'_>) -> Error {
                 Class::Other => Error::other(location, format!("{on}: {said}"), e),
             }
         }
+        sqlx::Error::Io(io) if rotor_provider::error::is_tls_failure(&io.to_string()) => {
+            Error::Other {
+                detail: format!(
+                    "{}: TLS with the database failed: it is up but not trusted (check sslrootcert / ssl-ca and the TLS mode of the URL): {io}",
+                    d.statement
+                ),
+                location,
+                cause: Some(Box::new(e)),
+            }
+        }
         sqlx::Error::Io(io) => Error::Unreachable {
             detail: format!("{}: {io}", d.statement),
             location,
             cause: Some(Box::new(e)),
         },
-        sqlx::Error::Tls(t) => Error::Unreachable {
-            detail: format!("TLS: {t}"),
+        // The server answered, but not with a certificate rotor trusts: a setup to fix,
+        // not a server that is down.
+        sqlx::Error::Tls(t) => Error::Other {
+            detail: format!(
+                "TLS with the database failed: it is up but not trusted (check sslrootcert / ssl-ca and the TLS mode of the URL): {t}"
+            ),
             location,
             cause: Some(Box::new(e)),
         },

@@ -167,18 +167,7 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
         other => {
             let text = chain(&other);
             let lower = text.to_ascii_lowercase();
-            // rustls says "received corrupt message of type InvalidContentType" when the
-            // other end does not speak TLS (an https:// address on a plain HTTP port).
-            let tls = [
-                "certificate",
-                "tls",
-                "ssl",
-                "handshake",
-                "invalidcontenttype",
-                "corrupt message",
-            ]
-            .iter()
-            .any(|w| lower.contains(w));
+            let tls = rotor_provider::error::is_tls_failure(&text);
             // The server answered, but not with a certificate rotor trusts (or not in
             // TLS at all): a setup to fix, not a server that is down.
             if tls {
