@@ -1,5 +1,6 @@
 //! Every store reply is bounded in size: a server (or something posing as one) that
-//! answers with gigabytes gets a clear error after a few MiB, and rotor does not grow.
+//! answers with gigabytes gets a clear error after a few MiB, and rotor does not grow
+//! (SSM, Secrets Manager, Vault).
 //! The flood server answers every request with a body that never ends: declared (a
 //! `Content-Length` of 8 GiB) or chunked without an end.
 
@@ -77,5 +78,27 @@ fn an_endless_aws_reply_is_cut_at_the_bound() {
                 out.stderr
             );
         }
+    }
+}
+
+#[cfg(feature = "vault")]
+#[test]
+fn an_endless_vault_reply_is_cut_at_the_bound() {
+    for declared in [true, false] {
+        let port = flood(declared);
+        let s = Sandbox::new();
+        s.runbook_with_target("flood", "vault: { mount: secret, path: flood }", "");
+        let out = s
+            .rotor()
+            .env("VAULT_ADDR", format!("http://127.0.0.1:{port}"))
+            .env("VAULT_TOKEN", "flood-token")
+            .args(["status"])
+            .run();
+        assert_ne!(out.code, Some(0));
+        assert!(
+            out.stderr.contains("larger than 4 MiB"),
+            "declared: {declared}: {}",
+            out.stderr
+        );
     }
 }

@@ -210,8 +210,7 @@ pub async fn capabilities(
     let endpoint = CapabilitiesSelfRequest {
         paths: vec![path.to_owned()],
     };
-    let got: HashMap<String, serde_json::Value> =
-        vaultrs::api::exec_with_result(client, endpoint).await?;
+    let got: HashMap<String, serde_json::Value> = crate::bounded::exec(client, endpoint).await?;
     let caps = got.get(path).or_else(|| got.get("capabilities"));
     Ok(caps
         .and_then(|v| v.as_array())
@@ -233,7 +232,7 @@ pub async fn mount_info(
     let endpoint = MountInfoRequest {
         path: format!("{mount}/{path}"),
     };
-    vaultrs::api::exec_with_result(client, endpoint).await
+    crate::bounded::exec(client, endpoint).await
 }
 
 #[cfg(test)]

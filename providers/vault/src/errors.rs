@@ -179,7 +179,9 @@ fn transport(source: rustify::errors::ClientError, location: String, address: &s
                     cause: Some(Box::new(other)),
                 };
             }
-            let detail = if lower.contains("timed out") || lower.contains("timeout") {
+            let detail = if text.contains(&crate::bounded::TooLarge.to_string()) {
+                format!("the server at {address} sent {text}")
+            } else if lower.contains("timed out") || lower.contains("timeout") {
                 format!("the server at {address} did not answer in time: {text}")
             } else {
                 format!("cannot reach the server at {address}: {text}")

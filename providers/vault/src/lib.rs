@@ -25,6 +25,7 @@
 //! nothing is written. A staged rotation costs one mount lookup, then one read and one
 //! CAS write per write step: no per-field requests.
 
+mod bounded;
 mod client;
 mod errors;
 
@@ -38,7 +39,9 @@ use rotor_provider::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
-use vaultrs::api::kv2::requests::{ReadSecretRequest, SetSecretRequestOptions};
+use vaultrs::api::kv2::requests::{
+    ReadSecretMetadataRequest, ReadSecretRequest, SetSecretRequest, SetSecretRequestOptions,
+};
 use vaultrs::client::VaultClient;
 
 pub use client::Connection;
@@ -384,7 +387,7 @@ impl Provider for VaultProvider {
             .path(&self.path)
             .build()
             .expect("mount and path are set");
-        let res = match vaultrs::api::exec_with_result(self.client(), endpoint).await {
+        let res = match bounded::exec(self.client(), endpoint).await {
             Ok(res) => res,
             // No secret, or its latest version deleted: no key set. For a deleted
             // version the answer still carries its number, which a create must name.
@@ -440,10 +443,18 @@ impl Provider for VaultProvider {
         let options = SetSecretRequestOptions {
             cas: u32::try_from(cas).unwrap_or(u32::MAX),
         };
-        let written =
-            vaultrs::kv2::set_with_options(self.client(), &self.mount, &self.path, &data, options)
-                .await
-                .map_err(|e| self.error(Op::Write { cas }, e))?;
+        let written = bounded::exec(
+            self.client(),
+            SetSecretRequest::builder()
+                .mount(&self.mount)
+                .path(&self.path)
+                .data(serde_json::to_value(&data).expect("a JSON map serializes"))
+                .options(options)
+                .build()
+                .expect("mount, path and data are set"),
+        )
+        .await
+        .map_err(|e| self.error(Op::Write { cas }, e))?;
         for name in self.names.all() {
             data.remove(name);
         }
@@ -453,7 +464,12 @@ impl Provider for VaultProvider {
 
     async fn history(&self) -> Result<Option<History>> {
         self.ensure_kv2().await?;
-        match vaultrs::kv2::read_metadata(self.client(), &self.mount, &self.path).await {
+        let endpoint = ReadSecretMetadataRequest::builder()
+            .mount(&self.mount)
+            .path(&self.path)
+            .build()
+            .expect("mount and path are set");
+        match bounded::exec(self.client(), endpoint).await {
             Ok(m) => Ok(Some(History {
                 // 0 means the mount's setting, whose default is 10.
                 max_versions: if m.max_versions == 0 {
