@@ -1,6 +1,6 @@
 //! Every store reply is bounded in size: a server (or something posing as one) that
 //! answers with gigabytes gets a clear error after a few MiB, and rotor does not grow
-//! (SSM, Secrets Manager, Vault).
+//! (SSM, Secrets Manager, Vault, Redis).
 //! The flood server answers every request with a body that never ends: declared (a
 //! `Content-Length` of 8 GiB) or chunked without an end.
 
@@ -98,6 +98,65 @@ fn an_endless_vault_reply_is_cut_at_the_bound() {
         assert!(
             out.stderr.contains("larger than 4 MiB"),
             "declared: {declared}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A server posing as Redis: it answers the first command with a bulk string (or an
+/// array) declared at gigabytes and sends it without end. Its port.
+#[cfg(feature = "redis")]
+fn resp_flood(array: bool) -> u16 {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut first = [0; 4096];
+                if conn.read(&mut first).unwrap_or(0) == 0 {
+                    return;
+                }
+                let (head, unit): (&[u8], &[u8]) = if array {
+                    (b"*100000000\r\n", b":1\r\n")
+                } else {
+                    (b"$8589934592\r\n", b"a")
+                };
+                if conn.write_all(head).is_err() {
+                    return;
+                }
+                let block = unit.repeat(64 * 1024 / unit.len());
+                for _ in 0..16 * 1024 {
+                    if conn.write_all(&block).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn an_endless_redis_reply_is_cut_at_the_bound() {
+    for array in [false, true] {
+        let port = resp_flood(array);
+        let s = Sandbox::new();
+        s.runbook_with_target(
+            "flood",
+            &format!("redis: {{ url: \"redis://127.0.0.1:{port}\", key: \"flood\" }}"),
+            "",
+        );
+        let out = s
+            .rotor()
+            .env_remove("REDIS_PASSWORD")
+            .args(["status"])
+            .run();
+        assert_ne!(out.code, Some(0));
+        assert!(
+            out.stderr.contains("larger than 4 MiB"),
+            "array: {array}: {}",
             out.stderr
         );
     }

@@ -205,22 +205,65 @@ async fn open(s: &Settings) -> std::result::Result<Conn, redis::RedisError> {
             .map_err(|_| timed_out())??;
         return Ok(Conn::Cluster(conn));
     }
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT));
+    // Plain TCP and Unix sockets: rotor's own stream, bounded per reply.
+    match s.info.addr() {
+        ConnectionAddr::Tcp(host, port) => {
+            let stream = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                tokio::net::TcpStream::connect((host.as_str(), *port)),
+            )
+            .await
+            .map_err(|_| timed_out())??;
+            stream.set_nodelay(true)?;
+            return over(s, stream, config).await;
+        }
+        ConnectionAddr::Unix(path) => {
+            let stream =
+                tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| timed_out())??;
+            return over(s, stream, config).await;
+        }
+        _ => {}
+    }
     let client = match &s.ca {
         Some(_) => Client::build_with_tls(s.info.clone(), certs())?,
         None => Client::open(s.info.clone())?,
     };
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(COMMAND_TIMEOUT));
     let conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
     Ok(Conn::Single(conn))
 }
 
+/// A connection over `stream`, every reply bounded ([`crate::bounded`]); its driver runs
+/// on the runtime until the connection is dropped.
+async fn over<S>(
+    s: &Settings,
+    stream: S,
+    config: AsyncConnectionConfig,
+) -> std::result::Result<Conn, redis::RedisError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let setup = MultiplexedConnection::new_with_config(
+        s.info.redis_settings(),
+        crate::bounded::Bounded::new(stream),
+        config,
+    );
+    let (conn, driver) = tokio::time::timeout(CONNECT_TIMEOUT, setup)
+        .await
+        .map_err(|_| timed_out())??;
+    tokio::spawn(driver);
+    Ok(Conn::Single(conn))
+}
+
 fn timed_out() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
-        "connecting to the cluster timed out",
+        "connecting timed out",
     ))
 }

@@ -18,6 +18,7 @@
 //! set, or writes nothing. No WATCH/MULTI (on a shared multiplexed connection they
 //! interleave). An application's own key found where `current` lives is adopted.
 
+mod bounded;
 mod connect;
 mod errors;
 mod layout;
