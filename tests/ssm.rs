@@ -509,3 +509,44 @@ fn an_endpoint_with_an_untrusted_certificate_is_not_called_unreachable() {
     assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
     assert!(!s.path("state/journal/api.json").exists());
 }
+
+/// `rotor check` on SSM and Secrets Manager targets: the read is checked against the
+/// service; whether a write is allowed cannot be asked without writing, so the row says
+/// "unknown" and names every permission a rotation needs on the target's own names.
+#[test]
+fn check_reads_and_names_the_permissions_a_write_needs() {
+    let moto = Moto::start();
+    let s = Sandbox::new();
+    s.runbook_with_target("api", "aws-ssm: { prefix: /apps/api }", "");
+    s.runbook_with_target("pay", "aws-secretsmanager: { secret_id: apps/pay }", "");
+    let out = moto
+        .env(s.rotor())
+        .args(["--output", "json", "check"])
+        .run();
+    let doc = out.json();
+    let rows = doc["checks"].as_array().unwrap();
+    let row = |needle: &str| {
+        rows.iter()
+            .find(|c| c["item"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("no row {needle}: {doc}"))
+            .clone()
+    };
+    for (target, perms) in [
+        (
+            "aws-ssm:/apps/api",
+            "ssm:PutParameter and ssm:DeleteParameter on /apps/api/*",
+        ),
+        (
+            "aws-secretsmanager:apps/pay",
+            "CreateSecret, DescribeSecret and DeleteSecret on apps/pay.rotor-claim-*",
+        ),
+    ] {
+        assert_eq!(row(&format!("{target}: read"))["result"], "pass", "{doc}");
+        let write = row(&format!("{target}: write"));
+        assert_eq!(write["result"], "unknown", "{doc}");
+        assert!(write["detail"].as_str().unwrap().contains(perms), "{write}");
+    }
+    // Nothing was written.
+    assert!(moto.params("/apps/api").is_empty());
+    assert!(moto.secret("apps/pay").is_none());
+}

@@ -670,6 +670,21 @@ impl Provider for SecretsManagerProvider {
         }
         protocol::write(&calls, set, condition, writer).await
     }
+
+    async fn preflight(&self) -> Vec<rotor_provider::Finding> {
+        let id = self.id();
+        rotor_provider::read_then_unknown(
+            self,
+            format!(
+                "Secrets Manager cannot be asked whether a write is allowed without making one; \
+                 a rotation needs secretsmanager:PutSecretValue, UpdateSecretVersionStage, TagResource, \
+                 UntagResource, DescribeSecret and GetSecretValue on {id} (CreateSecret for create: true), \
+                 CreateSecret, DescribeSecret and DeleteSecret on {id}.rotor-claim-*, and kms:Decrypt and \
+                 kms:GenerateDataKey on its key"
+            ),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

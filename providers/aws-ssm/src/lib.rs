@@ -420,4 +420,21 @@ impl Provider for SsmProvider {
     ) -> Result<Version> {
         protocol::write(&write::Calls(self), set, condition, writer).await
     }
+
+    async fn preflight(&self) -> Vec<rotor_provider::Finding> {
+        let prefix = &self.config.prefix;
+        let kms = match &self.config.kms_key_id {
+            Some(k) => format!("kms:Encrypt and kms:Decrypt on {k}"),
+            None => "kms:Encrypt and kms:Decrypt on the account's aws/ssm key".into(),
+        };
+        rotor_provider::read_then_unknown(
+            self,
+            format!(
+                "SSM cannot be asked whether a write is allowed without making one (it has no dry run); \
+                 a rotation needs ssm:PutParameter and ssm:DeleteParameter on {prefix}/*, \
+                 ssm:GetParameters, ssm:GetParameter and ssm:GetParametersByPath on {prefix}/*, and {kms}"
+            ),
+        )
+        .await
+    }
 }

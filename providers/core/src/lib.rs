@@ -189,6 +189,22 @@ impl Finding {
     }
 }
 
+/// A preflight of a store that can be read but not asked whether it may be written
+/// without writing: the read's verdict, then "write: unknown" saying `why` (which
+/// permissions a rotation needs, so the operator can check them).
+pub async fn read_then_unknown<P: Provider + ?Sized>(p: &P, why: String) -> Vec<Finding> {
+    let read = match p.read().await {
+        Ok(_) => Verdict::Pass,
+        Err(e) => Verdict::Fail(e.to_string()),
+    };
+    let failed = read != Verdict::Pass;
+    let mut out = vec![Finding::new("read", read)];
+    if !failed {
+        out.push(Finding::new("write", Verdict::Unknown(why)));
+    }
+    out
+}
+
 /// A store kind as runbooks name it: its settings, their checks and its constructor.
 /// The registry (`rotor-registry`) lists every kind once; nothing else names them.
 pub trait Store {
@@ -253,19 +269,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// work and that they allow what rotor will do. By default: a read, and the right
     /// to write is "unknown" (most stores cannot tell without writing).
     async fn preflight(&self) -> Vec<Finding> {
-        let read = match self.read().await {
-            Ok(_) => Verdict::Pass,
-            Err(e) => Verdict::Fail(e.to_string()),
-        };
-        let failed = read != Verdict::Pass;
-        let mut out = vec![Finding::new("read", read)];
-        if !failed {
-            out.push(Finding::new(
-                "write",
-                Verdict::Unknown("this store cannot tell without writing".into()),
-            ));
-        }
-        out
+        read_then_unknown(self, "this store cannot tell without writing".into()).await
     }
 
     /// The version history the store keeps for this secret, for stores that keep one
