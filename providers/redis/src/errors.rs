@@ -73,6 +73,15 @@ pub fn classify(e: RedisError, op: &str, location: &str, keys: &[&str]) -> Error
                 said.split("WRONGTYPE").nth(1).unwrap_or(&said).trim()
             ),
         },
+        // The server answered, but not with a certificate rotor trusts (or not in TLS at
+        // all): a setup to fix, not a server that is down.
+        ErrorKind::Io if rotor_provider::error::is_tls_failure(&said) => Error::Other {
+            location,
+            detail: format!(
+                "TLS with the server failed: it is up but not trusted (check `ca_cert` and the URL's scheme, rediss:// or redis://): {said}"
+            ),
+            cause: Some(Box::new(e)),
+        },
         ErrorKind::Io | ErrorKind::ClusterConnectionNotFound => Error::Unreachable {
             location,
             detail: format!("cannot reach the server ({said})"),
