@@ -2,16 +2,16 @@
 //! sign with `current`, accept `current`, `pending` and `previous`, reload on SIGHUP, and
 //! report fingerprints for rotor's `fingerprint` monitor.
 //!
-//! A crate of its own, so a service depends on this and the store contract, not on the
-//! CLI with its cloud and Kubernetes SDKs. `reload_on_sighup` is behind the `sighup`
-//! feature (it needs tokio).
+//! A crate of its own, so a service depends on this and the key file's format
+//! (`rotor-format`), not on the CLI, the store contract or an async runtime.
+//! `reload_on_sighup` is behind the `sighup` feature (it needs tokio).
 //!
 //! ```ignore
 //! use rotor_keyring::{Format, Keyring};
 //! let keys = Keyring::open("/etc/payments/jwt.env".as_ref(), Format::Env, "payments-jwt")?;
 //! let tag = keys.sign(b"message");
 //! assert!(keys.verify(b"message", &tag));
-//! let token = keys.sign_jwt(&claims, JwtAlgorithm::HS256)?;
+//! let token = keys.sign_jwt(&claims, JwtAlgorithm::HS256)?;   // feature `jwt`
 //! let claims: Claims = keys.verify_jwt(&token)?;
 //! keys.reload()?;                       // or `Keyring::reload_on_sighup`
 //! let report = keys.report();           // {"current": "sha256:…", "accepted": [...]}
@@ -26,9 +26,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-pub use rotor_provider::file::Format;
-use rotor_provider::file::{FileConfig, FileProvider};
-use rotor_provider::{Fingerprint, Key, KeySet};
+pub use rotor_format::file::{FileConfig, Format};
+use rotor_format::file::{Layout, LoadError};
+pub use rotor_format::{Fingerprint, Key, KeySet};
+#[cfg(feature = "jwt")]
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -45,12 +46,14 @@ pub struct Report {
 }
 
 /// JWT signing algorithms with a shared secret.
+#[cfg(feature = "jwt")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JwtAlgorithm {
     HS256,
     HS512,
 }
 
+#[cfg(feature = "jwt")]
 impl JwtAlgorithm {
     fn to_jwt(self) -> jsonwebtoken::Algorithm {
         match self {
@@ -63,9 +66,10 @@ impl JwtAlgorithm {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
     #[error(transparent)]
-    Store(#[from] rotor_provider::Error),
+    Load(#[from] LoadError),
     #[error("{0} holds no key set")]
     Empty(String),
+    #[cfg(feature = "jwt")]
     #[error("cannot sign the token: {0}")]
     Sign(jsonwebtoken::errors::Error),
     #[error("the token is not valid under any accepted key")]
@@ -73,9 +77,16 @@ pub enum KeyringError {
 }
 
 /// The keys a service holds; cheap to share (`Arc<Keyring>`), reloaded in place.
+/// Where a keyring's keys come from: a file and its layout.
+#[derive(Debug)]
+struct Source {
+    path: std::path::PathBuf,
+    layout: Layout,
+}
+
 #[derive(Debug)]
 pub struct Keyring {
-    source: Option<FileProvider>,
+    source: Option<Source>,
     keys: RwLock<Arc<KeySet>>,
 }
 
@@ -94,7 +105,10 @@ impl Keyring {
 
     /// Loads the key set from a runbook-style `file:` target (prefix and names included).
     pub fn open_config(config: &FileConfig, secret: &str) -> Result<Keyring, KeyringError> {
-        let source = FileProvider::new(config, secret);
+        let source = Source {
+            path: config.path.clone(),
+            layout: Layout::new(config, secret),
+        };
         let set = load(&source)?;
         Ok(Keyring {
             source: Some(source),
@@ -143,9 +157,11 @@ impl Keyring {
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
                     if let Err(e) = keyring.reload() {
-                        rotor_provider::warn_line(&format!(
-                            "key reload failed, keeping the loaded keys: {e}"
-                        ));
+                        // Never a panic on a closed stderr (`eprintln!` would).
+                        let _ = std::io::Write::write_all(
+                            &mut std::io::stderr(),
+                            format!("key reload failed, keeping the loaded keys: {e}\n").as_bytes(),
+                        );
                     }
                 });
             }
@@ -179,6 +195,7 @@ impl Keyring {
 
     /// A JWT over `claims`, signed with the current key; its `kid` is the key's
     /// fingerprint.
+    #[cfg(feature = "jwt")]
     pub fn sign_jwt<T: Serialize>(
         &self,
         claims: &T,
@@ -193,6 +210,7 @@ impl Keyring {
 
     /// The claims of a JWT signed (HS256 or HS512) with any accepted key. `exp` and
     /// `nbf` are checked when present; none is required.
+    #[cfg(feature = "jwt")]
     pub fn verify_jwt<T: DeserializeOwned>(&self, token: &str) -> Result<T, KeyringError> {
         let set = self.keys();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
@@ -230,10 +248,9 @@ fn mac(key: &Key, msg: &[u8]) -> HmacSha256 {
     m
 }
 
-fn load(source: &FileProvider) -> Result<KeySet, KeyringError> {
-    source
-        .load()?
-        .ok_or_else(|| KeyringError::Empty(source.path().display().to_string()))
+fn load(source: &Source) -> Result<KeySet, KeyringError> {
+    rotor_format::file::load(&source.path, &source.layout)?
+        .ok_or_else(|| KeyringError::Empty(source.path.display().to_string()))
 }
 
 #[cfg(test)]
@@ -273,6 +290,7 @@ mod tests {
         assert_eq!(by_old.len(), 32);
     }
 
+    #[cfg(feature = "jwt")]
     #[test]
     fn jwt_round_trips_under_every_accepted_key() {
         #[derive(Debug, Serialize, Deserialize, PartialEq)]

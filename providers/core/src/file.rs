@@ -28,55 +28,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::keyset::{self, FieldNames, FieldOverrides, KeySet};
+pub use rotor_format::file::{FileConfig, Format, Layout, env_prefix};
+
+use crate::keyset::KeySet;
 use crate::{Error, Provider, Result, Version, Versioned, WriteCondition};
-
-/// How the file is laid out.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Json,
-    Env,
-}
-
-/// The `file:` target of a runbook.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub path: PathBuf,
-    #[serde(default)]
-    pub format: Format,
-    /// Prefix of the env variable names (env format only).
-    pub prefix: Option<String>,
-    /// Per-field name overrides.
-    #[serde(default)]
-    pub names: FieldOverrides,
-}
-
-impl FileConfig {
-    /// Checks the field names this target would write for `secret` (called by the runbook
-    /// parser, so an error is reported at its line and column): distinct, non-empty, and
-    /// for `env` valid variable names (`[A-Za-z_][A-Za-z0-9_]*`).
-    pub fn validate(&self, secret: &str) -> std::result::Result<(), String> {
-        let names = FileProvider::new(self, secret).names;
-        names.check()?;
-        if self.format == Format::Env {
-            for name in names.all() {
-                if !crate::is_env_name(name) {
-                    return Err(format!(
-                        "`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The `file` store kind.
 #[derive(Debug)]
@@ -104,35 +62,19 @@ impl crate::Store for FileStore {
 #[derive(Debug)]
 pub struct FileProvider {
     path: PathBuf,
-    format: Format,
-    names: FieldNames,
+    layout: Layout,
 }
 
 impl FileProvider {
     /// `secret` gives the default env prefix (`payments-jwt` → `PAYMENTS_JWT`).
     pub fn new(config: &FileConfig, secret: &str) -> Self {
-        let base = match config.format {
-            Format::Json => FieldNames::default(),
-            Format::Env => {
-                let prefix = config.prefix.clone().unwrap_or_else(|| env_prefix(secret));
-                FieldNames {
-                    current: format!("{prefix}_CURRENT"),
-                    previous: format!("{prefix}_PREVIOUS"),
-                    pending: format!("{prefix}_PENDING"),
-                    rotated_at: format!("{prefix}_ROTATED_AT"),
-                    rotation_id: format!("{prefix}_ROTATION_ID"),
-                }
-            }
-        };
         FileProvider {
             path: config.path.clone(),
-            format: config.format,
-            names: config.names.apply(base),
+            layout: Layout::new(config, secret),
         }
     }
 
-    /// Reads and parses the file now, without the async machinery (for services that
-    /// load their keys with `rotor::keyring`).
+    /// Reads and parses the file now, without the async machinery.
     pub fn load(&self) -> Result<Option<KeySet>> {
         match self.read_bytes()? {
             None => Ok(None),
@@ -158,11 +100,24 @@ impl FileProvider {
 
     /// The raw bytes, or `None` when the file does not exist.
     fn read_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        match crate::fsread::read_regular(&self.path, MAX_FILE_BYTES) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io_error("read", e)),
-        }
+        rotor_format::file::read(&self.path).map_err(|e| self.io_error("read", e))
+    }
+
+    fn parse(&self, bytes: &[u8]) -> Result<Option<KeySet>> {
+        self.layout.parse(bytes).map_err(|detail| Error::Invalid {
+            location: self.location(),
+            detail,
+        })
+    }
+
+    fn render(&self, existing: Option<&[u8]>, set: &KeySet) -> Result<Zeroizing<String>> {
+        self.layout
+            .render(existing, set)
+            .map_err(|detail| Error::Other {
+                location: self.location(),
+                detail,
+                cause: None,
+            })
     }
 
     fn dir(&self) -> PathBuf {
@@ -233,107 +188,6 @@ impl FileProvider {
         let _ = fs::remove_file(self.temporary());
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<Option<KeySet>> {
-        let invalid = |detail: String| Error::Invalid {
-            location: self.location(),
-            detail,
-        };
-        let text = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".into()))?;
-        match self.format {
-            Format::Json => {
-                if text.trim().is_empty() {
-                    return Ok(None);
-                }
-                let doc: serde_json::Value = serde_json::from_str(text)
-                    // The position is safe to show; the message of a serde_json error
-                    // never quotes the input.
-                    .map_err(|e| {
-                        invalid(format!(
-                            "not JSON (line {}, column {})",
-                            e.line(),
-                            e.column()
-                        ))
-                    })?;
-                let obj = doc
-                    .as_object()
-                    .ok_or_else(|| invalid("not a JSON object".into()))?;
-                let mut bad = None;
-                let set = keyset::from_fields(&self.names, |name| match obj.get(name) {
-                    None | Some(serde_json::Value::Null) => None,
-                    Some(serde_json::Value::String(s)) => Some(s.clone()),
-                    Some(_) => {
-                        bad = Some(name.to_owned());
-                        None
-                    }
-                })
-                .map_err(invalid)?;
-                match bad {
-                    Some(name) => Err(invalid(format!("field `{name}` is not a string"))),
-                    None => Ok(set),
-                }
-            }
-            Format::Env => {
-                keyset::from_fields(&self.names, |name| env_get(text, name)).map_err(invalid)
-            }
-        }
-    }
-
-    fn render(&self, existing: Option<&[u8]>, set: &KeySet) -> Result<Zeroizing<String>> {
-        let existing = existing
-            .map(|b| std::str::from_utf8(b).unwrap_or_default())
-            .unwrap_or_default();
-        let fields = keyset::to_fields(&self.names, set);
-        match self.format {
-            Format::Json => {
-                let mut obj = match serde_json::from_str::<serde_json::Value>(existing) {
-                    Ok(serde_json::Value::Object(o)) => o,
-                    _ => serde_json::Map::new(),
-                };
-                for name in self.names.all() {
-                    obj.shift_remove(name);
-                }
-                for (name, value) in fields {
-                    obj.insert(
-                        name.to_owned(),
-                        serde_json::Value::String(value.into_owned()),
-                    );
-                }
-                let mut out = serde_json::to_string_pretty(&serde_json::Value::Object(obj))
-                    .map_err(|e| {
-                        Error::other(self.location(), format!("cannot encode JSON: {e}"), e)
-                    })?;
-                out.push('\n');
-                Ok(Zeroizing::new(out))
-            }
-            Format::Env => {
-                let mut out = Zeroizing::new(String::with_capacity(existing.len() + 512));
-                let mut written = vec![false; fields.len()];
-                for line in existing.lines() {
-                    match env_line_name(line) {
-                        Some(name) if self.names.all().contains(&name) => {
-                            if let Some(i) = fields.iter().position(|(n, _)| *n == name)
-                                && !written[i]
-                            {
-                                push_env(&mut out, name, &fields[i].1);
-                                written[i] = true;
-                            }
-                        }
-                        _ => {
-                            out.push_str(line);
-                            out.push('\n');
-                        }
-                    }
-                }
-                for (i, (name, value)) in fields.iter().enumerate() {
-                    if !written[i] {
-                        push_env(&mut out, name, value);
-                    }
-                }
-                Ok(out)
-            }
-        }
-    }
-
     fn write_atomically(&self, content: &[u8]) -> io::Result<()> {
         let dir = self.dir();
         // Created new (never through a link planted in its place) with mode 0600 in the
@@ -359,66 +213,11 @@ impl FileProvider {
     }
 }
 
-/// A key file larger than this is not one rotor wrote.
-const MAX_FILE_BYTES: u64 = 1 << 20;
-
 /// How long a write waits for another writer of the same file.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 fn version_of(bytes: &[u8]) -> Version {
     Version(hex::encode(Sha256::digest(bytes)))
-}
-
-/// `payments-jwt` → `PAYMENTS_JWT`.
-pub fn env_prefix(secret: &str) -> String {
-    let lead = if secret.starts_with(|c: char| c.is_ascii_digit()) {
-        "_"
-    } else {
-        ""
-    };
-    lead.chars()
-        .chain(secret.chars())
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn env_line_name(line: &str) -> Option<&str> {
-    let line = line.trim_start();
-    if line.starts_with('#') {
-        return None;
-    }
-    let line = line.strip_prefix("export ").unwrap_or(line);
-    let (name, _) = line.split_once('=')?;
-    Some(name.trim())
-}
-
-fn env_get(text: &str, wanted: &str) -> Option<String> {
-    // The last assignment wins, as in a shell.
-    text.lines()
-        .filter(|l| env_line_name(l) == Some(wanted))
-        .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim()))
-        .map(|v| {
-            let unquoted = [('"', '"'), ('\'', '\'')].iter().find_map(|(a, b)| {
-                v.strip_prefix(*a)
-                    .and_then(|v| v.strip_suffix(*b))
-                    .filter(|_| v.len() >= 2)
-            });
-            unquoted.unwrap_or(v).to_owned()
-        })
-        .next_back()
-}
-
-fn push_env(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push('=');
-    out.push_str(value);
-    out.push('\n');
 }
 
 #[async_trait::async_trait]
@@ -503,7 +302,7 @@ impl Provider for FileProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Key;
+    use crate::{FieldOverrides, Key};
     use std::os::unix::fs::PermissionsExt;
 
     fn provider(dir: &Path, format: Format, names: FieldOverrides) -> FileProvider {

@@ -13,9 +13,6 @@
 pub mod clients;
 pub mod error;
 pub mod file;
-pub mod fsread;
-pub mod key;
-pub mod keyset;
 pub mod memory;
 pub mod protocol;
 pub mod slots;
@@ -25,20 +22,11 @@ pub mod conformance;
 
 pub use clients::Clients;
 pub use error::{Error, Result};
-pub use key::{Fingerprint, Key};
-pub use keyset::{FieldNames, FieldOverrides, Fingerprints, KeySet};
+pub use rotor_format::{FieldNames, FieldOverrides, Fingerprint, Fingerprints, Key, KeySet};
+pub use rotor_format::{fsread, is_env_name, key, keyset};
 
 use std::fmt;
 use std::io::Write as _;
-
-/// Whether `name` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 /// Writes one line to stderr, ignoring failure: a closed or full stderr must never
 /// panic rotor in the middle of a rotation (`eprintln!` would).
