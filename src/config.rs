@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::{self, Cli, OutputFormat};
 use crate::error::{Error, Result};
+use crate::output;
 use crate::runbook::{self, Runbook};
 use crate::state::StateDir;
 use rotor_registry::TargetConfig;
@@ -14,7 +15,7 @@ pub struct Config {
     pub state: StateDir,
     /// `--context`: the kubeconfig context for Kubernetes targets naming none.
     pub kube_context: Option<String>,
-    pub output: OutputFormat,
+    pub output: output::Format,
     pub verbose: u8,
     pub mode: Mode,
     /// `--reason` of a command that changes secrets.
@@ -24,15 +25,12 @@ pub struct Config {
 #[derive(Debug)]
 pub enum Mode {
     Rotate(Selection, RotateOptions),
-    /// selection, confirmation, dry run, jobs
-    Retire(Selection, Confirm, bool, usize),
-    /// selection, abandon an interrupted run (--force), dry run, jobs
-    Rollback(Selection, bool, bool, usize),
+    Retire(Selection, RetireOptions),
+    Rollback(Selection, RollbackOptions),
     Status(Selection),
     Plan(Selection),
     Check(Selection),
-    /// secrets, jobs
-    Resume(Vec<String>, usize),
+    Resume(ResumeOptions),
     AuditShow,
     AuditVerify,
     AuditRepair,
@@ -73,6 +71,35 @@ pub struct RotateOptions {
     pub dry_run: bool,
     pub key_file: Option<PathBuf>,
     /// Secrets written at once (1: one secret after another).
+    pub jobs: usize,
+}
+
+/// `retire-previous`'s options.
+#[derive(Clone, Copy, Debug)]
+pub struct RetireOptions {
+    /// `--force` before the grace period is over, and its confirmation.
+    pub confirm: Confirm,
+    pub dry_run: bool,
+    /// Secrets written at once.
+    pub jobs: usize,
+}
+
+/// `rollback`'s options.
+#[derive(Clone, Copy, Debug)]
+pub struct RollbackOptions {
+    /// `--force`: abandon an interrupted run, or drop another host's pending key.
+    pub force: bool,
+    pub dry_run: bool,
+    /// Secrets written at once.
+    pub jobs: usize,
+}
+
+/// `resume`'s options.
+#[derive(Debug)]
+pub struct ResumeOptions {
+    /// The secrets to resume (none: every interrupted run).
+    pub secrets: Vec<String>,
+    /// Secrets written at once.
     pub jobs: usize,
 }
 
@@ -199,23 +226,30 @@ impl Config {
             }
             cli::Command::RetirePrevious(a) => Mode::Retire(
                 Selection::from_args(a.select)?,
-                Confirm {
-                    force: a.force,
-                    yes: a.yes,
+                RetireOptions {
+                    confirm: Confirm {
+                        force: a.force,
+                        yes: a.yes,
+                    },
+                    dry_run: a.dry_run,
+                    jobs: usize::from(a.jobs.jobs),
                 },
-                a.dry_run,
-                usize::from(a.jobs.jobs),
             ),
             cli::Command::Rollback(a) => Mode::Rollback(
                 Selection::from_args(a.select)?,
-                a.force,
-                a.dry_run,
-                usize::from(a.jobs.jobs),
+                RollbackOptions {
+                    force: a.force,
+                    dry_run: a.dry_run,
+                    jobs: usize::from(a.jobs.jobs),
+                },
             ),
             cli::Command::Status(s) => Mode::Status(Selection::from_args(s)?),
             cli::Command::Plan(s) => Mode::Plan(Selection::from_args(s)?),
             cli::Command::Check(s) => Mode::Check(Selection::from_args(s)?),
-            cli::Command::Resume(a) => Mode::Resume(a.secrets, usize::from(a.jobs.jobs)),
+            cli::Command::Resume(a) => Mode::Resume(ResumeOptions {
+                secrets: a.secrets,
+                jobs: usize::from(a.jobs.jobs),
+            }),
             cli::Command::Audit(cli::AuditCommand::Show) => Mode::AuditShow,
             cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,
             cli::Command::Audit(cli::AuditCommand::Repair) => Mode::AuditRepair,
@@ -225,7 +259,10 @@ impl Config {
         Ok(Config {
             state: StateDir::resolve(cli.state_dir)?,
             kube_context: cli.context,
-            output: cli.output,
+            output: match cli.output {
+                OutputFormat::Text => output::Format::Text,
+                OutputFormat::Json => output::Format::Json,
+            },
             verbose: cli.verbose,
             mode,
             reason,

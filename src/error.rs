@@ -202,7 +202,7 @@ impl std::fmt::Display for MonitorFailure {
         match self {
             MonitorFailure::GaveUp => f.write_str("gave up (a check failed)"),
             MonitorFailure::TimedOut(d) => {
-                write!(f, "timed out after {}", crate::command::human(*d))
+                write!(f, "timed out after {}", crate::time::human(*d))
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod runbook;
 pub mod state;
 pub mod stop;
 pub mod target;
+pub mod time;
 
 pub use rotor_provider as provider;
 
@@ -80,7 +81,8 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
                 .map_err(|e| crate::error::Error::io("writing the man page to", "stdout", e));
         }
         Mode::Rotate(_, opts) => (config.mode.name(), opts.dry_run),
-        Mode::Retire(_, _, dry, _) | Mode::Rollback(_, _, dry, _) => (config.mode.name(), *dry),
+        Mode::Retire(_, o) => (config.mode.name(), o.dry_run),
+        Mode::Rollback(_, o) => (config.mode.name(), o.dry_run),
         Mode::Resume(..) => (config.mode.name(), false),
     };
     // From here a SIGTERM or SIGINT stops the run at a safe point (a dry run just ends).
@@ -119,13 +121,9 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
     };
     let outcomes = match &config.mode {
         Mode::Rotate(sel, opts) => command::rotate::run(&ctx, &runbooks, sel, opts).await?,
-        Mode::Retire(sel, confirm, dry, jobs) => {
-            command::retire::run(&ctx, &runbooks, sel, *confirm, *dry, *jobs).await?
-        }
-        Mode::Rollback(sel, force, dry, jobs) => {
-            command::rollback::run(&ctx, &runbooks, sel, *force, *dry, *jobs).await?
-        }
-        Mode::Resume(secrets, jobs) => command::resume::run(&ctx, secrets, *jobs).await?,
+        Mode::Retire(sel, opts) => command::retire::run(&ctx, &runbooks, sel, *opts).await?,
+        Mode::Rollback(sel, opts) => command::rollback::run(&ctx, &runbooks, sel, *opts).await?,
+        Mode::Resume(opts) => command::resume::run(&ctx, &opts.secrets, opts.jobs).await?,
         _ => unreachable!("read-only modes returned above"),
     };
     command::report(&ctx, &outcomes);

@@ -9,18 +9,23 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::OutputFormat;
+/// What stdout carries: the narrative and result as text, or one JSON document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
 
 #[derive(Debug)]
 pub struct Output {
-    pub format: OutputFormat,
+    pub format: Format,
     terminal: bool,
     /// The JSON document was printed (there is one per command, success or not).
     documented: std::cell::Cell<bool>,
 }
 
 impl Output {
-    pub fn new(format: OutputFormat) -> Output {
+    pub fn new(format: Format) -> Output {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         if no_color {
             console::set_colors_enabled(false);
@@ -34,7 +39,7 @@ impl Output {
     }
 
     pub fn is_json(&self) -> bool {
-        self.format == OutputFormat::Json
+        self.format == Format::Json
     }
 
     /// One line of narrative. Control characters from runbook values (an escape

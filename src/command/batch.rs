@@ -9,7 +9,7 @@ use rotor_provider::{Fingerprints, Key};
 use serde::Serialize;
 
 use crate::command::RunSinks;
-use crate::command::{Ctx, Outcome, human, plan_for, report};
+use crate::command::{Ctx, Outcome, plan_for, report};
 use crate::engine::event::{Event, Records, What};
 use crate::engine::journal::{BatchInfo, BatchRecord, Journal};
 use crate::engine::plan::{Operation, Step, StepKind};
@@ -20,6 +20,7 @@ use crate::notify::Subscription;
 use crate::output::Output;
 use crate::runbook::Runbook;
 use crate::runbook::Strategy;
+use crate::time::human;
 
 /// One secret ready to run.
 #[derive(Debug)]

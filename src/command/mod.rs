@@ -13,7 +13,6 @@ pub mod status;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use rotor_provider::{Clients, Fingerprint, Fingerprints};
 use serde::Serialize;
@@ -295,43 +294,5 @@ pub fn confirm(secret: &str, what: &str, yes: bool) -> Result<()> {
         Err(Error::Usage(format!(
             "{secret}: confirmation did not match; nothing was done"
         )))
-    }
-}
-
-/// How long ago `t` was (zero if in the future).
-/// How far `t` is ahead of this host's clock, when more than a minute: a writer's
-/// clock (or this one) is wrong, and the age of the key cannot be known.
-pub fn ahead(t: jiff::Timestamp) -> Option<Duration> {
-    let d = Duration::try_from(t.duration_since(jiff::Timestamp::now())).ok()?;
-    (d > Duration::from_secs(60)).then_some(d)
-}
-
-pub fn age(t: jiff::Timestamp) -> Duration {
-    let d = jiff::Timestamp::now().duration_since(t);
-    Duration::try_from(d).unwrap_or_default()
-}
-
-/// `89d 23h 59m 51s` style: days at most, zero parts left out, rounded to the second
-/// (`4.9997s` is `5s`); under a second, milliseconds (`250ms`).
-pub fn human(d: Duration) -> String {
-    if d < Duration::from_millis(999) && !d.is_zero() {
-        return format!("{}ms", d.as_millis().max(1));
-    }
-    let s = (d + Duration::from_millis(500)).as_secs();
-    let parts = [
-        (s / 86400, "d"),
-        (s / 3600 % 24, "h"),
-        (s / 60 % 60, "m"),
-        (s % 60, "s"),
-    ];
-    let text: Vec<String> = parts
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, u)| format!("{n}{u}"))
-        .collect();
-    if text.is_empty() {
-        "0s".into()
-    } else {
-        text.join(" ")
     }
 }

@@ -1,22 +1,26 @@
 //! `rotor retire-previous`: drop the previous key once the grace period is over.
 
 use crate::command::batch::{self, Prep, Prepared};
-use crate::command::{self, Ctx, Outcome, age, human};
-use crate::config::{Confirm, Selection};
+use crate::command::{self, Ctx, Outcome};
+use crate::config::{Confirm, RetireOptions, Selection};
 use crate::engine;
 use crate::engine::plan::Operation;
 use crate::error::{Error, Result};
 use crate::runbook::Runbook;
+use crate::time::{age, human};
 
 /// Retires every selected secret's previous key, all of them in lockstep.
 pub async fn run(
     ctx: &Ctx<'_>,
     runbooks: &[Runbook],
     sel: &Selection,
-    confirm: Confirm,
-    dry_run: bool,
-    jobs: usize,
+    opts: RetireOptions,
 ) -> Result<Vec<Outcome>> {
+    let RetireOptions {
+        confirm,
+        dry_run,
+        jobs,
+    } = opts;
     batch::run_all(ctx, runbooks, jobs, dry_run, |ctx, rb| {
         prepare(ctx, rb, sel, confirm, dry_run)
     })

@@ -3,7 +3,7 @@
 
 use crate::command::batch::{self, Prep, Prepared};
 use crate::command::{self, Ctx, Outcome};
-use crate::config::Selection;
+use crate::config::{RollbackOptions, Selection};
 use crate::engine;
 use crate::engine::plan::Operation;
 use crate::error::Result;
@@ -14,10 +14,13 @@ pub async fn run(
     ctx: &Ctx<'_>,
     runbooks: &[Runbook],
     sel: &Selection,
-    force: bool,
-    dry_run: bool,
-    jobs: usize,
+    opts: RollbackOptions,
 ) -> Result<Vec<Outcome>> {
+    let RollbackOptions {
+        force,
+        dry_run,
+        jobs,
+    } = opts;
     batch::run_all(ctx, runbooks, jobs, dry_run, |ctx, rb| {
         prepare(ctx, rb, sel, force, dry_run)
     })

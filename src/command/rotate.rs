@@ -4,7 +4,7 @@
 use rotor_provider::Key;
 
 use crate::command::batch::{self, Prep, Prepared};
-use crate::command::{self, Ctx, Outcome, age, human};
+use crate::command::{self, Ctx, Outcome};
 use crate::config::{RotateOptions, Selection};
 use crate::engine::plan::Operation;
 use crate::engine::{self, Target};
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::runbook::{Runbook, Strategy};
 use crate::state::StateDir;
+use crate::time::{age, human};
 
 /// What rotate will do for one secret, decided from the store and the local journal.
 #[derive(Debug)]
@@ -61,7 +62,7 @@ pub fn decide(
         return Ok(Decision::Run(Operation::Force));
     }
     // A time ahead of this clock would read as "age 0" and hold every rotation off.
-    if let Some(skew) = rotated_at.and_then(super::ahead) {
+    if let Some(skew) = rotated_at.and_then(crate::time::ahead) {
         return refuse(format!(
             "rotated_at {} is {} ahead of this host's clock: this clock or the last writer's is wrong, so the key's age is unknown. \
              Fix the clock; `--force` replaces the key now",

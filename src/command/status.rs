@@ -4,7 +4,7 @@ use rotor_provider::{Clients, Fingerprint, History};
 use serde_json::json;
 
 use crate::command::batch::{self, Prepared};
-use crate::command::{self, age, human, rotate};
+use crate::command::{self, rotate};
 use crate::config::Selection;
 use crate::engine::journal::Journal;
 use crate::engine::{self, Target};
@@ -13,6 +13,7 @@ use crate::lock;
 use crate::output::Output;
 use crate::runbook::{Runbook, Strategy};
 use crate::state::StateDir;
+use crate::time::{age, human};
 
 fn fp(f: &Option<Fingerprint>) -> String {
     f.as_ref().map_or_else(|| "-".to_owned(), |f| f.to_string())
@@ -60,9 +61,9 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         (None, _) => None,
     };
     match (set.rotated_at, age_d) {
-        (Some(t), Some(_)) if command::ahead(t).is_some() => out.line(&format!(
+        (Some(t), Some(_)) if crate::time::ahead(t).is_some() => out.line(&format!(
             "    rotated_at  {t} ({} ahead of this host's clock: clock skew, age unknown)",
-            human(command::ahead(t).unwrap_or_default())
+            human(crate::time::ahead(t).unwrap_or_default())
         )),
         (Some(t), Some(a)) => out.line(&format!("    rotated_at  {t} (age {})", human(a))),
         _ => out.line("    rotated_at  unknown"),

@@ -51,7 +51,7 @@ impl Engine<'_> {
                 location: location.to_owned(),
                 detail: format!(
                     "the {what} did not finish within {}; rotor stopped waiting",
-                    crate::command::human(self.store_timeout)
+                    crate::time::human(self.store_timeout)
                 ),
                 cause: None,
             }),

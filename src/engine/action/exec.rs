@@ -112,7 +112,7 @@ pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Resu
             reader.abort();
             return Err(format!(
                 "`{argv}` did not finish within {}",
-                crate::command::human(timeout)
+                crate::time::human(timeout)
             ));
         }
         Ok(Err(e)) => {
