@@ -54,50 +54,22 @@ fn init_tracing(verbose: u8) {
     };
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // The HTTP client stack logs every non-2xx answer at ERROR (an expected conflict
-    // would print alarming lines) and request details at TRACE; rotor reports what
-    // matters itself, so these stay silent whatever RUST_LOG says.
-    for quiet in [
-        "vaultrs=off",
-        "rustify=off",
+    // The HTTP stack (notifications and monitors use it too) logs request details at
+    // TRACE; each store's client libraries are silenced as the store declares
+    // (`Store::quiet_logs`). rotor reports what matters itself, so these stay silent
+    // whatever RUST_LOG says.
+    let http = [
         "reqwest=off",
         "hyper=off",
         "hyper_util=off",
-        // The AWS SDK logs request and response bodies (SSM values included) at TRACE
-        // when LOG_SENSITIVE_BODIES is set; no environment may turn that on.
-        "aws_smithy_runtime=off",
-        "aws_smithy_runtime_api=off",
-        "aws_smithy_http=off",
-        "aws_smithy_http_client=off",
-        "aws_smithy_types=off",
-        "aws_sdk_ssm=off",
-        "aws_sdk_secretsmanager=off",
-        "aws_sigv4=off",
-        "aws_config=warn",
-        // The rest of the SDK: endpoint and credential resolution, clock skew, the
-        // credential providers' own clients.
-        "aws_runtime=off",
-        "aws_types=off",
-        "aws_credential_types=off",
-        "aws_smithy_async=off",
-        "aws_smithy_observability=off",
-        "aws_smithy_json=off",
-        "aws_smithy_query=off",
-        "aws_smithy_xml=off",
-        "aws_smithy_checksums=off",
-        "aws_sdk_sts=off",
-        "aws_sdk_sso=off",
-        "aws_sdk_ssooidc=off",
-        "kube_client=off",
-        // redis-rs logs connection details at debug; sqlx logs the server's notices
-        // (a restart's "terminating connection") at WARN; zbus logs D-Bus traffic.
-        "redis=off",
-        "sqlx=off",
-        "zbus=off",
         "tower_http=off",
         "h2=off",
         "rustls=off",
-    ] {
+    ];
+    for quiet in http
+        .into_iter()
+        .chain(rotor_registry::TargetConfig::quiet_logs())
+    {
         filter = filter.add_directive(quiet.parse().expect("static directive"));
     }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())

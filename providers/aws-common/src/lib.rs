@@ -13,6 +13,32 @@ pub use bounded::{BoundedReplies, MAX_REPLY};
 pub use errors::{classify, classify_common};
 pub use pacing::{MAX_ATTEMPTS, Pacer, is_throttling};
 
+/// The AWS SDK's log targets: it logs request and response bodies (SSM values included)
+/// at TRACE when LOG_SENSITIVE_BODIES is set, so no environment may turn them on; the rest
+/// are endpoint and credential resolution, clock skew, and the credential providers' own
+/// clients. Each AWS store adds its service's own.
+pub const QUIET_LOGS: &[&str] = &[
+    "aws_smithy_runtime=off",
+    "aws_smithy_runtime_api=off",
+    "aws_smithy_http=off",
+    "aws_smithy_http_client=off",
+    "aws_smithy_types=off",
+    "aws_sigv4=off",
+    "aws_config=warn",
+    "aws_runtime=off",
+    "aws_types=off",
+    "aws_credential_types=off",
+    "aws_smithy_async=off",
+    "aws_smithy_observability=off",
+    "aws_smithy_json=off",
+    "aws_smithy_query=off",
+    "aws_smithy_xml=off",
+    "aws_smithy_checksums=off",
+    "aws_sdk_sts=off",
+    "aws_sdk_sso=off",
+    "aws_sdk_ssooidc=off",
+];
+
 /// One attempt per call (throttling is retried by rotor itself, visibly and paced).
 pub fn retry_config() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard().with_max_attempts(1)

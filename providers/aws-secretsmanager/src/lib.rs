@@ -151,6 +151,12 @@ impl rotor_provider::Store for SecretsManagerStore {
             pacer: clients.shared("aws-secretsmanager", Pacer::new),
         }))
     }
+
+    fn quiet_logs() -> Vec<&'static str> {
+        let mut q = rotor_aws_common::QUIET_LOGS.to_vec();
+        q.push("aws_sdk_secretsmanager=off");
+        q
+    }
 }
 
 /// One secret's key set in Secrets Manager.

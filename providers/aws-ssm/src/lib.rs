@@ -180,6 +180,12 @@ impl rotor_provider::Store for SsmStore {
     ) -> Result<Box<dyn rotor_provider::Provider>> {
         Ok(Box::new(SsmProvider::new(config, clients)?))
     }
+
+    fn quiet_logs() -> Vec<&'static str> {
+        let mut q = rotor_aws_common::QUIET_LOGS.to_vec();
+        q.push("aws_sdk_ssm=off");
+        q
+    }
 }
 
 impl SsmProvider {

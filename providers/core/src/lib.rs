@@ -215,6 +215,13 @@ pub trait Store {
 
     /// The provider for one target, sharing clients through `clients`.
     fn build(config: &Self::Config, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>>;
+
+    /// The log targets of this store's client libraries that rotor silences, as
+    /// `tracing` directives (`vaultrs=off`): they can log request bodies or alarm on
+    /// expected answers, and rotor reports what matters itself.
+    fn quiet_logs() -> Vec<&'static str> {
+        Vec::new()
+    }
 }
 
 /// One store location holding one secret's key set.

@@ -189,6 +189,10 @@ impl rotor_provider::Store for SecretStore {
     ) -> Result<Box<dyn rotor_provider::Provider>> {
         Ok(Box::new(SecretProvider::new(config, clients)))
     }
+
+    fn quiet_logs() -> Vec<&'static str> {
+        vec!["kube_client=off"]
+    }
 }
 
 impl std::fmt::Debug for SecretProvider {

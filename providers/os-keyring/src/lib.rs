@@ -139,6 +139,11 @@ impl rotor_provider::Store for KeyringStore {
             config: config.clone(),
         }))
     }
+
+    /// zbus logs D-Bus traffic.
+    fn quiet_logs() -> Vec<&'static str> {
+        vec!["zbus=off"]
+    }
 }
 
 /// rotor's metadata entry.

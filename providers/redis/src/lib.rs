@@ -210,6 +210,11 @@ impl rotor_provider::Store for RedisStore {
                 .unwrap_or_else(|| "version".into()),
         }))
     }
+
+    /// redis-rs logs connection details at debug.
+    fn quiet_logs() -> Vec<&'static str> {
+        vec!["redis=off"]
+    }
 }
 
 fn holds(layout: &Layout) -> Capabilities {

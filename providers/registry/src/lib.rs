@@ -63,6 +63,19 @@ macro_rules! stores {
                 }
             }
 
+            /// The log targets every store of this build silences (see
+            /// [`Store::quiet_logs`]), each once.
+            pub fn quiet_logs() -> Vec<&'static str> {
+                let mut all: Vec<&'static str> = Vec::new();
+                $(
+                    $(#[$attr])*
+                    all.extend(<$store as Store>::quiet_logs());
+                )*
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+
             /// The provider for this target of `secret`.
             pub fn build(
                 &self,

@@ -299,6 +299,11 @@ impl rotor_provider::Store for SqlStore {
             typed: tokio::sync::OnceCell::new(),
         }))
     }
+
+    /// sqlx logs the server's notices (a restart's "terminating connection") at WARN.
+    fn quiet_logs() -> Vec<&'static str> {
+        vec!["sqlx=off"]
+    }
 }
 
 fn holds(layout: &Layout) -> Capabilities {

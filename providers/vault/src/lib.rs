@@ -133,6 +133,12 @@ impl rotor_provider::Store for VaultStore {
     ) -> Result<Box<dyn rotor_provider::Provider>> {
         Ok(Box::new(VaultProvider::new(config, clients)?))
     }
+
+    /// vaultrs and rustify log every non-2xx answer at ERROR (an expected conflict would
+    /// print alarming lines).
+    fn quiet_logs() -> Vec<&'static str> {
+        vec!["vaultrs=off", "rustify=off"]
+    }
 }
 
 pub struct VaultProvider {
