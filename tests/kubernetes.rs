@@ -30,11 +30,10 @@ fn rotor<'a>(s: &'a Sandbox, c: &Cluster) -> Cmd<'a> {
 }
 
 fn runbook(s: &Sandbox, extra: &str) {
-    s.write(
-        "runbooks/api.yaml",
-        &format!(
-            "secret: api\ncreate: true\ntargets:\n  kubernetes: {{ namespace: payments, name: jwt }}\n{extra}"
-        ),
+    s.runbook_with_target(
+        "api",
+        "kubernetes: { namespace: payments, name: jwt }",
+        extra,
     );
 }
 

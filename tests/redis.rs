@@ -22,10 +22,7 @@ fn rotor<'a>(s: &'a Sandbox, r: &Redis) -> Cmd<'a> {
 }
 
 fn runbook(s: &Sandbox, secret: &str, target: &str, extra: &str) {
-    s.write(
-        &format!("runbooks/{secret}.yaml"),
-        &format!("secret: {secret}\ncreate: true\ntargets:\n  redis: {target}\n{extra}"),
-    );
+    s.runbook_with_target(secret, &format!("redis: {target}"), extra);
 }
 
 /// The hash's fields; every key found joins the leak search.

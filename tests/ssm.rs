@@ -14,11 +14,10 @@ use crate::support::moto::{Moto, Param};
 use crate::support::{Sandbox, fp};
 
 fn runbook(s: &Sandbox, secret: &str, extra: &str) {
-    s.write(
-        &format!("runbooks/{secret}.yaml"),
-        &format!(
-            "secret: {secret}\ncreate: true\ntargets:\n  aws-ssm: {{ prefix: /apps/{secret} }}\n{extra}"
-        ),
+    s.runbook_with_target(
+        secret,
+        &format!("aws-ssm: {{ prefix: /apps/{secret} }}"),
+        extra,
     );
 }
 

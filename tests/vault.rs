@@ -18,11 +18,10 @@ fn sandbox(bao: &Bao) -> Sandbox {
 }
 
 fn runbook(s: &Sandbox, secret: &str, mount: &str, extra: &str) {
-    s.write(
-        &format!("runbooks/{secret}.yaml"),
-        &format!(
-            "secret: {secret}\ncreate: true\ntargets:\n  vault: {{ mount: {mount}, path: apps/{secret} }}\n{extra}"
-        ),
+    s.runbook_with_target(
+        secret,
+        &format!("vault: {{ mount: {mount}, path: apps/{secret} }}"),
+        extra,
     );
 }
 

@@ -6,7 +6,7 @@
 //! test: a Vault test never passes by skipping.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -44,13 +44,7 @@ pub fn bao_binary() -> PathBuf {
 
 /// A port `p` with `p + 1` free too (a dev server binds its cluster port there).
 fn free_port_pair() -> u16 {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        if port < 65535 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
+    super::net::free_port(Some(1))
 }
 
 /// A token nobody could guess, long enough that the leak search cannot hit it by chance.
@@ -245,15 +239,13 @@ cluster_addr = "http://127.0.0.1:{cluster}"
         bao.ok(&["secrets", "enable", "-path=secret", "kv-v2"]);
         // A new KV v2 mount answers errors while it sets itself up: ready once a
         // version can be read back.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !bao.cli(&["kv", "get", "secret/ready"]).status.success() {
-            let _ = bao.cli(&["kv", "put", "secret/ready", "ok=1"]);
-            assert!(
-                Instant::now() < deadline,
-                "the KV v2 mount did not become ready"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            super::net::wait_until(Duration::from_secs(30), || {
+                let _ = bao.cli(&["kv", "put", "secret/ready", "ok=1"]);
+                bao.cli(&["kv", "get", "secret/ready"]).status.success()
+            }),
+            "the KV v2 mount did not become ready"
+        );
         bao
     }
 

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Cmd;
 
@@ -77,20 +77,15 @@ impl SecretService {
             address,
         };
         // Ready when an item can be stored and read back.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if s.try_store("rotor-probe", "probe", "ready")
+        let ready = super::net::wait_until(Duration::from_secs(30), || {
+            s.try_store("rotor-probe", "probe", "ready")
                 && s.lookup("rotor-probe", "probe").as_deref() == Some("ready")
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gnome-keyring-daemon did not start: {}",
-                std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        });
+        assert!(
+            ready,
+            "gnome-keyring-daemon did not start: {}",
+            std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default()
+        );
         s.clear("rotor-probe", "probe");
         s
     }

@@ -24,6 +24,7 @@ pub mod http;
 pub mod keyring;
 pub mod kube;
 pub mod moto;
+pub mod net;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sql")]

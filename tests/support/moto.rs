@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::ParameterType;
@@ -63,11 +63,7 @@ pub struct Param {
 
 impl Moto {
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::net::free_port(None);
         let mut child = Command::new(moto_binary())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -75,15 +71,16 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http_status(port, "/moto-api/").is_none() {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "moto_server exited at start"
-            );
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            super::net::wait_until(Duration::from_secs(60), || {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "moto_server exited at start"
+                );
+                http_status(port, "/moto-api/").is_some()
+            }),
+            "moto_server did not start"
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -2,20 +2,13 @@
 //! password or TLS) and a 3-node cluster, each on free loopback ports, ready when
 //! `redis-cli ping` answers, killed when dropped. `redis-cli` is the independent reader.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A port whose cluster bus port (+10000) is free too.
 fn free_port() -> u16 {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        if port < 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
-            return port;
-        }
-    }
+    super::net::free_port(Some(10000))
 }
 
 pub struct Redis {
@@ -148,28 +141,25 @@ impl Redis {
             "cluster create: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
         for p in &ports {
-            while !r
-                .cli_on(*p, &["cluster", "info"])
-                .contains("cluster_state:ok")
-            {
-                assert!(Instant::now() < deadline, "the cluster did not come up");
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            assert!(
+                super::net::wait_until(Duration::from_secs(20), || r
+                    .cli_on(*p, &["cluster", "info"])
+                    .contains("cluster_state:ok")),
+                "the cluster did not come up"
+            );
         }
         r
     }
 
     fn wait_ready(&self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.cli_on(port, &["ping"]).trim() != "PONG" {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            super::net::wait_until(Duration::from_secs(20), || self
+                .cli_on(port, &["ping"])
+                .trim()
+                == "PONG"),
+            "redis-server on {port} did not start"
+        );
     }
 
     /// Kills the single server (SIGKILL, as a crash) and starts it again on the same

@@ -7,19 +7,10 @@
 //! the CLIs use) and a `rotor` user with a password over TCP (what rotor uses), so the
 //! password is real and the leak search has something to look for.
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
@@ -76,12 +67,11 @@ fn run(c: &mut Command, what: &str) -> Output {
     out
 }
 
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_until(what: &str, ready: impl FnMut() -> bool) {
+    assert!(
+        super::net::wait_until(Duration::from_secs(60), ready),
+        "{what} did not start"
+    );
 }
 
 /// Stops a server: a fast shutdown, then a kill if it lingers.
@@ -145,7 +135,7 @@ impl Postgres {
                 .stdout(Stdio::null()),
             "initdb",
         );
-        let port = free_port();
+        let port = super::net::free_port(None);
         let mut cmd = as_user("postgres", &pg_bin("postgres"));
         if tls {
             // TCP connections must use TLS: a plain one is refused by pg_hba.conf.
@@ -297,7 +287,7 @@ impl MariaDb {
                 .stdout(Stdio::null()),
             "mariadb-install-db",
         );
-        let port = free_port();
+        let port = super::net::free_port(None);
         let child = as_user("mysql", "mariadbd")
             .env("TMPDIR", &tmp)
             .arg("--no-defaults")
