@@ -42,7 +42,9 @@
 //! run that owns it (`rotor resume`) finishes the write.
 
 mod claim;
+mod config;
 mod errors;
+mod read;
 mod write;
 
 use std::collections::BTreeMap;
@@ -56,10 +58,10 @@ use rotor_provider::protocol;
 use rotor_provider::{
     Clients, Error, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use errors::{classify, is_not_found};
+pub use config::{Format, SecretsManagerConfig};
+use errors::classify;
 
 const CURRENT: &str = "AWSCURRENT";
 const PREVIOUS: &str = "AWSPREVIOUS";
@@ -70,62 +72,6 @@ const LABELS: [&str; 3] = [CURRENT, PREVIOUS, PENDING];
 const TAG_ROTATED_AT: &str = "rotor:rotated_at";
 const TAG_ROTATION_ID: &str = "rotor:rotation_id";
 const TAG_VERSION: &str = "rotor:version";
-
-/// The `aws-secretsmanager:` target of a runbook.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretsManagerConfig {
-    pub secret_id: String,
-    pub region: Option<String>,
-    pub kms_key_id: Option<String>,
-    #[serde(default)]
-    pub format: Format,
-    pub field: Option<String>,
-    /// Rotate a secret that has AWS's own rotation (a Lambda) turned on. Off by default:
-    /// two rotators would fight over the labels.
-    #[serde(default)]
-    pub allow_aws_rotation: bool,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// The secret value is the key.
-    #[default]
-    String,
-    /// The secret value is a JSON object; `field` holds the key.
-    Json,
-}
-
-impl SecretsManagerConfig {
-    fn validate(&self) -> std::result::Result<(), String> {
-        let id = &self.secret_id;
-        let ok = !id.is_empty()
-            && id.len() <= 2048
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-:".contains(&b));
-        if !ok {
-            return Err(format!(
-                "aws-secretsmanager secret_id `{id}` must be a name or ARN: letters, digits and /_+=.@-"
-            ));
-        }
-        if let Some(r) = &self.region {
-            rotor_aws_common::check_region(r).map_err(|e| format!("aws-secretsmanager: {e}"))?;
-        }
-        match (self.format, &self.field) {
-            (Format::String, Some(_)) => {
-                Err("aws-secretsmanager: `field` goes with `format: json`".into())
-            }
-            (_, Some(f)) if f.is_empty() => Err("aws-secretsmanager: `field` is empty".into()),
-            _ => Ok(()),
-        }
-    }
-
-    fn field(&self) -> &str {
-        self.field.as_deref().unwrap_or("key")
-    }
-}
 
 /// The `aws-secretsmanager` store kind.
 #[derive(Debug)]
@@ -295,190 +241,6 @@ impl SecretsManagerProvider {
             .call(&self.location(), action, f)
             .await
             .map_err(|e| classify(e, action, self.id(), &self.location()))
-    }
-
-    /// `DescribeSecret`: `None` when there is no such secret.
-    async fn labels(&self) -> Result<Option<Labels>> {
-        let got = self
-            .pacer
-            .call(&self.location(), "DescribeSecret", || async {
-                self.client()
-                    .await
-                    .describe_secret()
-                    .secret_id(self.id())
-                    .send()
-                    .await
-            })
-            .await;
-        let out = match got {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(classify(e, "DescribeSecret", self.id(), &self.location())),
-        };
-        if out.deleted_date.is_some() {
-            return Err(Error::Config {
-                location: self.location(),
-                detail: format!(
-                    "the secret {} is scheduled for deletion; restore it first (`aws secretsmanager restore-secret --secret-id {}`)",
-                    self.id(),
-                    self.id()
-                ),
-            });
-        }
-        let mut labels = Labels {
-            name: out.name.clone().unwrap_or_else(|| self.id().to_owned()),
-            rotation_enabled: out.rotation_enabled.unwrap_or(false),
-            ..Labels::default()
-        };
-        for (vid, stages) in out.version_ids_to_stages.unwrap_or_default() {
-            for (i, label) in LABELS.iter().enumerate() {
-                if stages.iter().any(|s| s == label) {
-                    labels.by_slot[i] = Some(vid.clone());
-                }
-            }
-        }
-        for t in out.tags.unwrap_or_default() {
-            if let (Some(k), Some(v)) = (t.key, t.value)
-                && k.starts_with("rotor:")
-            {
-                labels.tags.insert(k, v);
-            }
-        }
-        Ok(Some(labels))
-    }
-
-    /// The secret string of version `vid`.
-    async fn value(&self, vid: &str) -> Result<String> {
-        let out = self
-            .call("GetSecretValue", || async {
-                self.client()
-                    .await
-                    .get_secret_value()
-                    .secret_id(self.id())
-                    .version_id(vid)
-                    .send()
-                    .await
-            })
-            .await?;
-        out.secret_string.ok_or_else(|| Error::Invalid {
-            location: self.location(),
-            detail: format!("version {vid} holds binary data, not a string"),
-        })
-    }
-
-    /// The key in a secret string.
-    fn key_of(&self, text: &str, vid: &str) -> Result<String> {
-        match self.config.format {
-            Format::String => Ok(text.to_owned()),
-            Format::Json => {
-                let v: serde_json::Value =
-                    serde_json::from_str(text).map_err(|_| Error::Invalid {
-                        location: self.location(),
-                        detail: format!("version {vid} is not a JSON object (format: json)"),
-                    })?;
-                v.get(self.config.field())
-                    .and_then(|k| k.as_str())
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::Invalid {
-                        location: self.location(),
-                        detail: format!(
-                            "version {vid} has no string field `{}` (format: json)",
-                            self.config.field()
-                        ),
-                    })
-            }
-        }
-    }
-
-    /// The secret string holding `key`: the key, or `base` (the current version's JSON)
-    /// with `field` replaced.
-    fn text_for(&self, key: &Key, base: Option<&str>) -> Result<String> {
-        match self.config.format {
-            Format::String => Ok(key.expose().to_owned()),
-            Format::Json => {
-                let mut obj = match base.map(serde_json::from_str::<serde_json::Value>) {
-                    Some(Ok(serde_json::Value::Object(m))) => m,
-                    _ => serde_json::Map::new(),
-                };
-                obj.insert(
-                    self.config.field().to_owned(),
-                    serde_json::Value::String(key.expose().to_owned()),
-                );
-                Ok(serde_json::Value::Object(obj).to_string())
-            }
-        }
-    }
-
-    /// The labels and the key set they name (the keys read by version id).
-    async fn snapshot(&self) -> Result<Option<(Labels, [Option<(String, String)>; 3])>> {
-        let Some(labels) = self.labels().await? else {
-            return Ok(None);
-        };
-        if labels.rotation_enabled && !self.config.allow_aws_rotation {
-            return Err(Error::Config {
-                location: self.location(),
-                detail: format!(
-                    "the secret {} has AWS's own rotation turned on (a Lambda), and two rotators would fight over its labels; \
-                     turn it off (`aws secretsmanager cancel-rotate-secret`) or set `allow_aws_rotation: true`",
-                    self.id()
-                ),
-            });
-        }
-        let mut slots: [Option<(String, String)>; 3] = Default::default();
-        for (i, vid) in labels.by_slot.iter().enumerate() {
-            if let Some(vid) = vid {
-                let text = self.value(vid).await?;
-                slots[i] = Some((vid.clone(), text));
-            }
-        }
-        Ok(Some((labels, slots)))
-    }
-
-    fn key_set(
-        &self,
-        labels: &Labels,
-        slots: &[Option<(String, String)>; 3],
-    ) -> Result<Option<KeySet>> {
-        let mut keys: [Option<Key>; 3] = Default::default();
-        for (i, s) in slots.iter().enumerate() {
-            if let Some((vid, text)) = s {
-                keys[i] = Some(Key::new(self.key_of(text, vid)?));
-            }
-        }
-        let [current, previous, pending] = keys;
-        let rotation_id = labels.tags.get(TAG_ROTATION_ID).cloned().or_else(|| {
-            labels.by_slot[2]
-                .as_ref()
-                .map(|vid| format!("version {vid}"))
-        });
-        let Some(current) = current else {
-            let partial = rotor_provider::keyset::Partial {
-                previous,
-                pending,
-                rotation_id,
-            };
-            return match partial.into_error() {
-                None => Ok(None),
-                Some(detail) => Err(Error::Invalid {
-                    location: self.location(),
-                    detail,
-                }),
-            };
-        };
-        let rotated_at = match labels.tags.get(TAG_ROTATED_AT) {
-            None => None,
-            Some(t) => Some(t.parse().map_err(|e| Error::Invalid {
-                location: self.location(),
-                detail: format!("the tag {TAG_ROTATED_AT} is not an RFC 3339 time: {e}"),
-            })?),
-        };
-        Ok(Some(KeySet {
-            current,
-            previous,
-            pending,
-            rotated_at,
-            rotation_id,
-        }))
     }
 
     /// Reads the labels again and compares them with what rotor's own calls left.

@@ -31,10 +31,12 @@
 //! So `key_column` must be the table's primary key or unique. Values are always bound
 //! parameters; table and column names are checked and quoted.
 
+mod config;
 mod connect;
 mod dialect;
 mod errors;
 mod layout;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,211 +44,23 @@ use std::time::Duration;
 use rotor_provider::{
     Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
 };
-use serde::{Deserialize, Deserializer};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Connection, Row};
 
+pub use config::{SlotMap, SqlConfig};
 pub use connect::CONNECT_TIMEOUT;
 use connect::{Pool, Settings};
+use dialect::ColumnType;
 pub use dialect::Dialect;
-use dialect::{ColumnType, check_identifier};
 use errors::Doing;
-use layout::{Layout, Raw, SLOTS, SlotNames, Statements, TimeFormat};
+use layout::{Layout, Raw, Statements, TimeFormat};
 
 /// How long a statement may run once it has its locks.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default wait for a lock another connection holds.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The `sql:` target of a runbook.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqlConfig {
-    /// The database URL; else the variable `url_env` names, else `DATABASE_URL`.
-    pub url: Option<String>,
-    pub url_env: Option<String>,
-    pub table: String,
-    pub layout: LayoutKind,
-    pub key_column: String,
-    /// `rows`: the column holding each slot's value.
-    pub value_column: Option<String>,
-    /// `rows`: the row key of each slot (default `<secret>.current` and so on).
-    pub keys: Option<SlotMap>,
-    /// `columns`: the secret's row key (default: the secret's name).
-    pub key: Option<String>,
-    /// `columns`: column names per slot (default: the slot names).
-    #[serde(default)]
-    pub columns: SlotMap,
-    /// A column saying a row's value is encrypted: such a row is refused, never
-    /// overwritten with plain text.
-    pub encrypted_column: Option<String>,
-    /// How long to wait for a lock held by another connection (default 5s).
-    #[serde(default, deserialize_with = "duration")]
-    pub busy_timeout: Option<Duration>,
-    /// How `rotated_at` is written: `rfc3339` (default) or `unix` seconds.
-    #[serde(default)]
-    pub rotated_at_format: TimeFormat,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayoutKind {
-    Rows,
-    Columns,
-}
-
-/// A name per slot as a runbook gives it: a missing slot keeps its default, `~` (null)
-/// says the slot is not stored.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlotMap {
-    #[serde(default, deserialize_with = "given")]
-    pub current: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    pub previous: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    pub pending: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    pub rotated_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    pub rotation_id: Option<Option<String>>,
-}
-
-/// A present field (even `null`) as `Some`.
-fn given<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map(Some)
-        .map_err(|e| serde::de::Error::custom(format!("invalid duration `{s}`: {e}")))
-}
-
-impl SlotMap {
-    fn entries(&self) -> [&Option<Option<String>>; 5] {
-        [
-            &self.current,
-            &self.previous,
-            &self.pending,
-            &self.rotated_at,
-            &self.rotation_id,
-        ]
-    }
-
-    /// The names, each slot given or `default(slot)`.
-    fn resolve(&self, default: impl Fn(&str) -> Option<String>) -> SlotNames {
-        let e = self.entries();
-        SlotNames(std::array::from_fn(|i| match e[i] {
-            Some(given) => given.clone(),
-            None => default(SLOTS[i]),
-        }))
-    }
-}
-
-impl SqlConfig {
-    /// The layout, or why the settings do not make one.
-    fn layout(&self, secret: &str) -> std::result::Result<Layout, String> {
-        check_identifier("table", &self.table, true)?;
-        check_identifier("key_column", &self.key_column, false)?;
-        if let Some(c) = &self.encrypted_column {
-            check_identifier("encrypted_column", c, false)?;
-        }
-        if let Some(t) = self.busy_timeout
-            && (t.is_zero() || t > Duration::from_secs(600))
-        {
-            return Err("sql: busy_timeout must be between 1ms and 10m".into());
-        }
-        if let Some(v) = &self.url_env
-            && !rotor_provider::is_env_name(v)
-        {
-            return Err(format!("sql: url_env {v:?} is not a variable name"));
-        }
-        if let Some(u) = &self.url
-            && Dialect::of_url(u).is_none()
-        {
-            return Err(
-                "sql: `url` must start with sqlite:, postgres:, postgresql:, mysql: or mariadb:"
-                    .into(),
-            );
-        }
-        let given = |name: &str, set: bool| {
-            if set {
-                Err(format!(
-                    "sql: `{name}` goes with layout: {}",
-                    match self.layout {
-                        LayoutKind::Rows => "columns",
-                        LayoutKind::Columns => "rows",
-                    }
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let layout = match self.layout {
-            LayoutKind::Rows => {
-                given("key", self.key.is_some())?;
-                given(
-                    "columns",
-                    self.columns.entries().iter().any(|e| e.is_some()),
-                )?;
-                let value_column = self
-                    .value_column
-                    .clone()
-                    .ok_or("sql: layout: rows needs `value_column`")?;
-                check_identifier("value_column", &value_column, false)?;
-                if value_column == self.key_column {
-                    return Err("sql: key_column and value_column must differ".into());
-                }
-                let keys = match &self.keys {
-                    // Only the slots given are stored.
-                    Some(k) => k.resolve(|_| None),
-                    None => SlotMap::default().resolve(|s| Some(format!("{secret}.{s}"))),
-                };
-                keys.check("row key")?;
-                Layout::Rows {
-                    key_column: self.key_column.clone(),
-                    value_column,
-                    keys,
-                }
-            }
-            LayoutKind::Columns => {
-                given("keys", self.keys.is_some())?;
-                given("value_column", self.value_column.is_some())?;
-                let columns = self.columns.resolve(|s| Some(s.to_owned()));
-                columns.check("column")?;
-                for (_, c) in columns.stored() {
-                    check_identifier("column", c, false)?;
-                    if c == self.key_column || Some(c) == self.encrypted_column.as_deref() {
-                        return Err(format!(
-                            "sql: column `{c}` is also the key or encrypted column"
-                        ));
-                    }
-                }
-                let key = self.key.clone().unwrap_or_else(|| secret.to_owned());
-                if key.is_empty() || key.chars().any(char::is_control) {
-                    return Err("sql: `key` is empty or holds a control character".into());
-                }
-                Layout::Columns {
-                    key_column: self.key_column.clone(),
-                    key,
-                    columns,
-                }
-            }
-        };
-        if let Some(c) = &self.encrypted_column
-            && matches!(&layout, Layout::Rows { key_column, value_column, .. } if c == key_column || c == value_column)
-        {
-            return Err(format!(
-                "sql: encrypted_column `{c}` is also the key or value column"
-            ));
-        }
-        Ok(layout)
-    }
-}
 
 /// The `sql` store kind.
 #[derive(Debug)]
@@ -572,90 +386,6 @@ impl SqlProvider {
     fn versioned(&self, raw: &Raw) -> Result<Option<Versioned>> {
         let set = layout::to_set(raw).map_err(|e| self.invalid(e))?;
         Ok(set.map(|s| Versioned::new(s, Version(layout::version(raw)))))
-    }
-
-    /// One write transaction on `conn`: lock, compare, write, commit.
-    async fn transact(
-        &self,
-        conn: &mut AnyConnection,
-        sql: &Statements,
-        new: &Raw,
-        condition: &WriteCondition,
-        committing: &std::sync::atomic::AtomicBool,
-    ) -> Result<Version> {
-        let location = self.location();
-        let fail = |statement: &'static str| {
-            let d = self.doing(statement, &location);
-            move |e| errors::classify(e, d)
-        };
-        let mut tx = self.begin(conn, &location).await?;
-        let found = self.select(&mut tx, true).await?;
-        let stored = self.versioned(&found.raw)?;
-        let holds = match (&stored, condition) {
-            (None, WriteCondition::Create) => true,
-            (Some(v), WriteCondition::Update(want)) => v.version == *want,
-            _ => false,
-        };
-        if !holds {
-            // Dropping the transaction rolls it back.
-            return Err(Error::conflict(
-                location,
-                format!(
-                    "the key set changed since rotor read it (found {}, expected {})",
-                    stored.map_or("no key set".into(), |v| format!("version {}", v.version)),
-                    match condition {
-                        WriteCondition::Create => "no key set".into(),
-                        WriteCondition::Update(v) => format!("version {v}"),
-                    }
-                ),
-            ));
-        }
-        match &self.sql.layout {
-            Layout::Rows { keys, .. } => {
-                for (slot, k) in keys.stored() {
-                    let (q, what) = match (&new[slot], found.rows[slot]) {
-                        (Some(v), true) => (
-                            sqlx::query(AssertSqlSafe(sql.update.clone()))
-                                .bind(v.clone())
-                                .bind(k.to_owned()),
-                            "UPDATE",
-                        ),
-                        (Some(v), false) => (
-                            sqlx::query(AssertSqlSafe(sql.insert.clone()))
-                                .bind(k.to_owned())
-                                .bind(v.clone()),
-                            "INSERT",
-                        ),
-                        (None, true) => (
-                            sqlx::query(AssertSqlSafe(sql.delete.clone())).bind(k.to_owned()),
-                            "DELETE",
-                        ),
-                        (None, false) => continue,
-                    };
-                    q.execute(&mut *tx).await.map_err(fail(what))?;
-                }
-            }
-            Layout::Columns { key, columns, .. } => {
-                let exists = found.rows[0];
-                let text = if exists { &sql.update } else { &sql.insert };
-                let mut q = sqlx::query(AssertSqlSafe(text.clone()));
-                for (slot, _) in columns.stored() {
-                    q = q.bind(new[slot].clone());
-                }
-                q = q.bind(key.clone());
-                q.execute(&mut *tx).await.map_err(fail(if exists {
-                    "UPDATE"
-                } else {
-                    "INSERT"
-                }))?;
-            }
-        }
-        // The version is what the table now holds, as it reads back: a timestamp or
-        // integer column gives back its own rendering of the value written.
-        let written = self.select(&mut tx, true).await?;
-        committing.store(true, std::sync::atomic::Ordering::SeqCst);
-        tx.commit().await.map_err(fail("COMMIT"))?;
-        Ok(Version(layout::version(&written.raw)))
     }
 }
 
