@@ -26,6 +26,7 @@ mod faults;
     feature = "kubernetes"
 ))]
 mod hardening;
+mod hostile;
 mod hosts;
 mod interrupt;
 #[cfg(all(feature = "os-keyring", feature = "sql"))]
