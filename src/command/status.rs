@@ -1,6 +1,7 @@
 //! `rotor status` and `rotor plan`: read-only views. Neither takes the lock nor writes.
 
-use rotor_provider::{Clients, Fingerprint, History};
+use rotor_provider::{Capabilities, Clients, Fingerprint, Fingerprints, History};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::command::batch::{self, Prepared};
@@ -15,24 +16,78 @@ use crate::runbook::{Runbook, Strategy};
 use crate::state::StateDir;
 use crate::time::{age, human};
 
+/// `rotor status --output json`: one document, rendered from these types.
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    command: &'static str,
+    secrets: Vec<SecretStatus>,
+    lock_holder: Option<String>,
+}
+
+/// One secret: its runbook, each target, and the interrupted run waiting, if any.
+#[derive(Debug, Serialize)]
+struct SecretStatus {
+    secret: String,
+    runbook: std::path::PathBuf,
+    targets: Vec<TargetStatus>,
+    interrupted: Option<Interrupted>,
+}
+
+/// One target: what it is, and what it holds (nothing more when it holds no key set).
+#[derive(Debug, Serialize)]
+struct TargetStatus {
+    target: String,
+    name: String,
+    kind: &'static str,
+    location: String,
+    capabilities: Capabilities,
+    exists: bool,
+    #[serde(flatten)]
+    held: Option<Held>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<History>,
+}
+
+/// What a target holds: fingerprints (never keys), the rotation in flight, its age.
+#[derive(Debug, Serialize)]
+struct Held {
+    fingerprints: Fingerprints,
+    rotation_id: Option<String>,
+    writing: Option<String>,
+    rotated_at: Option<String>,
+    age_seconds: Option<u64>,
+    grace_left_seconds: Option<u64>,
+    due: Option<bool>,
+}
+
+/// An interrupted run waiting for `rotor resume`.
+#[derive(Debug, Serialize)]
+struct Interrupted {
+    rotation_id: String,
+    command: String,
+    next_step: String,
+    batch: Option<crate::engine::journal::BatchInfo>,
+}
+
 fn fp(f: &Option<Fingerprint>) -> String {
     f.as_ref().map_or_else(|| "-".to_owned(), |f| f.to_string())
 }
 
-fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
+fn target_view(out: &Output, rb: &Runbook, t: &Target) -> TargetStatus {
     let location = t.label();
     let caps = t.provider.capabilities();
-    let identity = json!({
-        "target": location,
-        "name": t.name,
-        "kind": t.provider.kind(),
-        "location": t.provider.location(),
-        "capabilities": caps,
-    });
+    let mut view = TargetStatus {
+        target: location.clone(),
+        name: t.name.clone(),
+        kind: t.provider.kind(),
+        location: t.provider.location(),
+        capabilities: caps,
+        exists: false,
+        held: None,
+        history: None,
+    };
     let Some(v) = &t.current else {
         out.line(&format!("  {location}: no key set"));
-        let mut view = identity;
-        view["exists"] = json!(false);
         return view;
     };
     let set = &v.set;
@@ -86,20 +141,16 @@ fn target_view(out: &Output, rb: &Runbook, t: &Target) -> serde_json::Value {
         )),
         _ => out.line("    due         never (no max_age)"),
     }
-    let mut view = identity;
-    let more = json!({
-        "exists": true,
-        "fingerprints": fps,
-        "rotation_id": set.rotation_id,
-        "writing": v.writing,
-        "rotated_at": set.rotated_at.map(|t| t.to_string()),
-        "age_seconds": age_d.map(|a| a.as_secs()),
-        "grace_left_seconds": grace_left.map(|g| g.as_secs()),
-        "due": due,
+    view.exists = true;
+    view.held = Some(Held {
+        fingerprints: fps,
+        rotation_id: set.rotation_id.clone(),
+        writing: v.writing.clone(),
+        rotated_at: set.rotated_at.map(|t| t.to_string()),
+        age_seconds: age_d.map(|a| a.as_secs()),
+        grace_left_seconds: grace_left.map(|g| g.as_secs()),
+        due,
     });
-    if let (Some(view), Some(more)) = (view.as_object_mut(), more.as_object()) {
-        view.extend(more.clone());
-    }
     view
 }
 
@@ -145,7 +196,7 @@ pub async fn status(
                 .map_err(|e| Error::store(&rb.secret, "nothing was changed".into(), e))?;
             if let Some(h) = history {
                 history_view(out, rb, &h);
-                view["history"] = json!(h);
+                view.history = Some(h);
             }
             views.push(view);
         }
@@ -163,22 +214,28 @@ pub async fn status(
                 j.next_step_name()
             ));
         }
-        secrets.push(json!({
-            "secret": rb.secret,
-            "runbook": rb.path,
-            "targets": views,
-            "interrupted": journal.map(|j| json!({
-                "rotation_id": j.rotation_id, "command": j.command, "next_step": j.next_step_name(),
-                "batch": j.batch
-            })),
-        }));
+        secrets.push(SecretStatus {
+            secret: rb.secret.clone(),
+            runbook: rb.path.clone(),
+            targets: views,
+            interrupted: journal.map(|j| Interrupted {
+                next_step: j.next_step_name(),
+                rotation_id: j.rotation_id,
+                command: j.command,
+                batch: j.batch,
+            }),
+        });
     }
     let holder = lock::holder(state);
     match &holder {
         Some(pid) => out.line(&format!("lock: held by rotor pid {pid}")),
         None => out.line("lock: free"),
     }
-    out.document(&json!({ "command": "status", "secrets": secrets, "lock_holder": holder }));
+    out.document(&StatusReport {
+        command: "status",
+        secrets,
+        lock_holder: holder,
+    });
     Ok(())
 }
 
