@@ -137,6 +137,40 @@ pub enum Error {
     Other(String),
 }
 
+/// An error as a JSON document shows it: the message (its causes each said once) and
+/// the exit status.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub message: String,
+    pub exit: i32,
+}
+
+impl Report {
+    pub fn of(e: &Error) -> Report {
+        Report {
+            message: e.to_string(),
+            exit: e.code(),
+        }
+    }
+}
+
+/// The JSON document of a command that failed before its result: the error, and no
+/// secrets.
+#[derive(Debug, serde::Serialize)]
+pub struct Failure {
+    pub error: Report,
+    pub secrets: [(); 0],
+}
+
+impl Failure {
+    pub fn of(e: &Error) -> Failure {
+        Failure {
+            error: Report::of(e),
+            secrets: [],
+        }
+    }
+}
+
 impl Error {
     pub fn code(&self) -> i32 {
         use rotor_provider::Error as Store;

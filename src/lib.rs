@@ -42,11 +42,7 @@ pub async fn run(config: Config) -> Result<()> {
     let out = Output::new(config.output);
     let result = run_with(&config, &out).await;
     if let Err(e) = &result {
-        out.document(&serde_json::json!({
-            "command": config.mode.name(),
-            "error": { "message": e.to_string(), "exit": e.code() },
-            "secrets": [],
-        }));
+        out.report(config.mode.name(), error::Failure::of(e));
     }
     result
 }

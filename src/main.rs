@@ -14,11 +14,8 @@ fn main() -> ExitCode {
     let config = Config::from_cli(cli);
     if let (true, Err(e)) = (json, &config) {
         // `rotor::run` prints the document for every later error.
-        let doc = serde_json::json!({
-            "error": { "message": e.to_string(), "exit": e.code() },
-            "secrets": [],
-        });
-        println_ignoring_errors(&doc.to_string());
+        let doc = rotor::error::Failure::of(e);
+        println_ignoring_errors(&serde_json::to_string(&doc).unwrap_or_default());
     }
     let result = config.and_then(|config| {
         tokio::runtime::Builder::new_current_thread()

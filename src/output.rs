@@ -16,6 +16,14 @@ pub enum Format {
     Json,
 }
 
+/// Every command's JSON document: its name, then the fields of its report.
+#[derive(Debug, serde::Serialize)]
+struct Document<'a, B> {
+    command: &'a str,
+    #[serde(flatten)]
+    body: B,
+}
+
 #[derive(Debug)]
 pub struct Output {
     pub format: Format,
@@ -61,6 +69,12 @@ impl Output {
     /// A heading line, bold on a terminal.
     pub fn heading(&self, s: &str) {
         self.raw(&console::style(printable(s)).bold().to_string());
+    }
+
+    /// The command's JSON document (json mode only): `{"command": …}` and the fields of
+    /// `body`, a typed report.
+    pub fn report<B: serde::Serialize>(&self, command: &str, body: B) {
+        self.document(&Document { command, body });
     }
 
     /// The final JSON document (json mode only).

@@ -9,13 +9,19 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::state::StateDir;
 
+/// `audit show --output json`: the entries as stored.
+#[derive(serde::Serialize)]
+struct Entries<'a> {
+    entries: &'a [serde_json::Value],
+}
+
 pub fn show(out: &Output, state: &StateDir) -> Result<()> {
     let path = state.audit_path();
     let file = match crate::state::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             out.line("the audit log is empty");
-            out.document(&json!({ "command": "audit show", "entries": [] }));
+            out.report("audit show", Entries { entries: &[] });
             return Ok(());
         }
         Err(e) => return Err(Error::io("cannot read", &path, e)),
@@ -45,14 +51,25 @@ pub fn show(out: &Output, state: &StateDir) -> Result<()> {
         out.line(&text);
         entries.push(v);
     }
-    out.document(&json!({ "command": "audit show", "entries": entries }));
+    out.report("audit show", Entries { entries: &entries });
     Ok(())
 }
 
 pub fn verify(out: &Output, state: &StateDir) -> Result<()> {
     let path = state.audit_path();
     let verdict = audit::verify(&path)?;
-    out.document(&json!({ "command": "audit verify", "path": path, "verdict": verdict }));
+    #[derive(serde::Serialize)]
+    struct Verified<'a> {
+        path: &'a std::path::Path,
+        verdict: &'a audit::Verdict,
+    }
+    out.report(
+        "audit verify",
+        Verified {
+            path: &path,
+            verdict: &verdict,
+        },
+    );
     match verdict.broken {
         None => {
             out.line(&format!(
@@ -84,6 +101,10 @@ pub fn repair(out: &Output, state: &StateDir) -> Result<()> {
             None => out.line("added the line end a crash cut off; recorded in the chain"),
         },
     }
-    out.document(&json!({ "command": "audit repair", "repair": done }));
+    #[derive(serde::Serialize)]
+    struct Repaired<'a, R> {
+        repair: &'a R,
+    }
+    out.report("audit repair", Repaired { repair: &done });
     Ok(())
 }

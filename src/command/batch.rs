@@ -119,11 +119,22 @@ where
     let outcomes = collect(ctx, runbooks, slots)?;
     if !rounds.is_empty() {
         // The batch plan joins the dry run's JSON document (printed once, here).
-        ctx.out.document(&serde_json::json!({
-            "command": ctx.command, "secrets": outcomes, "batch": rounds
-        }));
+        ctx.out.report(
+            ctx.command,
+            Planned {
+                secrets: &outcomes,
+                batch: &rounds,
+            },
+        );
     }
     Ok(outcomes)
+}
+
+/// A dry run's or `plan`'s report: each secret's outcome and the batch's rounds.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Planned<'a, R> {
+    pub secrets: &'a [Outcome],
+    pub batch: &'a [R],
 }
 
 /// Outcomes in runbook order; the first error after the outcomes are reported.

@@ -48,11 +48,18 @@ pub async fn check(out: &Output, sel: &Selection, clients: &Clients) -> Result<(
         .iter()
         .filter(|r| matches!(r.finding.verdict, Verdict::Fail(_)))
         .count();
-    out.document(&serde_json::json!({
-        "command": "check",
-        "failed": failed,
-        "checks": rows,
-    }));
+    #[derive(serde::Serialize)]
+    struct Checked<'a, R> {
+        failed: usize,
+        checks: &'a [R],
+    }
+    out.report(
+        "check",
+        Checked {
+            failed,
+            checks: &rows,
+        },
+    );
     match failed {
         0 => Ok(()),
         n => Err(Error::Other(format!(

@@ -2,7 +2,6 @@
 
 use rotor_provider::{Capabilities, Clients, Fingerprint, Fingerprints, History};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::command::batch::{self, Prepared};
 use crate::command::{self, rotate};
@@ -19,7 +18,6 @@ use crate::time::{age, human};
 /// `rotor status --output json`: one document, rendered from these types.
 #[derive(Debug, Serialize)]
 struct StatusReport {
-    command: &'static str,
     secrets: Vec<SecretStatus>,
     lock_holder: Option<String>,
 }
@@ -231,11 +229,13 @@ pub async fn status(
         Some(pid) => out.line(&format!("lock: held by rotor pid {pid}")),
         None => out.line("lock: free"),
     }
-    out.document(&StatusReport {
-        command: "status",
-        secrets,
-        lock_holder: holder,
-    });
+    out.report(
+        "status",
+        StatusReport {
+            secrets,
+            lock_holder: holder,
+        },
+    );
     Ok(())
 }
 
@@ -275,6 +275,12 @@ pub async fn plan(
     }
     let (planned, rounds) = batch::preview(out, prepared, clients);
     outcomes.extend(planned);
-    out.document(&json!({ "command": "plan", "secrets": outcomes, "batch": rounds }));
+    out.report(
+        "plan",
+        batch::Planned {
+            secrets: &outcomes,
+            batch: &rounds,
+        },
+    );
     Ok(())
 }
