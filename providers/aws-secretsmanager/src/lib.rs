@@ -311,20 +311,37 @@ impl SecretsManagerProvider {
     }
 
     /// Moves `label` to `to` from `from` (either may be `None`).
+    /// AWS refuses a move from a version that no longer carries the label
+    /// (`InvalidParameterException`): someone moved it meanwhile, a conflict.
     async fn move_label(&self, label: &str, to: Option<&str>, from: Option<&str>) -> Result<()> {
-        self.call("UpdateSecretVersionStage", || async {
-            self.client()
-                .await
-                .update_secret_version_stage()
-                .secret_id(self.id())
-                .version_stage(label)
-                .set_move_to_version_id(to.map(str::to_owned))
-                .set_remove_from_version_id(from.map(str::to_owned))
-                .send()
-                .await
-        })
-        .await
-        .map(|_| ())
+        let action = "UpdateSecretVersionStage";
+        self.pacer
+            .call(&self.location(), action, || async {
+                self.client()
+                    .await
+                    .update_secret_version_stage()
+                    .secret_id(self.id())
+                    .version_stage(label)
+                    .set_move_to_version_id(to.map(str::to_owned))
+                    .set_remove_from_version_id(from.map(str::to_owned))
+                    .send()
+                    .await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if e.code() == Some("InvalidParameterException") {
+                    Error::conflict(
+                        self.location(),
+                        format!(
+                            "the label {label} moved meanwhile ({})",
+                            e.message().unwrap_or("InvalidParameterException")
+                        ),
+                    )
+                } else {
+                    classify(e, action, self.id(), &self.location())
+                }
+            })
     }
 
     /// Creates the secret with `text` as its AWSCURRENT version.

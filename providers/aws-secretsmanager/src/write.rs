@@ -9,7 +9,7 @@
 //! from, which AWS checks. rotor's tags, with the counter raised, come last.
 
 use rotor_provider::protocol::{self, Found};
-use rotor_provider::{Error, Key, KeySet, Provider as _, Result, Version};
+use rotor_provider::{Key, KeySet, Provider as _, Result, Version};
 
 use crate::{LABELS, Labels, SecretsManagerProvider, TAG_ROTATED_AT, TAG_ROTATION_ID, TAG_VERSION};
 
@@ -172,14 +172,7 @@ impl protocol::Calls for Calls<'_> {
             target.as_deref(),
             state.labels.by_slot[slot].as_deref(),
         )
-        .await
-        .map_err(|e| match e {
-            // AWS refuses a move from a version that no longer carries the label.
-            Error::Other { detail, .. } if detail.contains("InvalidParameterException") => {
-                Error::conflict(p.location(), format!("a label moved meanwhile: {detail}"))
-            }
-            other => other,
-        })?;
+        .await?;
         state.labels.apply(slot, target);
         p.expect(&state.labels).await
     }
