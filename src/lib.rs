@@ -3,7 +3,7 @@
 //! The binary is a thin shell over [`run`]; the pieces are one module per concept:
 //! [`runbook`] (what to rotate and how), [`engine`] (phases, journal, actions),
 //! [`keys`] (generation), [`audit`], [`lock`], [`state`], and one module per subcommand
-//! under [`command`]. The store contract and the file backend live in the
+//! under [`command`]. The store contract and the file provider live in the
 //! `rotor-provider` crate, re-exported as [`provider`].
 
 pub mod audit;

@@ -1,4 +1,4 @@
-//! The OS keyring backend against a real Secret Service: gnome-keyring-daemon on a
+//! The OS keyring provider against a real Secret Service: gnome-keyring-daemon on a
 //! private D-Bus session bus per test (`support/keyring.rs`), with `secret-tool`
 //! (libsecret) as the independent client: an application's entry adopted, a single-key
 //! target replaced and never rotated otherwise, every slot mapped through a staged

@@ -1,4 +1,4 @@
-//! The Kubernetes backend, rollout restart and rollout status against the test API
+//! The Kubernetes provider, rollout restart and rollout status against the test API
 //! server (`support/kube.rs`), kept honest by the real `kubectl`; the tests play the
 //! controller by writing workload status.
 

@@ -1,4 +1,4 @@
-//! The Redis backend against real redis-server processes (`support/redis.rs`), read back
+//! The Redis provider against real redis-server processes (`support/redis.rs`), read back
 //! with `redis-cli` as an independent client: both layouts, adopting an application's
 //! own key, conflicts, passwords and ACL users, TLS with a CA made by the test, and a
 //! 3-node cluster.

@@ -1,4 +1,4 @@
-//! The AWS Secrets Manager backend against moto through the real AWS SDK, read back with
+//! The AWS Secrets Manager provider against moto through the real AWS SDK, read back with
 //! the SDK's own `DescribeSecret` and `GetSecretValue --version-stage` as independent
 //! readers: the conformance suite in both formats, a staged lifecycle whose labels move as
 //! AWS's own rotation moves them (checked between stage and promote from a monitor `exec`

@@ -1,4 +1,4 @@
-//! The SQL backend against real databases: SQLite files read back with the `sqlite3`
+//! The SQL provider against real databases: SQLite files read back with the `sqlite3`
 //! CLI, PostgreSQL with `psql` and MariaDB with `mariadb` (servers from
 //! `support/sql.rs`). Both layouts, the tables of the applications rotor is built for,
 //! adopting an application's key, a foreign write between stage and promote, the

@@ -1,4 +1,4 @@
-//! The AWS SSM backend through the real AWS SDK against a moto server: the conformance
+//! The AWS SSM provider through the real AWS SDK against a moto server: the conformance
 //! suite, the documented layout after every command, concurrent writers, a runbook with
 //! both a Vault and an SSM target, throttling and AWS's error answers.
 

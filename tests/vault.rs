@@ -1,4 +1,4 @@
-//! The Vault backend against a real OpenBao server, through the real binary: the
+//! The Vault provider against a real OpenBao server, through the real binary: the
 //! conformance suite, the lifecycle as `bao kv get` sees it, racing rotors, a killed
 //! server and `resume`, wrong mounts and tokens, and the number of requests a rotation costs.
 

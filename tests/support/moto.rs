@@ -95,7 +95,7 @@ impl Moto {
             client,
             sm,
         };
-        // The first SSM call loads moto's backend (about 2 s): do it before the test.
+        // The first SSM call loads moto's provider (about 2 s): do it before the test.
         moto.params("/warm-up");
         moto
     }

@@ -11,7 +11,7 @@ use crate::pacing::MAX_ATTEMPTS;
 
 /// The errors every AWS service shares: access denied, throttling past the retries, any
 /// other coded error, then what the SDK says without a code (credentials, region, the
-/// endpoint unreachable). A backend matches its own codes first.
+/// endpoint unreachable). A provider matches its own codes first.
 pub fn classify<E, R>(
     e: SdkError<E, R>,
     service: &str,

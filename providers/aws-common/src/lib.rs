@@ -1,4 +1,4 @@
-//! What rotor's AWS backends (SSM Parameter Store, Secrets Manager) share: one [`Pacer`]
+//! What rotor's AWS providers (SSM Parameter Store, Secrets Manager) share: one [`Pacer`]
 //! per run and service for throttled calls, the bounds every call runs under, and AWS
 //! errors turned into the provider contract's errors naming the action and resource, and
 //! a bound on the size of every reply ([`BoundedReplies`]).

@@ -1,5 +1,5 @@
 //! Secrets Manager's own answers turned into the provider contract's errors, each naming
-//! the action and secret; the rest as every AWS backend does
+//! the action and secret; the rest as every AWS provider does
 //! (`rotor_aws_common::classify`). AWS error messages never contain secret values.
 
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};

@@ -1,4 +1,4 @@
-//! The AWS Secrets Manager backend: a key set as the versions of one secret, by their
+//! The AWS Secrets Manager provider: a key set as the versions of one secret, by their
 //! staging labels.
 //!
 //! ```yaml

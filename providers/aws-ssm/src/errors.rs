@@ -1,5 +1,5 @@
 //! SSM's own answers turned into the provider contract's errors, each naming the action
-//! and parameter, keeping the source; the rest as every AWS backend does
+//! and parameter, keeping the source; the rest as every AWS provider does
 //! (`rotor_aws_common::classify`). Error messages from AWS never contain parameter
 //! values; parse failures are reported without their text all the same.
 

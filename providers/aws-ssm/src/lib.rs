@@ -1,4 +1,4 @@
-//! The AWS SSM Parameter Store backend: one parameter per slot under a prefix.
+//! The AWS SSM Parameter Store provider: one parameter per slot under a prefix.
 //!
 //! ```yaml
 //! targets:

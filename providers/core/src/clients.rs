@@ -3,8 +3,8 @@
 //! servers, two AWS regions or two Kubernetes contexts each get their own client, and a
 //! test builds targets with a fresh `Clients` of its own.
 //!
-//! Each backend keys its clients by what makes them differ (server address and token,
-//! region and endpoint, kube context) and by type, so backends never see each other's.
+//! Each provider keys its clients by what makes them differ (server address and token,
+//! region and endpoint, kube context) and by type, so providers never see each other's.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ impl Clients {
         Clients::default()
     }
 
-    /// A run-wide setting a backend reads (`kube-context` for `--context`).
+    /// A run-wide setting a provider reads (`kube-context` for `--context`).
     pub fn with_setting(mut self, key: &'static str, value: impl Into<String>) -> Clients {
         self.settings.insert(key, value.into());
         self

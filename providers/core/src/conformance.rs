@@ -1,4 +1,4 @@
-//! The conformance suite: what every backend must do, run by each backend's tests
+//! The conformance suite: what every provider must do, run by each provider's tests
 //! against a fresh, empty location.
 //!
 //! ```ignore

@@ -1,4 +1,4 @@
-//! The error every provider returns. Each backend keeps its own detailed errors and
+//! The error every provider returns. Each provider keeps its own detailed errors and
 //! converts them into one of these. The message (`detail`) is complete: it says what the
 //! underlying error said where that helps, so the underlying error (`cause`) is kept for
 //! inspection only and not exposed as `source()` (its text would be said twice).

@@ -1,4 +1,4 @@
-//! The file backend: the embedded default, for local work and for services that read
+//! The file provider: the embedded default, for local work and for services that read
 //! their keys from a mounted file.
 //!
 //! ```yaml

@@ -5,8 +5,8 @@
 //! two operators can never clobber each other: the loser gets [`Error::Conflict`] and the
 //! store is unchanged.
 //!
-//! This crate also holds the backends that always build — [`file`] (the embedded default)
-//! and [`memory`] — and, behind the `conformance` feature, the suite every backend runs.
+//! This crate also holds the providers that always build — [`file`] (the embedded default)
+//! and [`memory`] — and, behind the `conformance` feature, the suite every provider runs.
 
 #![forbid(unsafe_code)]
 
@@ -119,7 +119,7 @@ impl fmt::Display for WriteGuarantee {
 }
 
 /// What a store can guarantee and hold: the engine and `status` read it instead of each
-/// backend's prose.
+/// provider's prose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
     pub writes: WriteGuarantee,
@@ -227,7 +227,7 @@ pub trait Store {
 /// One store location holding one secret's key set.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync + fmt::Debug {
-    /// The backend's kind as runbooks name it (`file`, `vault`, ...).
+    /// The provider's kind as runbooks name it (`file`, `vault`, ...).
     fn kind(&self) -> &'static str;
 
     /// Where the key set lives, for logs and errors (`file:/etc/app/keys.env`). Never secret.

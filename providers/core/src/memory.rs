@@ -1,4 +1,4 @@
-//! An in-memory backend: for the engine's unit tests and as the reference the
+//! An in-memory provider: for the engine's unit tests and as the reference the
 //! conformance suite is first run against.
 
 use std::sync::Mutex;

@@ -1,4 +1,4 @@
-//! The conformance suite on the backends that always build.
+//! The conformance suite on the providers that always build.
 
 use rotor_provider::conformance;
 use rotor_provider::file::{FileConfig, FileProvider, Format};

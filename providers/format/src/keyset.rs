@@ -1,4 +1,4 @@
-//! The key set: what a store holds for one secret, whatever the backend.
+//! The key set: what a store holds for one secret, whatever the provider.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -107,7 +107,7 @@ impl Default for FieldNames {
     }
 }
 
-/// Per-field overrides as a runbook gives them; unset fields keep the backend's default.
+/// Per-field overrides as a runbook gives them; unset fields keep the provider's default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldOverrides {

@@ -1,4 +1,4 @@
-//! The Kubernetes backend: one Secret holds the key set; plus the rollout restart and
+//! The Kubernetes provider: one Secret holds the key set; plus the rollout restart and
 //! rollout status rotor's `kubernetes-rollout` signal and monitor use ([`rollout`]).
 //!
 //! ```yaml

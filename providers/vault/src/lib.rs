@@ -1,4 +1,4 @@
-//! The HashiCorp Vault / OpenBao backend: one KV v2 secret holds the key set.
+//! The HashiCorp Vault / OpenBao provider: one KV v2 secret holds the key set.
 //!
 //! ```yaml
 //! targets:
