@@ -63,12 +63,7 @@ fn an_endless_aws_reply_is_cut_at_the_bound() {
         ] {
             let s = Sandbox::new();
             s.runbook_with_target("flood", target, "");
-            let out = s
-                .rotor()
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            let out = crate::support::moto::aws_env(s.rotor(), &format!("http://127.0.0.1:{port}"))
                 .args(["status"])
                 .run();
             assert_ne!(out.code, Some(0), "{target}");

@@ -483,12 +483,7 @@ fn stores_that_accept_and_never_answer_end_in_an_error_not_a_hang() {
         "secret: api\ncreate: true\ntargets:\n  aws-ssm: { prefix: /apps/api }\n",
     );
     let t = Instant::now();
-    let out = s
-        .rotor()
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+    let out = crate::support::moto::aws_env(s.rotor(), &format!("http://127.0.0.1:{port}"))
         .args(["rotate"])
         .run();
     assert_eq!(out.code, Some(1), "{}", out.stderr);

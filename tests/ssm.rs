@@ -478,18 +478,10 @@ fn an_endpoint_with_an_untrusted_certificate_is_not_called_unreachable() {
     let port = crate::support::tls::untrusted_server();
     let s = Sandbox::new();
     s.runbook_with_target("api", "aws-ssm: { prefix: /apps/api }", "");
-    let out = s
-        .rotor()
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", format!("https://127.0.0.1:{port}"))
+    let out = crate::support::moto::aws_env(s.rotor(), &format!("https://127.0.0.1:{port}"))
         .args(["rotate"])
         .run();
-    assert_ne!(out.code, Some(0));
-    assert!(out.stderr.contains("not trusted"), "{}", out.stderr);
-    assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
-    assert!(!s.path("state/journal/api.json").exists());
+    crate::support::tls::assert_refused_as_untrusted(&out, &s, "api");
 }
 
 /// `rotor check` on SSM and Secrets Manager targets: the read is checked against the

@@ -111,10 +111,7 @@ impl Moto {
 
     /// Points a rotor command at `endpoint` (a proxy in front of this server, say).
     pub fn env_at<'a>(&self, cmd: Cmd<'a>, endpoint: &str) -> Cmd<'a> {
-        cmd.env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", endpoint)
+        aws_env(cmd, endpoint)
     }
 
     /// Every parameter under `prefix`, decrypted, by name.
@@ -254,4 +251,13 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Test credentials and a region for a rotor command, its AWS calls sent to `endpoint`
+/// (moto, a proxy, or a server posing as AWS).
+pub fn aws_env<'a>(cmd: Cmd<'a>, endpoint: &str) -> Cmd<'a> {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
 }

@@ -90,3 +90,12 @@ pub fn untrusted_server() -> u16 {
     });
     port
 }
+
+/// After a run against a server no CA vouches for: it failed, said "not trusted" and
+/// never "unreachable", and left no journal of `secret`.
+pub fn assert_refused_as_untrusted(out: &super::Output, s: &super::Sandbox, secret: &str) {
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("not trusted"), "{}", out.stderr);
+    assert!(!out.stderr.contains("unreachable"), "{}", out.stderr);
+    assert!(!s.path(&format!("state/journal/{secret}.json")).exists());
+}
