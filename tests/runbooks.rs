@@ -69,6 +69,22 @@ fn nested_errors_point_at_the_value() {
             "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - shout: [x]\n",
             ":5:5: unknown field `shout`",
         ),
+        (
+            "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - fingerprint: { url: \"http://x\" }\n",
+            ":5:5: signal[0]: unknown field `fingerprint`: `fingerprint` is a monitor check",
+        ),
+        (
+            "secret: api\ntargets:\n  file: { path: k.env }\nmonitor:\n  checks:\n    - sighup: { pids: [2] }\n",
+            ":6:7: monitor.checks[0]: unknown field `sighup`: `sighup` is a signal action",
+        ),
+        (
+            "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - { exec: [a], http: { url: \"http://x\" } }\n",
+            ":5:5: signal[0]: a signal action is one of: exec, sighup, http",
+        ),
+        (
+            "secret: api\ntargets:\n  file: { path: k.env }\nsignal:\n  - http: { url: \"http://x\", colour: 1 }\n",
+            ":5:30: signal[0].http: unknown field `colour`",
+        ),
         #[cfg(feature = "vault")]
         (
             "secret: api\ntargets:\n  vault: { mount: secret, path: x, address: \"ftp://x\" }\n",

@@ -260,7 +260,7 @@ async fn settle(
             e.detail = Some(
                 checks
                     .iter()
-                    .map(Check::describe)
+                    .map(|c| c.describe())
                     .collect::<Vec<_>>()
                     .join(", "),
             );

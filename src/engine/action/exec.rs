@@ -11,12 +11,89 @@
 //! [`TAIL_BYTES`] of its stderr are kept, and rotor waits for the process to exit, not
 //! for its pipes to close (a background child may keep them open).
 
+use std::fmt;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rotor_provider::Verdict;
+use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::{Argv, Context};
+use super::{Context, Probe, SIGNAL_TIMEOUT, Signal, Unsatisfied};
+
+/// A non-empty argv.
+#[derive(Clone, Debug)]
+pub struct Exec(Vec<String>);
+
+impl<'de> Deserialize<'de> for Exec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        if v.is_empty() || v[0].is_empty() {
+            return Err(serde::de::Error::custom(
+                "exec needs a program: [program, args...]",
+            ));
+        }
+        Ok(Exec(v))
+    }
+}
+
+impl fmt::Display for Exec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+#[async_trait::async_trait]
+impl Signal for Exec {
+    fn describe(&self) -> String {
+        format!("exec {self}")
+    }
+
+    fn unit_key(&self, _unit: usize, exec_env: &[String], phase: &str) -> String {
+        let mut env = exec_env.to_vec();
+        env.sort();
+        format!("exec|{phase}|{}|{}", self.0.join("\0"), env.join(","))
+    }
+
+    async fn preflight_unit(&self, _unit: usize, _: &rotor_provider::Clients) -> Verdict {
+        resolvable(self)
+    }
+
+    async fn run_unit(&self, _unit: usize, ctx: &Context<'_>) -> Result<Option<String>, String> {
+        run_exec(self, ctx, SIGNAL_TIMEOUT).await.map(|()| None)
+    }
+}
+
+#[async_trait::async_trait]
+impl Probe for Exec {
+    fn describe(&self) -> String {
+        format!("exec {self}")
+    }
+
+    fn unit_key(&self, _unit: usize, ctx: &Context<'_>) -> String {
+        format!(
+            "exec|{}|{}|{}|{}|{}",
+            self.0.join("\0"),
+            ctx.secret,
+            ctx.phase,
+            ctx.fingerprints,
+            ctx.exec_env.join(",")
+        )
+    }
+
+    async fn preflight_unit(&self, _unit: usize, _: &rotor_provider::Clients) -> Verdict {
+        resolvable(self)
+    }
+
+    async fn poll_unit(
+        &self,
+        _unit: usize,
+        ctx: &Context<'_>,
+        timeout: Duration,
+    ) -> Result<(), Unsatisfied> {
+        Ok(run_exec(self, ctx, timeout).await?)
+    }
+}
 
 /// Variables every `exec` action gets from rotor's own environment, when set.
 pub const BASE_ENV: &[&str] = &[
@@ -28,7 +105,7 @@ const TAIL_BYTES: usize = 4096;
 
 /// The command with its explicit environment: the safe base, `exec_env:` names, and
 /// rotor's own variables.
-fn command(argv: &Argv, ctx: &Context<'_>) -> tokio::process::Command {
+fn command(argv: &Exec, ctx: &Context<'_>) -> tokio::process::Command {
     let fp = |f: &Option<rotor_provider::Fingerprint>| {
         f.as_ref().map(|f| f.to_string()).unwrap_or_default()
     };
@@ -62,7 +139,7 @@ fn command(argv: &Argv, ctx: &Context<'_>) -> tokio::process::Command {
 }
 
 /// `rotor check`: the program exists and is executable (it is not run).
-pub fn resolvable(argv: &Argv) -> rotor_provider::Verdict {
+fn resolvable(argv: &Exec) -> Verdict {
     use std::os::unix::fs::PermissionsExt;
     let program = std::path::Path::new(&argv.0[0]);
     let executable = |p: &std::path::Path| {
@@ -75,16 +152,16 @@ pub fn resolvable(argv: &Argv) -> rotor_provider::Verdict {
             .is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(program))))
     };
     if found {
-        rotor_provider::Verdict::Pass
+        Verdict::Pass
     } else {
-        rotor_provider::Verdict::Fail(format!(
+        Verdict::Fail(format!(
             "`{}` is not an executable file (or not on PATH)",
             program.display()
         ))
     }
 }
 
-pub async fn run_exec(argv: &Argv, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
+async fn run_exec(argv: &Exec, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
     let mut child = command(argv, ctx)
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", argv.0[0]))?;

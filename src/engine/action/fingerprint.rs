@@ -37,32 +37,56 @@ impl TryFrom<Spec> for FingerprintCheck {
     }
 }
 
-impl FingerprintCheck {
-    pub fn describe(&self) -> String {
+#[async_trait::async_trait]
+impl super::Probe for FingerprintCheck {
+    fn describe(&self) -> String {
         match self.urls.len() {
             1 => format!("fingerprint {}", self.urls[0]),
             n => format!("fingerprint of {n} services"),
         }
     }
 
-    pub fn describe_unit(&self, unit: usize) -> String {
+    fn describe_unit(&self, unit: usize) -> String {
         format!("fingerprint {}", self.urls[unit])
     }
 
-    pub fn units(&self) -> usize {
+    fn units(&self) -> usize {
         self.urls.len()
     }
 
-    pub fn url(&self, unit: usize) -> &str {
-        &self.urls[unit]
+    fn unit_key(&self, unit: usize, ctx: &Context<'_>) -> String {
+        format!(
+            "fingerprint|{}|{}|{}",
+            self.urls[unit],
+            ctx.fingerprints,
+            ctx.removed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     }
 
-    pub async fn poll(
+    async fn preflight_unit(
+        &self,
+        unit: usize,
+        clients: &rotor_provider::Clients,
+    ) -> rotor_provider::Verdict {
+        super::answers(&self.urls[unit], clients).await
+    }
+
+    async fn poll_unit(
         &self,
         unit: usize,
         ctx: &Context<'_>,
         timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), super::Unsatisfied> {
+        Ok(self.poll(unit, ctx, timeout).await?)
+    }
+}
+
+impl FingerprintCheck {
+    async fn poll(&self, unit: usize, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
         let url = &self.urls[unit];
         let resp = client(ctx.clients)
             .get(url)

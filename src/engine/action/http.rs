@@ -129,8 +129,9 @@ pub(crate) fn expand(value: &str) -> Result<String, String> {
     Ok(out)
 }
 
-impl HttpSignal {
-    pub fn describe(&self) -> String {
+#[async_trait::async_trait]
+impl super::Signal for HttpSignal {
+    fn describe(&self) -> String {
         let more = match self.urls.len() {
             1 => String::new(),
             n => format!(" (+{} more)", n - 1),
@@ -138,17 +139,17 @@ impl HttpSignal {
         format!("http {} {}{more}", self.method, self.urls[0])
     }
 
-    pub fn units(&self) -> usize {
+    fn units(&self) -> usize {
         self.urls.len()
     }
 
-    pub fn describe_unit(&self, unit: usize) -> String {
+    fn describe_unit(&self, unit: usize) -> String {
         format!("http {} {}", self.method, self.urls[unit])
     }
 
     /// The same method on the same URL with the same headers (as written, before
     /// `${VAR}` expansion).
-    pub fn unit_key(&self, unit: usize) -> String {
+    fn unit_key(&self, unit: usize, _: &[String], _: &str) -> String {
         let headers: Vec<String> = self
             .headers
             .iter()
@@ -163,20 +164,23 @@ impl HttpSignal {
     }
 
     /// `rotor check`: the hook's host accepts a connection (the hook is not called).
-    pub async fn preflight(&self, unit: usize) -> rotor_provider::Verdict {
+    async fn preflight_unit(
+        &self,
+        unit: usize,
+        _: &rotor_provider::Clients,
+    ) -> rotor_provider::Verdict {
         reachable(&self.urls[unit]).await
     }
 
-    pub async fn run(
+    async fn run_unit(
         &self,
         unit: usize,
-        timeout: Duration,
-        clients: &rotor_provider::Clients,
-    ) -> Result<(), String> {
+        ctx: &super::Context<'_>,
+    ) -> Result<Option<String>, String> {
         let url = &self.urls[unit];
-        let mut req = client(clients)
+        let mut req = client(ctx.clients)
             .request(self.method.clone(), url)
-            .timeout(timeout);
+            .timeout(super::SIGNAL_TIMEOUT);
         for (name, value) in &self.headers {
             let value = expand(value)?;
             let mut v = reqwest::header::HeaderValue::from_str(&value)
@@ -194,7 +198,7 @@ impl HttpSignal {
             None => status.is_success(),
         };
         if ok {
-            Ok(())
+            Ok(None)
         } else {
             let want = self
                 .expect_status

@@ -85,8 +85,87 @@ fn restarts(clients: &rotor_provider::Clients) -> std::sync::Arc<Restarts> {
     clients.shared("kubernetes-rollout", Restarts::default)
 }
 
+#[async_trait::async_trait]
+impl super::Signal for KubernetesRollout {
+    fn describe(&self) -> String {
+        self.describe()
+    }
+
+    fn units(&self) -> usize {
+        self.workloads.len()
+    }
+
+    fn describe_unit(&self, unit: usize) -> String {
+        format!("restart {}", self.describe_unit(unit))
+    }
+
+    fn unit_key(&self, unit: usize, _: &[String], _: &str) -> String {
+        self.unit_key(unit)
+    }
+
+    async fn check_unit(&self, unit: usize, ctx: &super::Context<'_>) -> Result<(), String> {
+        self.check_unit(unit, ctx).await
+    }
+
+    async fn preflight_unit(
+        &self,
+        unit: usize,
+        clients: &rotor_provider::Clients,
+    ) -> rotor_provider::Verdict {
+        self.preflight_unit(unit, clients, &["get", "patch"]).await
+    }
+
+    async fn run_unit(
+        &self,
+        unit: usize,
+        ctx: &super::Context<'_>,
+    ) -> Result<Option<String>, String> {
+        self.restart_unit(unit, ctx).await.map(Some)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Probe for KubernetesRollout {
+    fn describe(&self) -> String {
+        self.describe()
+    }
+
+    fn units(&self) -> usize {
+        self.workloads.len()
+    }
+
+    fn describe_unit(&self, unit: usize) -> String {
+        self.describe_unit(unit)
+    }
+
+    fn unit_key(&self, unit: usize, _: &super::Context<'_>) -> String {
+        self.unit_key(unit)
+    }
+
+    async fn preflight_unit(
+        &self,
+        unit: usize,
+        clients: &rotor_provider::Clients,
+    ) -> rotor_provider::Verdict {
+        self.preflight_unit(unit, clients, &["get"]).await
+    }
+
+    async fn poll_unit(
+        &self,
+        unit: usize,
+        ctx: &super::Context<'_>,
+        _timeout: std::time::Duration,
+    ) -> Result<(), super::Unsatisfied> {
+        match self.poll(unit, ctx.clients).await {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => Err(super::Unsatisfied::Waiting(why)),
+            Err(why) => Err(super::Unsatisfied::Failed(why)),
+        }
+    }
+}
+
 impl KubernetesRollout {
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         let first = &self.workloads[0];
         match self.workloads.len() {
             1 => format!("kubernetes-rollout {first}"),
@@ -94,11 +173,7 @@ impl KubernetesRollout {
         }
     }
 
-    pub fn units(&self) -> usize {
-        self.workloads.len()
-    }
-
-    pub fn describe_unit(&self, unit: usize) -> String {
+    fn describe_unit(&self, unit: usize) -> String {
         format!("rollout of {}", self.workloads[unit])
     }
 
@@ -110,7 +185,7 @@ impl KubernetesRollout {
     }
 
     /// The identity of one workload, for running each once per phase across secrets.
-    pub fn unit_key(&self, unit: usize) -> String {
+    fn unit_key(&self, unit: usize) -> String {
         format!(
             "kubernetes|{}|{}",
             self.context.as_deref().unwrap_or(""),
@@ -119,7 +194,7 @@ impl KubernetesRollout {
     }
 
     /// `rotor check`: the workload exists and can be restarted, and rotor may `verbs` it.
-    pub async fn preflight_unit(
+    async fn preflight_unit(
         &self,
         unit: usize,
         clients: &rotor_provider::Clients,
@@ -146,18 +221,14 @@ impl KubernetesRollout {
 
     /// Refuses a workload that cannot be restarted (a paused Deployment): checked for
     /// every workload of a phase before any is restarted.
-    pub async fn check_unit(&self, unit: usize, ctx: &super::Context<'_>) -> Result<(), String> {
+    async fn check_unit(&self, unit: usize, ctx: &super::Context<'_>) -> Result<(), String> {
         let client = self.client(ctx.clients).await?;
         rollout::check_restartable(&client, &self.workloads[unit]).await
     }
 
     /// Restarts one workload, unless a restart this run made began after the phase's
     /// write (it already carries the write).
-    pub async fn restart_unit(
-        &self,
-        unit: usize,
-        ctx: &super::Context<'_>,
-    ) -> Result<String, String> {
+    async fn restart_unit(&self, unit: usize, ctx: &super::Context<'_>) -> Result<String, String> {
         let w = &self.workloads[unit];
         let client = self.client(ctx.clients).await?;
         let ledger = restarts(ctx.clients);
@@ -185,7 +256,7 @@ impl KubernetesRollout {
     }
 
     /// `Ok(None)` when rolled out, `Ok(Some(why))` while waiting, `Err` when it failed.
-    pub async fn poll(
+    async fn poll(
         &self,
         unit: usize,
         clients: &rotor_provider::Clients,

@@ -81,18 +81,9 @@ struct Data {
     result: serde_json::Value,
 }
 
-impl MetricsCheck {
-    /// The Prometheus endpoint the query goes to.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    /// The endpoint, query and bound: what the answer depends on.
-    pub fn key(&self) -> String {
-        format!("{}|{}|{}", self.endpoint, self.query, self.describe())
-    }
-
-    pub fn describe(&self) -> String {
+#[async_trait::async_trait]
+impl super::Probe for MetricsCheck {
+    fn describe(&self) -> String {
         let bound = match self.bound {
             Bound::Below(b) => format!("below {b}"),
             Bound::Above(a) => format!("above {a}"),
@@ -100,7 +91,36 @@ impl MetricsCheck {
         format!("metrics `{}` {bound}", self.query)
     }
 
-    pub async fn poll(
+    /// The endpoint, query and bound: what the answer depends on.
+    fn unit_key(&self, _unit: usize, _: &super::Context<'_>) -> String {
+        format!(
+            "metrics|{}|{}|{}",
+            self.endpoint,
+            self.query,
+            self.describe()
+        )
+    }
+
+    async fn preflight_unit(
+        &self,
+        _unit: usize,
+        clients: &rotor_provider::Clients,
+    ) -> rotor_provider::Verdict {
+        super::answers(&self.endpoint, clients).await
+    }
+
+    async fn poll_unit(
+        &self,
+        _unit: usize,
+        ctx: &super::Context<'_>,
+        timeout: Duration,
+    ) -> Result<(), super::Unsatisfied> {
+        Ok(self.poll(timeout, ctx.clients).await?)
+    }
+}
+
+impl MetricsCheck {
+    async fn poll(
         &self,
         timeout: Duration,
         clients: &rotor_provider::Clients,

@@ -18,6 +18,9 @@
 //! *units*: a signal's units run at once (at most [`FAN_OUT`] at a time), and so are a
 //! monitor's unsatisfied units each round, so a hundred services are signalled and
 //! confirmed together rather than one after another.
+//!
+//! Each action is one file implementing [`Signal`], [`Probe`] or both, and one line of
+//! [`REGISTRY`]: the engine knows actions only through these two traits.
 
 mod exec;
 mod fingerprint;
@@ -28,19 +31,23 @@ mod metrics;
 mod sighup;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rotor_provider::{Finding, Fingerprint, Fingerprints, Verdict};
 use serde::Deserialize;
 
-pub use fingerprint::FingerprintCheck;
-pub use http::HttpSignal;
-#[cfg(feature = "kubernetes")]
-pub use kubernetes::KubernetesRollout;
-pub use metrics::MetricsCheck;
-pub use sighup::Sighup;
-
 use crate::runbook::required_duration;
+
+registry! {
+    "exec" => exec::Exec: signal probe;
+    "sighup" => sighup::Sighup: signal;
+    "http" => http::HttpSignal: signal;
+    "fingerprint" => fingerprint::FingerprintCheck: probe;
+    "metrics" => metrics::MetricsCheck: probe;
+    #[cfg(feature = "kubernetes")]
+    "kubernetes-rollout" => kubernetes::KubernetesRollout: signal probe;
+}
 
 /// How many units of one action or check run at once.
 pub const FAN_OUT: usize = 32;
@@ -48,126 +55,291 @@ pub const FAN_OUT: usize = 32;
 /// How long one signal unit may take.
 pub const SIGNAL_TIMEOUT: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "ActionSpec")]
-pub enum SignalAction {
-    Exec(Argv),
-    Sighup(Sighup),
-    Http(HttpSignal),
-    #[cfg(feature = "kubernetes")]
-    KubernetesRollout(KubernetesRollout),
-}
+/// A signal action: tells services that the store changed.
+#[async_trait::async_trait]
+pub trait Signal: fmt::Debug + Send + Sync {
+    /// The action as a whole, for the narrative.
+    fn describe(&self) -> String;
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "ActionSpec")]
-pub enum Check {
-    Exec(Argv),
-    Fingerprint(FingerprintCheck),
-    Metrics(MetricsCheck),
-    #[cfg(feature = "kubernetes")]
-    KubernetesRollout(KubernetesRollout),
-}
-
-/// The YAML shape of one list item: a map with exactly one key naming the action, so
-/// `- exec: [..]` reads naturally and an unknown key is reported where it stands.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ActionSpec {
-    exec: Option<Argv>,
-    sighup: Option<Sighup>,
-    http: Option<HttpSignal>,
-    fingerprint: Option<FingerprintCheck>,
-    metrics: Option<MetricsCheck>,
-    #[cfg(feature = "kubernetes")]
-    kubernetes_rollout: Option<KubernetesRollout>,
-}
-
-impl ActionSpec {
-    fn count(&self) -> usize {
-        [
-            self.exec.is_some(),
-            self.sighup.is_some(),
-            self.http.is_some(),
-            self.fingerprint.is_some(),
-            self.metrics.is_some(),
-            #[cfg(feature = "kubernetes")]
-            self.kubernetes_rollout.is_some(),
-        ]
-        .iter()
-        .filter(|x| **x)
-        .count()
+    /// How many independent units (processes, URLs, workloads) the action has.
+    fn units(&self) -> usize {
+        1
     }
-}
 
-impl TryFrom<ActionSpec> for SignalAction {
-    type Error = String;
-    fn try_from(spec: ActionSpec) -> Result<Self, String> {
-        const ONE: &str = "a signal action is one of: exec, sighup, http, kubernetes-rollout";
-        if spec.count() != 1 {
-            return Err(format!("{ONE} (exactly one per list item)"));
-        }
-        match spec {
-            ActionSpec { exec: Some(a), .. } => Ok(SignalAction::Exec(a)),
-            ActionSpec {
-                sighup: Some(s), ..
-            } => Ok(SignalAction::Sighup(s)),
-            ActionSpec { http: Some(h), .. } => Ok(SignalAction::Http(h)),
-            #[cfg(feature = "kubernetes")]
-            ActionSpec {
-                kubernetes_rollout: Some(k),
-                ..
-            } => Ok(SignalAction::KubernetesRollout(k)),
-            _ => Err(format!("{ONE}; fingerprint and metrics are monitor checks")),
-        }
+    /// One unit, as the batch plan shows it.
+    fn describe_unit(&self, _unit: usize) -> String {
+        self.describe()
     }
-}
 
-impl TryFrom<ActionSpec> for Check {
-    type Error = String;
-    fn try_from(spec: ActionSpec) -> Result<Self, String> {
-        const ONE: &str =
-            "a monitor check is one of: exec, fingerprint, metrics, kubernetes-rollout";
-        if spec.count() != 1 {
-            return Err(format!("{ONE} (exactly one per list item)"));
-        }
-        match spec {
-            ActionSpec { exec: Some(a), .. } => Ok(Check::Exec(a)),
-            ActionSpec {
-                fingerprint: Some(f),
-                ..
-            } => Ok(Check::Fingerprint(f)),
-            ActionSpec {
-                metrics: Some(m), ..
-            } => Ok(Check::Metrics(m)),
-            #[cfg(feature = "kubernetes")]
-            ActionSpec {
-                kubernetes_rollout: Some(k),
-                ..
-            } => Ok(Check::KubernetesRollout(k)),
-            _ => Err(format!("{ONE}; sighup and http are signal actions")),
-        }
+    /// What makes two units one: the same process and signal, the same URL with the
+    /// same method and headers, the same workload in the same context, the same argv
+    /// and environment names in the same phase. A phase runs each distinct unit once,
+    /// for every secret that lists it. Internal only: never printed (a header may hold
+    /// a literal token).
+    fn unit_key(&self, unit: usize, exec_env: &[String], phase: &str) -> String;
+
+    /// Checked for every unit of a phase before any unit runs (a paused Deployment
+    /// refuses the phase's restarts before any workload restarts).
+    async fn check_unit(&self, _unit: usize, _ctx: &Context<'_>) -> Result<(), String> {
+        Ok(())
     }
+
+    /// `rotor check`: one unit checked without being run.
+    async fn preflight_unit(&self, unit: usize, clients: &rotor_provider::Clients) -> Verdict;
+
+    /// Runs one unit; `Ok(Some(text))` when it has something to say for the record.
+    async fn run_unit(&self, unit: usize, ctx: &Context<'_>) -> Result<Option<String>, String>;
 }
 
-/// A non-empty argv.
+/// A monitor check: whether services caught up with the store.
+#[async_trait::async_trait]
+pub trait Probe: fmt::Debug + Send + Sync {
+    /// The check as a whole, for the narrative.
+    fn describe(&self) -> String;
+
+    /// How many independent units (URLs, workloads) the check has.
+    fn units(&self) -> usize {
+        1
+    }
+
+    /// What one unit is, in a list of unsatisfied checks.
+    fn describe_unit(&self, _unit: usize) -> String {
+        self.describe()
+    }
+
+    /// What makes two polls one: a check whose answer does not depend on the secret
+    /// (a metrics query, a rollout) is polled once per round for every secret listing
+    /// it; a fingerprint check is shared by secrets expecting the same keys, and an
+    /// `exec` check (its environment names the secret) is never shared.
+    fn unit_key(&self, unit: usize, ctx: &Context<'_>) -> String;
+
+    /// `rotor check`: one unit's endpoint answers (nothing is judged).
+    async fn preflight_unit(&self, unit: usize, clients: &rotor_provider::Clients) -> Verdict;
+
+    /// `Ok(())` when the unit is satisfied, else why not.
+    async fn poll_unit(
+        &self,
+        unit: usize,
+        ctx: &Context<'_>,
+        timeout: Duration,
+    ) -> Result<(), Unsatisfied>;
+}
+
+/// Declares [`REGISTRY`] and the readers of each list from one line per action:
+/// `"key" => type: signal probe;` (the lists it may stand in).
+macro_rules! registry {
+    ($( $(#[$attr:meta])* $name:literal => $ty:ty : $($role:ident)+ ;)*) => {
+        /// Every action a runbook can name: its YAML key and the lists it may stand in.
+        pub const REGISTRY: &[Entry] = &[$(
+            $(#[$attr])*
+            Entry {
+                name: $name,
+                signal: has!(signal in $($role)+),
+                probe: has!(probe in $($role)+),
+            },
+        )*];
+
+        /// Reads the value under `name` as a signal action (`None`: no such action).
+        fn read_signal<'de, A: serde::de::MapAccess<'de>>(
+            name: &str,
+            map: &mut A,
+        ) -> Option<Result<Arc<dyn Signal>, A::Error>> {
+            match name {
+                $( $(#[$attr])* $name => read!(signal as $ty, map, $($role)+), )*
+                _ => None,
+            }
+        }
+
+        /// Reads the value under `name` as a monitor check (`None`: no such check).
+        fn read_probe<'de, A: serde::de::MapAccess<'de>>(
+            name: &str,
+            map: &mut A,
+        ) -> Option<Result<Arc<dyn Probe>, A::Error>> {
+            match name {
+                $( $(#[$attr])* $name => read!(probe as $ty, map, $($role)+), )*
+                _ => None,
+            }
+        }
+    };
+}
+
+/// Whether a role list names `signal` or `probe`.
+macro_rules! has {
+    ($want:ident in) => { false };
+    (signal in signal $($rest:ident)*) => { true };
+    (probe in probe $($rest:ident)*) => { true };
+    ($want:ident in $first:ident $($rest:ident)*) => { has!($want in $($rest)*) };
+}
+
+/// Reads a map value as `$ty` when the role list holds the wanted role.
+macro_rules! read {
+    (signal as $ty:ty, $map:ident, signal $($rest:ident)*) => {
+        Some($map.next_value::<$ty>().map(|t| Arc::new(t) as Arc<dyn Signal>))
+    };
+    (probe as $ty:ty, $map:ident, probe $($rest:ident)*) => {
+        Some($map.next_value::<$ty>().map(|t| Arc::new(t) as Arc<dyn Probe>))
+    };
+    ($want:ident as $ty:ty, $map:ident, $first:ident $($rest:ident)*) => {
+        read!($want as $ty, $map, $($rest)*)
+    };
+    ($want:ident as $ty:ty, $map:ident,) => { None };
+}
+
+use {has, read, registry};
+
+/// One line of [`REGISTRY`].
+#[derive(Debug)]
+pub struct Entry {
+    pub name: &'static str,
+    /// It may stand in `signal:`.
+    pub signal: bool,
+    /// It may stand in `monitor.checks:`.
+    pub probe: bool,
+}
+
+/// A runbook's `signal:` item.
 #[derive(Clone, Debug)]
-pub struct Argv(pub Vec<String>);
+pub struct SignalAction(Arc<dyn Signal>);
 
-impl<'de> Deserialize<'de> for Argv {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Vec::<String>::deserialize(d)?;
-        if v.is_empty() || v[0].is_empty() {
-            return Err(serde::de::Error::custom(
-                "exec needs a program: [program, args...]",
-            ));
-        }
-        Ok(Argv(v))
+/// A runbook's `monitor.checks:` item.
+#[derive(Clone, Debug)]
+pub struct Check(Arc<dyn Probe>);
+
+impl std::ops::Deref for SignalAction {
+    type Target = dyn Signal;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
     }
 }
 
-impl fmt::Display for Argv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join(" "))
+impl std::ops::Deref for Check {
+    type Target = dyn Probe;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+/// The two lists an item may come from, and what each calls its members.
+#[derive(Clone, Copy)]
+enum List {
+    Signal,
+    Monitor,
+}
+
+impl List {
+    fn what(self) -> &'static str {
+        match self {
+            List::Signal => "a signal action",
+            List::Monitor => "a monitor check",
+        }
+    }
+
+    /// The names this list accepts, and those only the other list does.
+    fn names(self) -> (Vec<&'static str>, Vec<&'static str>) {
+        REGISTRY
+            .iter()
+            .map(|e| {
+                let here = match self {
+                    List::Signal => e.signal,
+                    List::Monitor => e.probe,
+                };
+                (e.name, here)
+            })
+            .fold((Vec::new(), Vec::new()), |(mut yes, mut no), (n, here)| {
+                if here {
+                    yes.push(n)
+                } else {
+                    no.push(n)
+                }
+                (yes, no)
+            })
+    }
+}
+
+/// What a list holds: signal actions or monitor checks.
+trait Member: Sized {
+    const LIST: List;
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        name: &str,
+        map: &mut A,
+    ) -> Option<Result<Self, A::Error>>;
+}
+
+impl Member for Arc<dyn Signal> {
+    const LIST: List = List::Signal;
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        name: &str,
+        map: &mut A,
+    ) -> Option<Result<Self, A::Error>> {
+        read_signal(name, map)
+    }
+}
+
+impl Member for Arc<dyn Probe> {
+    const LIST: List = List::Monitor;
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        name: &str,
+        map: &mut A,
+    ) -> Option<Result<Self, A::Error>> {
+        read_probe(name, map)
+    }
+}
+
+/// Reads a list item, a map with exactly one key naming the action (`- exec: [..]`),
+/// straight from the runbook's parser so an error keeps its line, column and path.
+struct Item<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Member> serde::de::Visitor<'de> for Item<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (names, _) = T::LIST.names();
+        write!(f, "{} (one of: {})", T::LIST.what(), names.join(", "))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        use serde::de::Error;
+        let (names, others) = T::LIST.names();
+        let one = || {
+            format!(
+                "{} is one of: {} (exactly one per list item)",
+                T::LIST.what(),
+                names.join(", ")
+            )
+        };
+        let Some(name) = map.next_key::<String>()? else {
+            return Err(A::Error::custom(one()));
+        };
+        let Some(value) = T::read(&name, &mut map) else {
+            let hint = if others.contains(&name.as_str()) {
+                let other = match T::LIST {
+                    List::Signal => List::Monitor,
+                    List::Monitor => List::Signal,
+                };
+                format!("`{name}` is {}", other.what())
+            } else {
+                one()
+            };
+            return Err(A::Error::custom(format!("unknown field `{name}`: {hint}")));
+        };
+        let value = value?;
+        if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom(one()));
+        }
+        Ok(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignalAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(Item(std::marker::PhantomData))
+            .map(SignalAction)
+    }
+}
+
+impl<'de> Deserialize<'de> for Check {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(Item(std::marker::PhantomData)).map(Check)
     }
 }
 
@@ -285,81 +457,11 @@ impl From<String> for Unsatisfied {
 }
 
 impl SignalAction {
-    pub fn describe(&self) -> String {
-        match self {
-            SignalAction::Exec(argv) => format!("exec {argv}"),
-            SignalAction::Sighup(s) => s.describe(),
-            SignalAction::Http(h) => h.describe(),
-            #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.describe(),
-        }
-    }
-
-    /// How many independent units (processes, URLs, workloads) the action has.
-    pub fn units(&self) -> usize {
-        match self {
-            SignalAction::Exec(_) => 1,
-            SignalAction::Sighup(s) => s.units(),
-            SignalAction::Http(h) => h.units(),
-            #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.units(),
-        }
-    }
-
-    /// One unit, as the batch plan shows it.
-    pub fn describe_unit(&self, unit: usize) -> String {
-        match self {
-            SignalAction::Exec(argv) => format!("exec {argv}"),
-            SignalAction::Sighup(s) => s.describe_unit(unit),
-            SignalAction::Http(h) => h.describe_unit(unit),
-            #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => format!("restart {}", k.describe_unit(unit)),
-        }
-    }
-
-    /// What makes two units one: the same process and signal, the same URL with the
-    /// same method and headers, the same workload in the same context, the same argv
-    /// and environment names in the same phase. A phase runs each distinct unit once,
-    /// for every secret that lists it. Internal only: never printed (a header may hold
-    /// a literal token).
-    pub fn unit_key(&self, unit: usize, exec_env: &[String], phase: &str) -> String {
-        match self {
-            SignalAction::Exec(argv) => {
-                let mut env = exec_env.to_vec();
-                env.sort();
-                format!("exec|{phase}|{}|{}", argv.0.join("\0"), env.join(","))
-            }
-            SignalAction::Sighup(s) => s.unit_key(unit),
-            SignalAction::Http(h) => h.unit_key(unit),
-            #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.unit_key(unit),
-        }
-    }
-
-    /// Checked for every unit of a phase before any unit runs (a paused Deployment
-    /// refuses the phase's restarts before any workload restarts).
-    pub async fn check_unit(&self, _unit: usize, _ctx: &Context<'_>) -> Result<(), String> {
-        match self {
-            #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.check_unit(_unit, _ctx).await,
-            _ => Ok(()),
-        }
-    }
-
     /// `rotor check`: each unit checked without being run.
     pub async fn preflight(&self, clients: &rotor_provider::Clients) -> Vec<Finding> {
-        let _ = clients; // only Kubernetes actions need a client
         let mut out = Vec::new();
         for unit in 0..self.units() {
-            let verdict = match self {
-                SignalAction::Exec(argv) => exec::resolvable(argv),
-                SignalAction::Sighup(s) => s.preflight(unit),
-                SignalAction::Http(h) => h.preflight(unit).await,
-                #[cfg(feature = "kubernetes")]
-                SignalAction::KubernetesRollout(k) => {
-                    k.preflight_unit(unit, clients, &["get", "patch"]).await
-                }
-            };
+            let verdict = self.preflight_unit(unit, clients).await;
             out.push(Finding::new(
                 format!("signal {}", self.describe_unit(unit)),
                 verdict,
@@ -367,120 +469,19 @@ impl SignalAction {
         }
         out
     }
-
-    /// Runs one unit; `Ok(Some(text))` when it has something to say for the record.
-    pub async fn run_unit(&self, unit: usize, ctx: &Context<'_>) -> Result<Option<String>, String> {
-        match self {
-            SignalAction::Exec(argv) => exec::run_exec(argv, ctx, SIGNAL_TIMEOUT)
-                .await
-                .map(|()| None),
-            SignalAction::Sighup(s) => s.run(unit).map(|()| None),
-            SignalAction::Http(h) => h
-                .run(unit, SIGNAL_TIMEOUT, ctx.clients)
-                .await
-                .map(|()| None),
-            #[cfg(feature = "kubernetes")]
-            SignalAction::KubernetesRollout(k) => k.restart_unit(unit, ctx).await.map(Some),
-        }
-    }
 }
 
 impl Check {
-    pub fn describe(&self) -> String {
-        match self {
-            Check::Exec(argv) => format!("exec {argv}"),
-            Check::Fingerprint(f) => f.describe(),
-            Check::Metrics(m) => m.describe(),
-            #[cfg(feature = "kubernetes")]
-            Check::KubernetesRollout(k) => k.describe(),
-        }
-    }
-
-    pub fn units(&self) -> usize {
-        match self {
-            Check::Exec(_) | Check::Metrics(_) => 1,
-            Check::Fingerprint(f) => f.units(),
-            #[cfg(feature = "kubernetes")]
-            Check::KubernetesRollout(k) => k.units(),
-        }
-    }
-
-    /// What one unit is, in a list of unsatisfied checks.
-    pub fn describe_unit(&self, unit: usize) -> String {
-        match self {
-            Check::Fingerprint(f) => f.describe_unit(unit),
-            #[cfg(feature = "kubernetes")]
-            Check::KubernetesRollout(k) => k.describe_unit(unit),
-            _ => self.describe(),
-        }
-    }
-
-    /// What makes two polls one: a check whose answer does not depend on the secret
-    /// (a metrics query, a rollout) is polled once per round for every secret listing
-    /// it; a fingerprint check is shared by secrets expecting the same keys, and an
-    /// `exec` check (its environment names the secret) is never shared.
-    pub fn unit_key(&self, unit: usize, ctx: &Context<'_>) -> String {
-        match self {
-            Check::Exec(argv) => format!(
-                "exec|{}|{}|{}|{}|{}",
-                argv.0.join("\0"),
-                ctx.secret,
-                ctx.phase,
-                ctx.fingerprints,
-                ctx.exec_env.join(",")
-            ),
-            Check::Fingerprint(f) => format!(
-                "fingerprint|{}|{}|{}",
-                f.url(unit),
-                ctx.fingerprints,
-                ctx.removed
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-            Check::Metrics(m) => format!("metrics|{}", m.key()),
-            #[cfg(feature = "kubernetes")]
-            Check::KubernetesRollout(k) => k.unit_key(unit),
-        }
-    }
-
     /// `rotor check`: each unit's endpoint answers (nothing is judged).
     pub async fn preflight(&self, clients: &rotor_provider::Clients) -> Vec<Finding> {
         let mut out = Vec::new();
         for unit in 0..self.units() {
-            let verdict = match self {
-                Check::Exec(argv) => exec::resolvable(argv),
-                Check::Fingerprint(f) => answers(f.url(unit), clients).await,
-                Check::Metrics(m) => answers(m.endpoint(), clients).await,
-                #[cfg(feature = "kubernetes")]
-                Check::KubernetesRollout(k) => k.preflight_unit(unit, clients, &["get"]).await,
-            };
+            let verdict = self.preflight_unit(unit, clients).await;
             out.push(Finding::new(
                 format!("monitor {}", self.describe_unit(unit)),
                 verdict,
             ));
         }
         out
-    }
-
-    /// `Ok(())` when the unit is satisfied, else why not.
-    pub async fn poll_unit(
-        &self,
-        unit: usize,
-        ctx: &Context<'_>,
-        timeout: Duration,
-    ) -> Result<(), Unsatisfied> {
-        match self {
-            Check::Exec(argv) => Ok(exec::run_exec(argv, ctx, timeout).await?),
-            Check::Fingerprint(f) => Ok(f.poll(unit, ctx, timeout).await?),
-            Check::Metrics(m) => Ok(m.poll(timeout, ctx.clients).await?),
-            #[cfg(feature = "kubernetes")]
-            Check::KubernetesRollout(k) => match k.poll(unit, ctx.clients).await {
-                Ok(None) => Ok(()),
-                Ok(Some(why)) => Err(Unsatisfied::Waiting(why)),
-                Err(why) => Err(Unsatisfied::Failed(why)),
-            },
-        }
     }
 }

@@ -75,8 +75,9 @@ impl TryFrom<SighupSpec> for Sighup {
     }
 }
 
-impl Sighup {
-    pub fn describe(&self) -> String {
+#[async_trait::async_trait]
+impl super::Signal for Sighup {
+    fn describe(&self) -> String {
         let first = match &self.targets[0] {
             Target::Pidfile(p) => format!("pidfile {}", p.display()),
             Target::Pid(p) => format!("pid {p}"),
@@ -88,11 +89,11 @@ impl Sighup {
         format!("signal {} to {first}{more}", self.signal.as_str())
     }
 
-    pub fn units(&self) -> usize {
+    fn units(&self) -> usize {
         self.targets.len()
     }
 
-    pub fn describe_unit(&self, unit: usize) -> String {
+    fn describe_unit(&self, unit: usize) -> String {
         match &self.targets[unit] {
             Target::Pidfile(p) => format!("{} to pidfile {}", self.signal.as_str(), p.display()),
             Target::Pid(p) => format!("{} to pid {p}", self.signal.as_str()),
@@ -100,7 +101,7 @@ impl Sighup {
     }
 
     /// The same signal to the same pidfile (by absolute path) or PID.
-    pub fn unit_key(&self, unit: usize) -> String {
+    fn unit_key(&self, unit: usize, _: &[String], _: &str) -> String {
         let to = match &self.targets[unit] {
             Target::Pidfile(p) => format!(
                 "pidfile:{}",
@@ -114,7 +115,11 @@ impl Sighup {
     }
 
     /// `rotor check`: the process exists and rotor may signal it (signal 0 sends nothing).
-    pub fn preflight(&self, unit: usize) -> rotor_provider::Verdict {
+    async fn preflight_unit(
+        &self,
+        unit: usize,
+        _: &rotor_provider::Clients,
+    ) -> rotor_provider::Verdict {
         let (pid, from) = match self.pid(unit) {
             Ok(p) => p,
             Err(e) => return rotor_provider::Verdict::Fail(e),
@@ -130,6 +135,23 @@ impl Sighup {
         }
     }
 
+    async fn run_unit(
+        &self,
+        unit: usize,
+        _: &super::Context<'_>,
+    ) -> Result<Option<String>, String> {
+        let (pid, from) = self.pid(unit)?;
+        kill(Pid::from_raw(pid), self.signal)
+            .map(|()| None)
+            .map_err(|e| match e {
+                nix::errno::Errno::ESRCH => format!("no process {pid}{from} is running"),
+                nix::errno::Errno::EPERM => format!("not allowed to signal process {pid}{from}"),
+                other => format!("cannot signal process {pid}{from}: {other}"),
+            })
+    }
+}
+
+impl Sighup {
     /// The process of `unit`, and where its PID came from.
     fn pid(&self, unit: usize) -> Result<(i32, String), String> {
         Ok(match &self.targets[unit] {
@@ -152,15 +174,6 @@ impl Sighup {
                     .ok_or_else(|| format!("pidfile {} holds no PID", path.display()))?;
                 (pid, format!(" (from {})", path.display()))
             }
-        })
-    }
-
-    pub fn run(&self, unit: usize) -> Result<(), String> {
-        let (pid, from) = self.pid(unit)?;
-        kill(Pid::from_raw(pid), self.signal).map_err(|e| match e {
-            nix::errno::Errno::ESRCH => format!("no process {pid}{from} is running"),
-            nix::errno::Errno::EPERM => format!("not allowed to signal process {pid}{from}"),
-            other => format!("cannot signal process {pid}{from}: {other}"),
         })
     }
 }
