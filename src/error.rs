@@ -87,7 +87,7 @@ pub enum Error {
 
     /// A store failed or refused a write; the exit code follows the kind of failure.
     #[error("{secret}: {}; {state}", chain(&**error))]
-    Store {
+    Provider {
         secret: String,
         /// What the stores hold now and what to run next.
         state: String,
@@ -173,13 +173,13 @@ impl Failure {
 
 impl Error {
     pub fn code(&self) -> i32 {
-        use rotor_provider::Error as Store;
+        use rotor_provider::Error as Provider;
         match self {
             Error::Usage(_) | Error::Runbook { .. } => exit::USAGE,
-            Error::Store { error, .. } => match **error {
-                Store::Conflict { .. } | Store::Overtaken { .. } => exit::CONFLICT,
+            Error::Provider { error, .. } => match **error {
+                Provider::Conflict { .. } | Provider::Overtaken { .. } => exit::CONFLICT,
                 // A target that cannot work as configured (wrong mount type, no token, ...).
-                Store::Config { .. } => exit::USAGE,
+                Provider::Config { .. } => exit::USAGE,
                 _ => exit::FAILURE,
             },
             Error::Refused { .. } => exit::REFUSED,
@@ -201,7 +201,7 @@ impl Error {
 
     /// A store's error about `secret`, with what the stores hold now.
     pub fn store(secret: &str, state: String, error: rotor_provider::Error) -> Self {
-        Error::Store {
+        Error::Provider {
             secret: secret.to_owned(),
             state,
             error: Box::new(error),
@@ -212,7 +212,7 @@ impl Error {
     /// for the variants that carry one.
     pub fn with_state(self, new: String) -> Self {
         match self {
-            Error::Store { secret, error, .. } => Error::Store {
+            Error::Provider { secret, error, .. } => Error::Provider {
                 secret,
                 state: new,
                 error,

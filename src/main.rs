@@ -53,7 +53,7 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // The HTTP stack (notifications and monitors use it too) logs request details at
     // TRACE; each store's client libraries are silenced as the store declares
-    // (`Store::quiet_logs`). rotor reports what matters itself, so these stay silent
+    // (`Provider::quiet_logs`). rotor reports what matters itself, so these stay silent
     // whatever RUST_LOG says.
     let http = [
         "reqwest=off",

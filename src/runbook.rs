@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::action::{Monitor, SignalAction};
 use crate::error::{Error, Result};
 use crate::keys::Generator;
-pub use crate::target::Target;
+pub use crate::target::TargetSpec;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,7 +67,7 @@ pub struct Runbook {
     #[serde(default)]
     pub create: bool,
     #[serde(deserialize_with = "crate::target::targets")]
-    pub targets: Vec<Target>,
+    pub targets: Vec<TargetSpec>,
     /// Where `strategy:` (or, when it is not given, `targets:`) stands in the file.
     #[serde(skip)]
     pub strategy_at: (usize, usize),

@@ -13,7 +13,7 @@
 //! A target without a `name` is named after its kind: the first of a kind `vault`, the
 //! second `vault-2`, and so on. Names are unique in a runbook; every check runs while the
 //! parser still knows the position, so an error names the file, line and column. The
-//! kinds, their settings and their constructors come from the store registry
+//! kinds, their settings and their constructors come from the provider registry
 //! (`rotor-registry`).
 
 use std::fmt;
@@ -23,12 +23,12 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 /// One target of a runbook.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub struct TargetSpec {
     pub name: String,
     pub config: TargetConfig,
 }
 
-impl Target {
+impl TargetSpec {
     pub fn kind(&self) -> &'static str {
         self.config.kind()
     }
@@ -96,14 +96,14 @@ impl Names {
 }
 
 /// `deserialize_with` for `targets:`.
-pub fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Target>, D::Error> {
+pub fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetSpec>, D::Error> {
     d.deserialize_any(TargetsVisitor)
 }
 
 struct TargetsVisitor;
 
 impl<'de> Visitor<'de> for TargetsVisitor {
-    type Value = Vec<Target>;
+    type Value = Vec<TargetSpec>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
@@ -115,7 +115,7 @@ impl<'de> Visitor<'de> for TargetsVisitor {
 
     /// The map form: one target per kind, named after it.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out: Vec<Target> = Vec::new();
+        let mut out: Vec<TargetSpec> = Vec::new();
         while let Some(kind) = map.next_key::<String>()? {
             if out.iter().any(|t| t.kind() == kind) {
                 return Err(de::Error::custom(format!(
@@ -124,7 +124,7 @@ impl<'de> Visitor<'de> for TargetsVisitor {
             }
             let config = TargetConfig::next_settings(&kind, &mut map)?
                 .ok_or_else(|| unknown_kind::<A::Error>(&kind, &[]))?;
-            out.push(Target {
+            out.push(TargetSpec {
                 name: config.kind().to_owned(),
                 config,
             });
@@ -156,15 +156,15 @@ impl<'de> Visitor<'de> for TargetsVisitor {
 struct ItemSeed<'a>(&'a mut Names);
 
 impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
-    type Value = Target;
+    type Value = TargetSpec;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Target, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TargetSpec, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ItemSeed<'_> {
-    type Value = Target;
+    type Value = TargetSpec;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
@@ -174,7 +174,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         )
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Target, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TargetSpec, A::Error> {
         let mut name: Option<String> = None;
         let mut config: Option<TargetConfig> = None;
         while let Some(key) = map.next_key::<String>()? {
@@ -208,7 +208,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             .0
             .assign(config.kind(), name)
             .map_err(de::Error::custom)?;
-        Ok(Target { name, config })
+        Ok(TargetSpec { name, config })
     }
 }
 

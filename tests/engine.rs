@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use rotor::engine::event::{Event, Sink, StepOutcome, What};
 use rotor::engine::journal::{BatchInfo, Journal};
 use rotor::engine::plan::{self, Inputs, Operation};
-use rotor::engine::{Engine, KeyPool, Member, Status, Target};
+use rotor::engine::{Engine, KeyPool, Member, Status, TargetState};
 use rotor::error::exit;
 use rotor::provider::{
-    Clients, Error, Fingerprints, Key, KeySet, Provider, Version, Versioned, WriteCondition,
+    Clients, Error, Fingerprints, Key, KeySet, Target, Version, Versioned, WriteCondition,
 };
 use rotor::runbook::{Runbook, Strategy};
 use rotor::state::StateDir;
@@ -87,7 +87,7 @@ impl Faulty {
 }
 
 #[async_trait]
-impl Provider for Faulty {
+impl Target for Faulty {
     fn kind(&self) -> &'static str {
         "memory"
     }
@@ -288,12 +288,12 @@ fn rotor_block<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// A store behind a `Box<dyn Provider>` the engine owns, still visible to the test.
+/// A store behind a `Box<dyn Target>` the engine owns, still visible to the test.
 #[derive(Debug)]
 struct Shared(&'static Faulty);
 
 #[async_trait]
-impl Provider for Shared {
+impl Target for Shared {
     fn kind(&self) -> &'static str {
         self.0.kind()
     }
@@ -323,9 +323,9 @@ async fn member<'a>(
 ) -> Member<'a> {
     let mut targets = Vec::new();
     for (i, s) in stores.iter().enumerate() {
-        targets.push(Target {
+        targets.push(TargetState {
             name: format!("t{i}"),
-            provider: Box::new(Shared(s)),
+            store: Box::new(Shared(s)),
             current: s.read().await.unwrap(),
             touched: false,
         });
@@ -384,9 +384,9 @@ async fn resumed<'a>(w: &World, rb: &'a Runbook, stores: &[&'static Faulty]) -> 
     let journal = Journal::load_for(&w.state, &rb.secret).unwrap().unwrap();
     let mut targets = Vec::new();
     for (i, s) in stores.iter().enumerate() {
-        targets.push(Target {
+        targets.push(TargetState {
             name: format!("t{i}"),
-            provider: Box::new(Shared(s)),
+            store: Box::new(Shared(s)),
             current: s.read().await.unwrap(),
             touched: false,
         });

@@ -20,7 +20,7 @@ type Held = (Option<String>, Option<String>, Option<String>, Vec<String>);
 
 /// One store behind the proxy: how to write its runbook, which requests are write calls,
 /// and what a finished rotation leaves (previous = the old current, no pending, no claim).
-struct Store {
+struct Provider {
     name: &'static str,
     runbook: fn(&str) -> String,
     is_write: fn(&Request) -> bool,
@@ -71,8 +71,8 @@ fn sm_read(
     )
 }
 
-const STORES: &[Store] = &[
-    Store {
+const STORES: &[Provider] = &[
+    Provider {
         name: "aws-ssm",
         runbook: |secret| format!("aws-ssm: {{ prefix: /apps/{secret} }}"),
         is_write: |r| {
@@ -83,7 +83,7 @@ const STORES: &[Store] = &[
         },
         read: ssm_read,
     },
-    Store {
+    Provider {
         name: "aws-secretsmanager",
         runbook: |secret| format!("aws-secretsmanager: {{ secret_id: apps/{secret} }}"),
         is_write: |r| {

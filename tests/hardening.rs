@@ -20,7 +20,7 @@ use crate::support::sql::{self, Postgres};
 use crate::support::{Cmd, Rng, Sandbox, env_map, fp};
 
 /// A store kind with a real server behind it.
-enum Store {
+enum Provider {
     File,
     Vault(Bao),
     Ssm(Moto),
@@ -60,19 +60,19 @@ impl Held {
     }
 }
 
-impl Store {
+impl Provider {
     fn sandbox(&self) -> Sandbox {
         let s = Sandbox::new();
-        if let Store::Vault(bao) = self {
+        if let Provider::Vault(bao) = self {
             s.add_key(&bao.token);
         }
-        if let Store::Redis(r) = self {
+        if let Provider::Redis(r) = self {
             s.add_key(r.password.as_deref().unwrap_or_default());
         }
-        if let Store::Postgres(_) | Store::MariaDb(_) = self {
+        if let Provider::Postgres(_) | Provider::MariaDb(_) = self {
             s.add_key(sql::PASSWORD);
         }
-        if let Store::Sqlite = self {
+        if let Provider::Sqlite = self {
             sql::sqlite3(
                 &s.path("app.db"),
                 "CREATE TABLE race (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
@@ -83,32 +83,32 @@ impl Store {
 
     fn target(&self, secret: &str) -> String {
         match self {
-            Store::File => format!("file: {{ path: keys/{secret}.env, format: env }}"),
-            Store::Vault(_) => format!("vault: {{ mount: secret, path: race/{secret} }}"),
-            Store::Ssm(_) => format!("aws-ssm: {{ prefix: /race/{secret} }}"),
-            Store::Redis(r) => format!(
+            Provider::File => format!("file: {{ path: keys/{secret}.env, format: env }}"),
+            Provider::Vault(_) => format!("vault: {{ mount: secret, path: race/{secret} }}"),
+            Provider::Ssm(_) => format!("aws-ssm: {{ prefix: /race/{secret} }}"),
+            Provider::Redis(r) => format!(
                 "redis: {{ url: \"{}\", key: \"race:{{{secret}}}\" }}",
                 r.url()
             ),
-            Store::Sqlite => format!(
+            Provider::Sqlite => format!(
                 "sql: {{ url: \"sqlite://{}\", table: race, layout: rows, key_column: k, value_column: v }}",
                 "APP_DB"
             ),
-            Store::Postgres(pg) => format!(
+            Provider::Postgres(pg) => format!(
                 "sql: {{ url: \"{}\", table: race, layout: columns, key_column: name }}",
                 pg.url()
             ),
-            Store::Keyring(_) => format!(
+            Provider::Keyring(_) => format!(
                 "os-keyring: {{ service: race, accounts: {{ current: {secret}.current, previous: {secret}.previous, pending: {secret}.pending }} }}"
             ),
-            Store::SecretsManager(_) => {
+            Provider::SecretsManager(_) => {
                 format!("aws-secretsmanager: {{ secret_id: race/{secret} }}")
             }
-            Store::MariaDb(db) => format!(
+            Provider::MariaDb(db) => format!(
                 "sql: {{ url: \"{}\", table: race, layout: columns, key_column: name }}",
                 db.url()
             ),
-            Store::Kubernetes(_) => {
+            Provider::Kubernetes(_) => {
                 format!("kubernetes: {{ namespace: race, name: {secret} }}")
             }
         }
@@ -132,28 +132,28 @@ impl Store {
 
     fn rotor<'a>(&self, s: &'a Sandbox) -> Cmd<'a> {
         match self {
-            Store::File => s.rotor(),
-            Store::Vault(bao) => s
+            Provider::File => s.rotor(),
+            Provider::Vault(bao) => s
                 .rotor()
                 .env("VAULT_ADDR", bao.addr())
                 .env("VAULT_TOKEN", &bao.token)
                 .env("HOME", s.path("home")),
-            Store::Ssm(moto) => moto.env(s.rotor()),
-            Store::Redis(r) => s
+            Provider::Ssm(moto) => moto.env(s.rotor()),
+            Provider::Redis(r) => s
                 .rotor()
                 .env("REDIS_PASSWORD", r.password.as_deref().unwrap_or_default()),
-            Store::Sqlite => s.rotor(),
-            Store::Postgres(_) => s.rotor().env("PGPASSWORD", sql::PASSWORD),
-            Store::Keyring(ss) => ss.env(s.rotor()),
-            Store::SecretsManager(moto) => moto.env(s.rotor()),
-            Store::MariaDb(_) => s.rotor().env("MYSQL_PWD", sql::PASSWORD),
-            Store::Kubernetes(c) => s.rotor().env("KUBECONFIG", c.kubeconfig()),
+            Provider::Sqlite => s.rotor(),
+            Provider::Postgres(_) => s.rotor().env("PGPASSWORD", sql::PASSWORD),
+            Provider::Keyring(ss) => ss.env(s.rotor()),
+            Provider::SecretsManager(moto) => moto.env(s.rotor()),
+            Provider::MariaDb(_) => s.rotor().env("MYSQL_PWD", sql::PASSWORD),
+            Provider::Kubernetes(c) => s.rotor().env("KUBECONFIG", c.kubeconfig()),
         }
     }
 
     fn held(&self, s: &Sandbox, secret: &str) -> Held {
         let held = match self {
-            Store::File => {
+            Provider::File => {
                 let m = env_map(&s.read(&format!("keys/{secret}.env")));
                 let p = secret.to_uppercase().replace('-', "_");
                 Held {
@@ -162,7 +162,7 @@ impl Store {
                     pending: m.get(&format!("{p}_PENDING")).cloned(),
                 }
             }
-            Store::Vault(bao) => {
+            Provider::Vault(bao) => {
                 let v = bao.kv_get(&format!("secret/race/{secret}"));
                 let d = v.as_ref().map(|v| &v["data"]);
                 let get = |k: &str| d.and_then(|d| d[k].as_str()).map(str::to_owned);
@@ -172,7 +172,7 @@ impl Store {
                     pending: get("pending"),
                 }
             }
-            Store::Ssm(moto) => {
+            Provider::Ssm(moto) => {
                 let prefix = format!("/race/{secret}");
                 let p = moto.params(&prefix);
                 let get = |k: &str| p.get(&format!("{prefix}/{k}")).map(|p| p.value.clone());
@@ -182,7 +182,7 @@ impl Store {
                     pending: get("pending"),
                 }
             }
-            Store::Redis(r) => {
+            Provider::Redis(r) => {
                 let h = r.hgetall(&format!("race:{{{secret}}}"));
                 Held {
                     current: h.get("current").cloned(),
@@ -190,7 +190,7 @@ impl Store {
                     pending: h.get("pending").cloned(),
                 }
             }
-            Store::Sqlite => {
+            Provider::Sqlite => {
                 let rows = sql::sqlite3(
                     &s.path("app.db"),
                     &format!("SELECT k, v FROM race WHERE k LIKE '{secret}.%'"),
@@ -207,7 +207,7 @@ impl Store {
                     pending: get("pending"),
                 }
             }
-            Store::Postgres(pg) => {
+            Provider::Postgres(pg) => {
                 let row = pg.psql(
                     "app",
                     &format!("SELECT current, previous, pending FROM race WHERE name = '{secret}'"),
@@ -222,7 +222,7 @@ impl Store {
                     pending: cols.next().flatten(),
                 }
             }
-            Store::Keyring(ss) => {
+            Provider::Keyring(ss) => {
                 let get = |slot: &str| ss.lookup("race", &format!("{secret}.{slot}"));
                 Held {
                     current: get("current"),
@@ -230,7 +230,7 @@ impl Store {
                     pending: get("pending"),
                 }
             }
-            Store::MariaDb(db) => {
+            Provider::MariaDb(db) => {
                 let row = db.sql(&format!(
                     "SELECT IFNULL(current, ''), IFNULL(previous, ''), IFNULL(pending, '') FROM app.race WHERE name = '{secret}'"
                 ));
@@ -244,7 +244,7 @@ impl Store {
                     pending: cols.next().flatten(),
                 }
             }
-            Store::Kubernetes(c) => {
+            Provider::Kubernetes(c) => {
                 let d = c.secret_data("race", secret).unwrap_or_default();
                 Held {
                     current: d.get("current").cloned(),
@@ -252,7 +252,7 @@ impl Store {
                     pending: d.get("pending").cloned(),
                 }
             }
-            Store::SecretsManager(moto) => {
+            Provider::SecretsManager(moto) => {
                 let got = moto.secret(&format!("race/{secret}")).unwrap_or_default();
                 let get = |label: &str| got.value(label).map(str::to_owned);
                 Held {
@@ -272,39 +272,39 @@ impl Store {
     }
 }
 
-fn mariadb() -> Store {
+fn mariadb() -> Provider {
     let db = sql::MariaDb::start();
     db.sql(
         "USE app; CREATE TABLE race (name VARCHAR(200) PRIMARY KEY, current TEXT, previous TEXT, \
          pending TEXT, rotated_at TEXT, rotation_id TEXT)",
     );
-    Store::MariaDb(db)
+    Provider::MariaDb(db)
 }
 
-fn kubernetes() -> Store {
-    Store::Kubernetes(crate::support::kube::Cluster::start(&["race"]))
+fn kubernetes() -> Provider {
+    Provider::Kubernetes(crate::support::kube::Cluster::start(&["race"]))
 }
 
-fn vault() -> Store {
-    Store::Vault(Bao::dev())
+fn vault() -> Provider {
+    Provider::Vault(Bao::dev())
 }
 
-fn ssm() -> Store {
-    Store::Ssm(Moto::start())
+fn ssm() -> Provider {
+    Provider::Ssm(Moto::start())
 }
 
-fn postgres() -> Store {
+fn postgres() -> Provider {
     let pg = Postgres::start();
     pg.psql(
         "app",
         "CREATE TABLE race (name TEXT PRIMARY KEY, current TEXT, previous TEXT, pending TEXT, \
          rotated_at TEXT, rotation_id TEXT, note TEXT DEFAULT 'kept'); ALTER TABLE race OWNER TO rotor;",
     );
-    Store::Postgres(pg)
+    Provider::Postgres(pg)
 }
 
-fn redis() -> Store {
-    Store::Redis(Redis::with(Options {
+fn redis() -> Provider {
+    Provider::Redis(Redis::with(Options {
         password: Some("race-pw-7f3a9c1e5b2d4068".into()),
         ..Options::default()
     }))
@@ -323,19 +323,19 @@ fn secret(i: usize) -> String {
 /// after each kill `rotor resume` must finish (exit 0), every secret must hold a signing
 /// key that either is the one it had (its run never started writing) or was promoted
 /// over it, nothing may be left pending, and the audit chain must verify.
-fn killed_at_random_moments(store: &Store, rounds: usize) {
+fn killed_at_random_moments(store: &Provider, rounds: usize) {
     stopped_at_random_moments(store, rounds, None);
 }
 
 /// SIGTERM at random moments: rotor ends done (0) or stopped at a safe point (7) and says
 /// so, never otherwise; then the same checks as after a kill.
-fn terminated_at_random_moments(store: &Store, rounds: usize) {
+fn terminated_at_random_moments(store: &Provider, rounds: usize) {
     stopped_at_random_moments(store, rounds, Some(nix::sys::signal::Signal::SIGTERM));
 }
 
 /// A batch stopped at random moments, by SIGKILL (`None`) or by `signal`, then `resume`.
 fn stopped_at_random_moments(
-    store: &Store,
+    store: &Provider,
     rounds: usize,
     signal: Option<nix::sys::signal::Signal>,
 ) {
@@ -471,7 +471,7 @@ fn audit_since(s: &Sandbox, rel: &str, from: usize) -> Vec<Value> {
 /// one secret at the same moment, `rounds` times. In every round at most one of them
 /// writes at a time: a loser exits 3 or 5, its audit log records no write and it leaves
 /// no journal; the store ends holding exactly what the winners' audit says they wrote.
-fn two_hosts_race(store: &Store, rounds: usize) {
+fn two_hosts_race(store: &Provider, rounds: usize) {
     let s = store.sandbox();
     store.runbook(&s, "shared");
     store.rotor(&s).args(["rotate"]).run().expect(0);
@@ -565,7 +565,7 @@ fn two_hosts_race(store: &Store, rounds: usize) {
 /// both succeed, one ran after the other (the second started from what the first left);
 /// `resume` on each host then finishes or closes what it started; no journal or pending
 /// key is left; the store holds a key set `status` reads; both audit chains verify.
-fn two_hosts_any_two_commands(store: &Store, rounds: usize) {
+fn two_hosts_any_two_commands(store: &Provider, rounds: usize) {
     const PAIRS: [[&str; 2]; 4] = [
         ["rotate", "rollback"],
         ["rotate", "retire-previous"],
@@ -690,28 +690,28 @@ macro_rules! fault_suite {
 }
 
 fault_suite! {
-    file: Store::File => kill 16, sigterm 6, race 20, any_two 8;
+    file: Provider::File => kill 16, sigterm 6, race 20, any_two 8;
     vault: vault() => kill 10, sigterm 6, race 12, any_two 8;
     ssm: ssm() => kill 10, sigterm 6, race 12, any_two 8;
-    secretsmanager: Store::SecretsManager(Moto::start()) => kill 12, sigterm 6, race 12, any_two 8;
+    secretsmanager: Provider::SecretsManager(Moto::start()) => kill 12, sigterm 6, race 12, any_two 8;
     kubernetes: kubernetes() => kill 10, sigterm 6, race 12, any_two 8;
     redis: redis() => kill 12, sigterm 6, race 16, any_two 8;
-    sqlite: Store::Sqlite => kill 12, sigterm 6, race 16, any_two 8;
+    sqlite: Provider::Sqlite => kill 12, sigterm 6, race 16, any_two 8;
     postgres: postgres() => kill 12, sigterm 6, race 16, any_two 8;
     mariadb: mariadb() => kill 10, sigterm 6, race 12, any_two 8;
-    os_keyring: Store::Keyring(SecretService::start()) => kill 12, sigterm 6;
+    os_keyring: Provider::Keyring(SecretService::start()) => kill 12, sigterm 6;
 }
 
 /// Writes, with the store's own client, a `previous` key and no `current` for `secret`.
-fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
+fn plant_previous_only(store: &Provider, s: &Sandbox, secret: &str, key: &str) {
     match store {
-        Store::File => {
+        Provider::File => {
             s.write(
                 &format!("keys/{secret}.env"),
                 &format!("{}_PREVIOUS={key}\n", secret.to_uppercase()),
             );
         }
-        Store::Vault(bao) => {
+        Provider::Vault(bao) => {
             bao.ok(&[
                 "kv",
                 "put",
@@ -719,29 +719,29 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
                 &format!("previous={key}"),
             ]);
         }
-        Store::Ssm(moto) => moto.put(&format!("/race/{secret}/previous"), key),
-        Store::Redis(r) => {
+        Provider::Ssm(moto) => moto.put(&format!("/race/{secret}/previous"), key),
+        Provider::Redis(r) => {
             r.cli(&["hset", &format!("race:{{{secret}}}"), "previous", key]);
         }
-        Store::Sqlite => {
+        Provider::Sqlite => {
             sql::sqlite3(
                 &s.path("app.db"),
                 &format!("INSERT INTO race VALUES ('{secret}.previous', '{key}')"),
             );
         }
-        Store::Postgres(pg) => {
+        Provider::Postgres(pg) => {
             pg.psql(
                 "app",
                 &format!("INSERT INTO race (name, previous) VALUES ('{secret}', '{key}')"),
             );
         }
-        Store::Keyring(ss) => ss.store("race", &format!("{secret}.previous"), key),
-        Store::MariaDb(db) => {
+        Provider::Keyring(ss) => ss.store("race", &format!("{secret}.previous"), key),
+        Provider::MariaDb(db) => {
             db.sql(&format!(
                 "INSERT INTO app.race (name, previous) VALUES ('{secret}', '{key}')"
             ));
         }
-        Store::Kubernetes(c) => {
+        Provider::Kubernetes(c) => {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD.encode(key);
             c.create(
@@ -753,20 +753,20 @@ fn plant_previous_only(store: &Store, s: &Sandbox, secret: &str, key: &str) {
                 }),
             );
         }
-        Store::SecretsManager(_) => unreachable!("a version label needs a current version"),
+        Provider::SecretsManager(_) => unreachable!("a version label needs a current version"),
     }
 }
 
 #[test]
 fn create_never_writes_over_a_partial_key_set_in_any_store() {
     for store in [
-        Store::File,
+        Provider::File,
         vault(),
         ssm(),
         redis(),
-        Store::Sqlite,
+        Provider::Sqlite,
         postgres(),
-        Store::Keyring(SecretService::start()),
+        Provider::Keyring(SecretService::start()),
         mariadb(),
         kubernetes(),
     ] {
@@ -799,7 +799,7 @@ fn a_write_to_some_targets_only_is_refused_and_force_levels_disagreeing_targets(
         "runbooks/api.yaml",
         "secret: api\ncreate: true\ntargets:\n  file: { path: keys/api.env, format: env }\n  vault: { mount: secret, path: apps/api }\n",
     );
-    let vault = Store::Vault(bao);
+    let vault = Provider::Vault(bao);
     let out = vault
         .rotor(&s)
         .args(["rotate", "--provider", "file"])
@@ -818,7 +818,7 @@ fn a_write_to_some_targets_only_is_refused_and_force_levels_disagreeing_targets(
         .run()
         .expect(0);
     let file = env_map(&s.read("keys/api.env"));
-    let Store::Vault(bao) = &vault else {
+    let Provider::Vault(bao) = &vault else {
         unreachable!()
     };
     let v = bao.kv_get("secret/apps/api").unwrap();
@@ -832,7 +832,7 @@ fn a_write_to_some_targets_only_is_refused_and_force_levels_disagreeing_targets(
 #[test]
 fn sdk_body_logging_cannot_be_turned_on_and_a_full_stderr_is_no_panic() {
     let moto = Moto::start();
-    let store = Store::Ssm(moto);
+    let store = Provider::Ssm(moto);
     let s = store.sandbox();
     store.runbook(&s, "api");
     let out = store

@@ -34,14 +34,14 @@ fn conformance_against_gnome_keyring() {
     if std::env::var_os("ROTOR_TEST_KEYRING_CHILD").is_some() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            use rotor_provider::{Clients, Store};
-            use rotor_provider_os_keyring::{KeyringConfig, KeyringStore};
+            use rotor_provider::{Clients, Provider};
+            use rotor_provider_os_keyring::{KeyringConfig, KeyringProvider};
             let config: KeyringConfig = serde_json::from_value(serde_json::json!({
                 "service": "rotor conformance",
                 "accounts": { "current": "c", "previous": "p", "pending": "n" }
             }))
             .unwrap();
-            let p = KeyringStore::build(&config, "conformance", &Clients::new()).unwrap();
+            let p = KeyringProvider::build(&config, "conformance", &Clients::new()).unwrap();
             rotor_provider::conformance::run(p.as_ref()).await;
         });
         println!("conformance suite ran against the Secret Service");

@@ -165,7 +165,7 @@ async fn conformance() {
     let client = kube::Client::try_from(config).unwrap();
     let sc: rotor_provider_kubernetes::SecretConfig =
         serde_json::from_value(json!({"namespace": "payments", "name": "conformance"})).unwrap();
-    let p = rotor_provider_kubernetes::SecretProvider::with_client(&sc, client, c.server_url());
+    let p = rotor_provider_kubernetes::SecretTarget::with_client(&sc, client, c.server_url());
     rotor_provider::conformance::run(&p).await;
 }
 

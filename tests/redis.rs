@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use rotor_provider::{Clients, Store};
-use rotor_provider_redis::{RedisConfig, RedisStore};
+use rotor_provider::{Clients, Provider};
+use rotor_provider_redis::{RedisConfig, RedisProvider};
 
 use crate::support::redis::{Options, Redis};
 use crate::support::{Cmd, Sandbox, fp};
@@ -46,7 +46,7 @@ fn get(s: &Sandbox, r: &Redis, key: &str) -> Option<String> {
 
 async fn conformance_on(r: &Redis, target: serde_json::Value) {
     let config: RedisConfig = serde_json::from_value(target).unwrap();
-    let p = RedisStore::build(&config, "conformance", &Clients::new()).unwrap();
+    let p = RedisProvider::build(&config, "conformance", &Clients::new()).unwrap();
     rotor_provider::conformance::run(p.as_ref()).await;
     let shown = format!("{p:?} {}", p.location());
     if let Some(pw) = &r.password {

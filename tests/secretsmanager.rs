@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use rotor_provider_aws_secretsmanager::{SecretsManagerConfig, SecretsManagerProvider};
+use rotor_provider_aws_secretsmanager::{SecretsManagerConfig, SecretsManagerTarget};
 
 use crate::support::moto::{self, Moto, Secret};
 use crate::support::{Cmd, Sandbox, fp};
@@ -33,7 +33,7 @@ fn secret(s: &Sandbox, m: &Moto, id: &str) -> Secret {
 async fn conformance(m: &Moto, target: serde_json::Value) {
     let config: SecretsManagerConfig = serde_json::from_value(target).unwrap();
     let sdk = moto::sdk_config(m.port).await;
-    let p = SecretsManagerProvider::with_sdk_config(&config, &sdk);
+    let p = SecretsManagerTarget::with_sdk_config(&config, &sdk);
     rotor_provider::conformance::run(&p).await;
 }
 

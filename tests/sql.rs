@@ -9,8 +9,8 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use rotor_provider::{Clients, Store};
-use rotor_provider_sql::{SqlConfig, SqlStore};
+use rotor_provider::{Clients, Provider};
+use rotor_provider_sql::{SqlConfig, SqlProvider};
 
 use crate::support::sql::{MariaDb, PASSWORD, Postgres, sqlite3};
 use crate::support::{Cmd, Sandbox, fp};
@@ -19,7 +19,7 @@ async fn conformance_on(url: &str, target: serde_json::Value) {
     let mut target = target;
     target["url"] = url.into();
     let config: SqlConfig = serde_json::from_value(target).unwrap();
-    let p = SqlStore::build(&config, "conformance", &Clients::new()).unwrap();
+    let p = SqlProvider::build(&config, "conformance", &Clients::new()).unwrap();
     rotor_provider::conformance::run(p.as_ref()).await;
     let shown = format!("{p:?} {}", p.location());
     assert!(!shown.contains(PASSWORD), "the password shows: {shown}");

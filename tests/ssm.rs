@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rotor_provider_aws_ssm::{SsmConfig, SsmProvider};
+use rotor_provider_aws_ssm::{SsmConfig, SsmTarget};
 use serde_json::Value;
 
 use crate::support::http::{TestServer, forward};
@@ -86,7 +86,7 @@ async fn conformance() {
     let sdk = crate::support::moto::sdk_config(moto.port).await;
     let config: SsmConfig =
         serde_json::from_value(serde_json::json!({ "prefix": "/conformance/one" })).unwrap();
-    let p = SsmProvider::with_sdk_config(&config, &sdk).unwrap();
+    let p = SsmTarget::with_sdk_config(&config, &sdk).unwrap();
     rotor_provider::conformance::run(&p).await;
     tokio::task::spawn_blocking(move || drop(moto))
         .await

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rotor_provider_vault::{VaultConfig, VaultProvider};
+use rotor_provider_vault::{VaultConfig, VaultTarget};
 use serde_json::Value;
 
 use crate::support::bao::Bao;
@@ -78,8 +78,7 @@ async fn conformance() {
         "mount": "secret", "path": "conformance/one", "address": bao.addr()
     }))
     .unwrap();
-    let p =
-        VaultProvider::with_token(&config, &bao.token, &rotor_provider::Clients::new()).unwrap();
+    let p = VaultTarget::with_token(&config, &bao.token, &rotor_provider::Clients::new()).unwrap();
     rotor_provider::conformance::run(&p).await;
     assert!(
         !format!("{p:?}").contains(&bao.token),

@@ -13,7 +13,7 @@ use crate::command::{Ctx, Outcome, plan_for, report};
 use crate::engine::event::{Event, Records, What};
 use crate::engine::journal::{BatchInfo, BatchRecord, Journal};
 use crate::engine::plan::{Operation, Step, StepKind};
-use crate::engine::{self, Engine, KeyPool, Member, Status, Target};
+use crate::engine::{self, Engine, KeyPool, Member, Status, TargetState};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::notify::Subscription;
@@ -27,7 +27,7 @@ use crate::time::human;
 pub struct Prepared<'a> {
     pub rb: &'a Runbook,
     /// Its targets, as read.
-    pub targets: Vec<Target>,
+    pub targets: Vec<TargetState>,
     pub op: Operation,
     /// The key the operation introduces, if any.
     pub new_key: Option<Key>,
@@ -184,7 +184,7 @@ pub async fn run_batch(
         .map(|(_, p)| {
             let sub = Subscription {
                 notify: p.rb.notify.clone(),
-                targets: p.targets.iter().map(Target::label).collect(),
+                targets: p.targets.iter().map(TargetState::label).collect(),
             };
             (p.rb.secret.clone(), sub)
         })
@@ -304,7 +304,7 @@ async fn start<'a>(
         before: before.clone(),
         new_key: new_fp,
         provider,
-        targets: targets.iter().map(Target::label).collect(),
+        targets: targets.iter().map(TargetState::label).collect(),
         batch,
         reason: ctx.reason.map(str::to_owned),
         steps,

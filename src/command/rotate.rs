@@ -7,7 +7,7 @@ use crate::command::batch::{self, Prep, Prepared};
 use crate::command::{self, Ctx, Outcome};
 use crate::config::{RotateOptions, Selection};
 use crate::engine::plan::Operation;
-use crate::engine::{self, Target};
+use crate::engine::{self, TargetState};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::runbook::{Runbook, Strategy};
@@ -24,7 +24,7 @@ pub enum Decision {
 pub fn decide(
     state: &StateDir,
     rb: &Runbook,
-    targets: &[Target],
+    targets: &[TargetState],
     force: bool,
     if_due: bool,
 ) -> Result<Decision> {

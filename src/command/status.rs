@@ -7,7 +7,7 @@ use crate::command::batch::{self, Prepared};
 use crate::command::{self, rotate};
 use crate::config::Selection;
 use crate::engine::journal::Journal;
-use crate::engine::{self, Target};
+use crate::engine::{self, TargetState};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::output::Output;
@@ -71,14 +71,14 @@ fn fp(f: &Option<Fingerprint>) -> String {
     f.as_ref().map_or_else(|| "-".to_owned(), |f| f.to_string())
 }
 
-fn target_view(out: &Output, rb: &Runbook, t: &Target) -> TargetStatus {
+fn target_view(out: &Output, rb: &Runbook, t: &TargetState) -> TargetStatus {
     let location = t.label();
-    let caps = t.provider.capabilities();
+    let caps = t.store.capabilities();
     let mut view = TargetStatus {
         target: location.clone(),
         name: t.name.clone(),
-        kind: t.provider.kind(),
-        location: t.provider.location(),
+        kind: t.store.kind(),
+        location: t.store.location(),
         capabilities: caps,
         exists: false,
         held: None,
@@ -188,7 +188,7 @@ pub async fn status(
         for t in &targets {
             let mut view = target_view(out, rb, t);
             let history = t
-                .provider
+                .store
                 .history()
                 .await
                 .map_err(|e| Error::store(&rb.secret, "nothing was changed".into(), e))?;

@@ -26,4 +26,4 @@ mod write;
 
 pub use event::{Event, Record, Sink, StepOutcome, What};
 pub use run::{Engine, Member, Status, run};
-pub use target::{KeyPool, Target, TargetFilter, agreed, describe, label, open_targets};
+pub use target::{KeyPool, TargetFilter, TargetState, agreed, describe, label, open_targets};

@@ -11,7 +11,7 @@ use crate::engine::batch::phase_position;
 use crate::engine::event::{Event, Sink, StepOutcome, What};
 use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Step, StepKind};
-use crate::engine::target::{KeyPool, Target};
+use crate::engine::target::{KeyPool, TargetState};
 use crate::engine::{monitor, signal, verify, write};
 use crate::error::{Error, Result};
 use crate::failpoint;
@@ -78,7 +78,7 @@ pub enum Status {
 #[derive(Debug)]
 pub struct Member<'a> {
     pub rb: &'a Runbook,
-    pub targets: Vec<Target>,
+    pub targets: Vec<TargetState>,
     pub pool: KeyPool,
     pub journal: Journal,
     pub status: Status,
@@ -90,7 +90,12 @@ pub struct Member<'a> {
 
 impl<'a> Member<'a> {
     /// A member whose journal is on disk as it is.
-    pub fn new(rb: &'a Runbook, targets: Vec<Target>, pool: KeyPool, journal: Journal) -> Self {
+    pub fn new(
+        rb: &'a Runbook,
+        targets: Vec<TargetState>,
+        pool: KeyPool,
+        journal: Journal,
+    ) -> Self {
         let saved = journal.next;
         Member {
             rb,

@@ -3,24 +3,24 @@
 
 use std::collections::HashMap;
 
-use rotor_provider::{Clients, Fingerprint, Fingerprints, Key, Provider, Versioned};
+use rotor_provider::{Clients, Fingerprint, Fingerprints, Key, Target, Versioned};
 
 use crate::error::{Error, Result};
 use crate::runbook::Runbook;
 
 /// One store of a secret, with what rotor last read or wrote there.
 #[derive(Debug)]
-pub struct Target {
+pub struct TargetState {
     /// The target's name in the runbook (its kind unless named).
     pub name: String,
-    pub provider: Box<dyn Provider>,
+    pub store: Box<dyn Target>,
     pub current: Option<Versioned>,
     /// This run wrote here, or a write of this run failed in a way that may have
     /// changed the store: the run's journal must stay.
     pub touched: bool,
 }
 
-impl Target {
+impl TargetState {
     pub fn fingerprints(&self) -> Option<Fingerprints> {
         self.current.as_ref().map(|v| v.set.fingerprints())
     }
@@ -28,7 +28,7 @@ impl Target {
     /// The target as output, the journal and the audit log name it: its location, with
     /// its name in front when that is not simply its kind.
     pub fn label(&self) -> String {
-        label(&self.name, self.provider.kind(), &self.provider.location())
+        label(&self.name, self.store.kind(), &self.store.location())
     }
 
     pub fn describe(&self) -> String {
@@ -57,7 +57,7 @@ pub struct TargetFilter<'a> {
 }
 
 impl TargetFilter<'_> {
-    pub fn selects(&self, t: &crate::runbook::Target) -> bool {
+    pub fn selects(&self, t: &crate::runbook::TargetSpec) -> bool {
         self.kind.is_none_or(|k| k == t.kind())
             && (self.names.is_empty() || self.names.contains(&t.name))
     }
@@ -68,7 +68,7 @@ pub async fn open_targets(
     rb: &Runbook,
     pick: &TargetFilter<'_>,
     clients: &Clients,
-) -> Result<Vec<Target>> {
+) -> Result<Vec<TargetState>> {
     let mut out = Vec::new();
     for target in rb.targets.iter().filter(|t| pick.selects(t)) {
         // The store's own error names its location; the target's name is said here.
@@ -84,7 +84,7 @@ pub async fn open_targets(
         // Two targets naming one place would each check-and-set against the other's
         // write: refused before anything is read or written.
         let place = provider.place();
-        if let Some(other) = out.iter().find(|t: &&Target| t.provider.place() == place) {
+        if let Some(other) = out.iter().find(|t: &&TargetState| t.store.place() == place) {
             let text = std::fs::read_to_string(&rb.path).unwrap_or_default();
             let (line, column) = crate::runbook::key_position(&text, "targets");
             return Err(Error::Runbook {
@@ -104,9 +104,9 @@ pub async fn open_targets(
             .read()
             .await
             .map_err(|e| Error::store(&rb.secret, state, e))?;
-        out.push(Target {
+        out.push(TargetState {
             name: target.name.clone(),
-            provider,
+            store: provider,
             current,
             touched: false,
         });
@@ -123,7 +123,7 @@ pub async fn open_targets(
 
 /// The fingerprints all targets agree on (`None`: none holds a key set), or an error
 /// naming the disagreement.
-pub fn agreed(secret: &str, targets: &[Target]) -> Result<Option<Fingerprints>> {
+pub fn agreed(secret: &str, targets: &[TargetState]) -> Result<Option<Fingerprints>> {
     let first = targets[0].fingerprints();
     if targets.iter().all(|t| t.fingerprints() == first) {
         return Ok(first);
@@ -134,10 +134,10 @@ pub fn agreed(secret: &str, targets: &[Target]) -> Result<Option<Fingerprints>> 
     )))
 }
 
-pub fn describe(targets: &[Target]) -> String {
+pub fn describe(targets: &[TargetState]) -> String {
     targets
         .iter()
-        .map(Target::describe)
+        .map(TargetState::describe)
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -147,7 +147,7 @@ pub fn describe(targets: &[Target]) -> String {
 pub struct KeyPool(HashMap<Fingerprint, Key>);
 
 impl KeyPool {
-    pub fn from_targets(targets: &[Target]) -> KeyPool {
+    pub fn from_targets(targets: &[TargetState]) -> KeyPool {
         let mut pool = KeyPool::default();
         for set in targets
             .iter()

@@ -12,7 +12,7 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
     let secret = m.journal.secret.clone();
     for t in 0..m.targets.len() {
         let location = m.targets[t].label();
-        let p = &m.targets[t].provider;
+        let p = &m.targets[t].store;
         let read = engine.bounded(&p.location(), "read", p.read()).await;
         let fresh = match read {
             Ok(fresh) => fresh,
@@ -88,7 +88,7 @@ async fn undone(engine: &Engine<'_>, m: &mut Member<'_>, t: usize) -> Option<Err
     let new_key = m.journal.new_key.clone()?;
     let before = m.journal.before.clone()?;
     for u in t + 1..m.targets.len() {
-        let p = &m.targets[u].provider;
+        let p = &m.targets[u].store;
         let fresh = engine.bounded(&p.location(), "read", p.read()).await.ok()?;
         m.targets[u].current = fresh;
     }

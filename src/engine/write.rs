@@ -7,7 +7,7 @@ use rotor_provider::{Fingerprint, Fingerprints, KeySet, Versioned, WriteConditio
 use crate::engine::event::StepOutcome;
 use crate::engine::plan::{self, Phase};
 use crate::engine::run::{Engine, Member, advice};
-use crate::engine::target::{Target, describe};
+use crate::engine::target::{TargetState, describe};
 use crate::error::{Error, Result};
 
 /// Writes the member's current step to each of its targets in order; stops at the
@@ -35,14 +35,14 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
         let target = &m.targets[t];
         if target.current.as_ref().map(|v| &v.version) != before.as_ref() {
             wrote = true;
-            ahead.push(target.provider.location());
+            ahead.push(target.store.location());
         }
     }
     Ok(())
 }
 
 /// What a target holds and what to run next, for an error about it.
-fn state(m: &Member<'_>, t: &Target, nothing_written: bool) -> String {
+fn state(m: &Member<'_>, t: &TargetState, nothing_written: bool) -> String {
     if nothing_written {
         format!("{}; nothing was written", t.describe())
     } else {
@@ -140,9 +140,9 @@ pub(super) async fn write_set(
     };
     let result = engine
         .bounded(
-            &tg.provider.location(),
+            &tg.store.location(),
             "write",
-            tg.provider.write(&set, condition, &run_id),
+            tg.store.write(&set, condition, &run_id),
         )
         .await;
     let tg = &mut m.targets[t];
@@ -176,7 +176,7 @@ pub(super) async fn write_set(
 }
 
 /// The key set of `step` for target `tg`, from the keys this run holds.
-fn key_set(m: &Member<'_>, tg: &Target, step: &plan::Step) -> Result<KeySet> {
+fn key_set(m: &Member<'_>, tg: &TargetState, step: &plan::Step) -> Result<KeySet> {
     let missing = |fp: Fingerprint| {
         Error::Other(format!(
             "{}: key {fp} is held by no target and not by this run; it cannot be written. {}",
@@ -214,12 +214,12 @@ fn key_set(m: &Member<'_>, tg: &Target, step: &plan::Step) -> Result<KeySet> {
 /// store may have changed because of this run.
 async fn reread(
     engine: &Engine<'_>,
-    tg: &mut Target,
+    tg: &mut TargetState,
     err: &rotor_provider::Error,
     run_id: &str,
 ) -> bool {
     let read = engine
-        .bounded(&tg.provider.location(), "read", tg.provider.read())
+        .bounded(&tg.store.location(), "read", tg.store.read())
         .await;
     match read {
         Ok(fresh) => {

@@ -2,12 +2,12 @@
 //! `<name>.rotor-claim-<n>`, where `n` is rotor's write counter of the state the write
 //! starts from, with the run's id as its description; who holds it, and its release.
 
-use rotor_provider::{Error, Provider as _, Result};
+use rotor_provider::{Error, Result, Target as _};
 
 use crate::errors::{classify, is_not_found};
-use crate::{Labels, SecretsManagerProvider};
+use crate::{Labels, SecretsManagerTarget};
 
-impl SecretsManagerProvider {
+impl SecretsManagerTarget {
     /// The run whose claim of a write from `labels`' state stands, if any.
     pub(crate) async fn claimant(&self, labels: &Labels) -> Result<Option<String>> {
         let name = labels.claim_name();

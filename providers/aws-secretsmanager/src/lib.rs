@@ -56,7 +56,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use rotor_aws_common::Pacer;
 use rotor_provider::protocol;
 use rotor_provider::{
-    Clients, Error, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Clients, Error, Key, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
 use sha2::{Digest, Sha256};
 
@@ -73,11 +73,11 @@ const TAG_ROTATED_AT: &str = "rotor:rotated_at";
 const TAG_ROTATION_ID: &str = "rotor:rotation_id";
 const TAG_VERSION: &str = "rotor:version";
 
-/// The `aws-secretsmanager` store kind.
+/// The `aws-secretsmanager` provider.
 #[derive(Debug)]
-pub struct SecretsManagerStore;
+pub struct SecretsManagerProvider;
 
-impl rotor_provider::Store for SecretsManagerStore {
+impl rotor_provider::Provider for SecretsManagerProvider {
     const KIND: &'static str = "aws-secretsmanager";
     type Config = SecretsManagerConfig;
 
@@ -85,13 +85,13 @@ impl rotor_provider::Store for SecretsManagerStore {
         config.validate()
     }
 
-    fn build(config: &Self::Config, _secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
+    fn build(config: &Self::Config, _secret: &str, clients: &Clients) -> Result<Box<dyn Target>> {
         config.validate().map_err(|detail| Error::Config {
             location: format!("aws-secretsmanager:{}", config.secret_id),
             detail,
         })?;
         let region = config.region.as_deref().unwrap_or("(default)");
-        Ok(Box::new(SecretsManagerProvider {
+        Ok(Box::new(SecretsManagerTarget {
             config: config.clone(),
             client: clients.shared(region, tokio::sync::OnceCell::new),
             pacer: clients.shared("aws-secretsmanager", Pacer::new),
@@ -106,15 +106,15 @@ impl rotor_provider::Store for SecretsManagerStore {
 }
 
 /// One secret's key set in Secrets Manager.
-pub struct SecretsManagerProvider {
+pub struct SecretsManagerTarget {
     config: SecretsManagerConfig,
     client: Arc<tokio::sync::OnceCell<Client>>,
     pacer: Arc<Pacer>,
 }
 
-impl std::fmt::Debug for SecretsManagerProvider {
+impl std::fmt::Debug for SecretsManagerTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretsManagerProvider")
+        f.debug_struct("SecretsManagerTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
@@ -194,7 +194,7 @@ fn token(writer: &str, slot: usize, key: &Key) -> String {
     format!("r{id}")
 }
 
-impl SecretsManagerProvider {
+impl SecretsManagerTarget {
     /// A provider whose SDK configuration (credentials, region, endpoint) the caller
     /// built, instead of the default chain.
     pub fn with_sdk_config(config: &SecretsManagerConfig, sdk: &aws_config::SdkConfig) -> Self {
@@ -203,7 +203,7 @@ impl SecretsManagerProvider {
             .timeout_config(rotor_aws_common::timeouts())
             .interceptor(rotor_aws_common::BoundedReplies)
             .build();
-        SecretsManagerProvider {
+        SecretsManagerTarget {
             config: config.clone(),
             client: Arc::new(tokio::sync::OnceCell::new_with(Some(Client::from_conf(
                 conf,
@@ -400,7 +400,7 @@ fn short(vid: &str) -> &str {
 }
 
 #[async_trait::async_trait]
-impl Provider for SecretsManagerProvider {
+impl Target for SecretsManagerTarget {
     fn kind(&self) -> &'static str {
         "aws-secretsmanager"
     }

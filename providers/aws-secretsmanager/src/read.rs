@@ -1,13 +1,13 @@
 //! What a secret holds: `DescribeSecret` (which version carries each label, rotor's
 //! tags), the values of the labelled versions, and the key set they make.
 
-use rotor_provider::{Error, Key, KeySet, Provider as _, Result};
+use rotor_provider::{Error, Key, KeySet, Result, Target as _};
 
 use crate::config::Format;
 use crate::errors::{classify, is_not_found};
-use crate::{LABELS, Labels, SecretsManagerProvider, TAG_ROTATED_AT, TAG_ROTATION_ID};
+use crate::{LABELS, Labels, SecretsManagerTarget, TAG_ROTATED_AT, TAG_ROTATION_ID};
 
-impl SecretsManagerProvider {
+impl SecretsManagerTarget {
     /// `DescribeSecret`: `None` when there is no such secret.
     pub(crate) async fn labels(&self) -> Result<Option<Labels>> {
         let got = self

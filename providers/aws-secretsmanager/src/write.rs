@@ -9,9 +9,9 @@
 //! from, which AWS checks. rotor's tags, with the counter raised, come last.
 
 use rotor_provider::protocol::{self, Found};
-use rotor_provider::{Key, KeySet, Provider as _, Result, Version};
+use rotor_provider::{Key, KeySet, Result, Target as _, Version};
 
-use crate::{LABELS, Labels, SecretsManagerProvider, TAG_ROTATED_AT, TAG_ROTATION_ID, TAG_VERSION};
+use crate::{LABELS, Labels, SecretsManagerTarget, TAG_ROTATED_AT, TAG_ROTATION_ID, TAG_VERSION};
 
 /// What the secret holds: its labels and tags, and the keys of the labelled versions.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +42,7 @@ pub(crate) enum Call {
 }
 
 /// The calls of one write by run `.1`, on provider `.0`.
-pub(crate) struct Calls<'a>(pub(crate) &'a SecretsManagerProvider, pub(crate) &'a str);
+pub(crate) struct Calls<'a>(pub(crate) &'a SecretsManagerTarget, pub(crate) &'a str);
 
 fn wanted(set: &KeySet) -> [Option<&Key>; 3] {
     [

@@ -4,11 +4,11 @@
 
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::ParameterType;
-use rotor_provider::{Error, Fingerprints, KeySet, Provider as _, Result};
+use rotor_provider::{Error, Fingerprints, KeySet, Result, Target as _};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{self, classify};
-use crate::{Snapshot, SsmProvider};
+use crate::{Snapshot, SsmTarget};
 
 /// What `<prefix>/claim/<n>` holds: the run that claimed the write from `meta` version n.
 #[derive(Debug, Serialize, Deserialize)]
@@ -22,7 +22,7 @@ struct Claim {
     fingerprints: Option<Fingerprints>,
 }
 
-impl SsmProvider {
+impl SsmTarget {
     fn claim_name(&self, base: i64) -> String {
         format!("{}/claim/{base}", self.config.prefix)
     }

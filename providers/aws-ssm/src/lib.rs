@@ -47,7 +47,7 @@ use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use rotor_provider::protocol;
 use rotor_provider::{
-    Clients, Error, Fingerprints, Key, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Clients, Error, Fingerprints, Key, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
 use serde::{Deserialize, Serialize};
 
@@ -152,7 +152,7 @@ async fn make_client(region: Option<&str>) -> Client {
     )
 }
 
-pub struct SsmProvider {
+pub struct SsmTarget {
     config: SsmConfig,
     tier: ParameterTier,
     /// Shared by every target of the run in the same region, built on first use.
@@ -161,11 +161,11 @@ pub struct SsmProvider {
     pacer: Arc<Pacer>,
 }
 
-/// The `aws-ssm` store kind.
+/// The `aws-ssm` provider.
 #[derive(Debug)]
-pub struct SsmStore;
+pub struct SsmProvider;
 
-impl rotor_provider::Store for SsmStore {
+impl rotor_provider::Provider for SsmProvider {
     const KIND: &'static str = "aws-ssm";
     type Config = SsmConfig;
 
@@ -177,8 +177,8 @@ impl rotor_provider::Store for SsmStore {
         config: &SsmConfig,
         _secret: &str,
         clients: &Clients,
-    ) -> Result<Box<dyn rotor_provider::Provider>> {
-        Ok(Box::new(SsmProvider::new(config, clients)?))
+    ) -> Result<Box<dyn rotor_provider::Target>> {
+        Ok(Box::new(SsmTarget::new(config, clients)?))
     }
 
     fn quiet_logs() -> Vec<&'static str> {
@@ -188,7 +188,7 @@ impl rotor_provider::Store for SsmStore {
     }
 }
 
-impl SsmProvider {
+impl SsmTarget {
     /// Like [`new`](Self::new), with an SDK configuration built by the caller (its own
     /// credentials, region, endpoint) instead of the default chain.
     pub fn with_sdk_config(config: &SsmConfig, sdk: &aws_config::SdkConfig) -> Result<Self> {
@@ -198,29 +198,29 @@ impl SsmProvider {
             .interceptor(rotor_aws_common::BoundedReplies)
             .build();
         let client = tokio::sync::OnceCell::new_with(Some(Client::from_conf(conf)));
-        Ok(SsmProvider {
+        Ok(SsmTarget {
             client: Arc::new(client),
             ..Self::new(config, &Clients::new())?
         })
     }
 }
 
-impl std::fmt::Debug for SsmProvider {
+impl std::fmt::Debug for SsmTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SsmProvider")
+        f.debug_struct("SsmTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
 }
 
-impl SsmProvider {
+impl SsmTarget {
     pub fn new(config: &SsmConfig, clients: &Clients) -> Result<Self> {
         let tier = config.tier().map_err(|detail| Error::Config {
             location: format!("aws-ssm:{}", config.prefix),
             detail,
         })?;
         let region = config.region.as_deref().unwrap_or("(default)");
-        Ok(SsmProvider {
+        Ok(SsmTarget {
             config: config.clone(),
             tier,
             client: clients.shared(region, tokio::sync::OnceCell::new),
@@ -386,7 +386,7 @@ impl SsmProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for SsmProvider {
+impl Target for SsmTarget {
     fn kind(&self) -> &'static str {
         "aws-ssm"
     }

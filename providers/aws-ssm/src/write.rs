@@ -8,10 +8,10 @@ use rotor_provider::protocol::{self, Found};
 use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{Error, Key, KeySet, Result, Version};
 
-use crate::{Meta, Snapshot, SsmProvider};
+use crate::{Meta, Snapshot, SsmTarget};
 
 /// The calls of one write, on one provider.
-pub(crate) struct Calls<'a>(pub(crate) &'a SsmProvider);
+pub(crate) struct Calls<'a>(pub(crate) &'a SsmTarget);
 
 /// The value each slot gets.
 fn wanted(set: &KeySet) -> [Option<&str>; 3] {
@@ -38,7 +38,7 @@ impl protocol::Calls for Calls<'_> {
     type Call = SlotWrite;
 
     fn location(&self) -> String {
-        rotor_provider::Provider::location(self.0)
+        rotor_provider::Target::location(self.0)
     }
 
     async fn found(&self) -> Result<Found<Snapshot>> {

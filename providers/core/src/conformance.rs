@@ -7,7 +7,7 @@
 //!
 //! It panics with a message naming the broken rule.
 
-use crate::{Error, Key, KeySet, Provider, Version, WriteCondition};
+use crate::{Error, Key, KeySet, Target, Version, WriteCondition};
 
 /// The run id the suite writes as.
 const WRITER: &str = "20260304T050607Z-conformance";
@@ -28,7 +28,7 @@ fn full_set() -> KeySet {
 }
 
 /// Runs every rule in order on one provider whose location starts empty.
-pub async fn run(p: &dyn Provider) {
+pub async fn run(p: &dyn Target) {
     not_found(p).await;
     update_of_missing_is_a_conflict(p).await;
     create_then_read_back(p).await;
@@ -39,7 +39,7 @@ pub async fn run(p: &dyn Provider) {
     location_is_not_secret(p).await;
 }
 
-async fn not_found(p: &dyn Provider) {
+async fn not_found(p: &dyn Target) {
     let got = p
         .read()
         .await
@@ -51,7 +51,7 @@ async fn not_found(p: &dyn Provider) {
     );
 }
 
-async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
+async fn update_of_missing_is_a_conflict(p: &dyn Target) {
     let err = p
         .write(
             &full_set(),
@@ -71,7 +71,7 @@ async fn update_of_missing_is_a_conflict(p: &dyn Provider) {
     );
 }
 
-async fn create_then_read_back(p: &dyn Provider) {
+async fn create_then_read_back(p: &dyn Target) {
     let v = p
         .write(&full_set(), WriteCondition::Create, WRITER)
         .await
@@ -96,7 +96,7 @@ async fn create_then_read_back(p: &dyn Provider) {
     );
 }
 
-async fn create_again_is_a_conflict(p: &dyn Provider) {
+async fn create_again_is_a_conflict(p: &dyn Target) {
     let before = p.read().await.unwrap().unwrap();
     let err = p
         .write(&KeySet::new(key("other")), WriteCondition::Create, WRITER)
@@ -111,7 +111,7 @@ async fn create_again_is_a_conflict(p: &dyn Provider) {
     assert_eq!(after.version, before.version);
 }
 
-async fn conditional_write_and_stale_version(p: &dyn Provider) {
+async fn conditional_write_and_stale_version(p: &dyn Target) {
     let v1 = p.read().await.unwrap().unwrap().version;
     let mut next = full_set();
     next.current = key("newcur");
@@ -146,7 +146,7 @@ async fn conditional_write_and_stale_version(p: &dyn Provider) {
 
 /// Two rotors that read the same version write at the same moment: exactly one write
 /// lands, the other is a conflict that changed nothing.
-async fn racing_writes_from_one_version_one_wins(p: &dyn Provider) {
+async fn racing_writes_from_one_version_one_wins(p: &dyn Target) {
     let v = p.read().await.unwrap().unwrap().version;
     let (a, b) = (KeySet::new(key("racer-a")), KeySet::new(key("racer-b")));
     let (ra, rb) = tokio::join!(
@@ -192,7 +192,7 @@ async fn racing_writes_from_one_version_one_wins(p: &dyn Provider) {
     );
 }
 
-async fn empty_slots_disappear(p: &dyn Provider) {
+async fn empty_slots_disappear(p: &dyn Target) {
     let v = p.read().await.unwrap().unwrap().version;
     let only = KeySet::new(key("alone"));
     p.write(&only, WriteCondition::Update(v), WRITER)
@@ -205,7 +205,7 @@ async fn empty_slots_disappear(p: &dyn Provider) {
     );
 }
 
-async fn location_is_not_secret(p: &dyn Provider) {
+async fn location_is_not_secret(p: &dyn Target) {
     let loc = p.location();
     assert!(
         loc.starts_with(p.kind()),

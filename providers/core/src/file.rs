@@ -34,13 +34,13 @@ use zeroize::Zeroizing;
 pub use rotor_format::file::{FileConfig, Format, Layout, env_prefix};
 
 use crate::keyset::KeySet;
-use crate::{Error, Provider, Result, Version, Versioned, WriteCondition};
+use crate::{Error, Result, Target, Version, Versioned, WriteCondition};
 
-/// The `file` store kind.
+/// The `file` provider.
 #[derive(Debug)]
-pub struct FileStore;
+pub struct FileProvider;
 
-impl crate::Store for FileStore {
+impl crate::Provider for FileProvider {
     const KIND: &'static str = "file";
     type Config = FileConfig;
 
@@ -54,21 +54,21 @@ impl crate::Store for FileStore {
         config: &FileConfig,
         secret: &str,
         _clients: &crate::Clients,
-    ) -> Result<Box<dyn Provider>> {
-        Ok(Box::new(FileProvider::new(config, secret)))
+    ) -> Result<Box<dyn Target>> {
+        Ok(Box::new(FileTarget::new(config, secret)))
     }
 }
 
 #[derive(Debug)]
-pub struct FileProvider {
+pub struct FileTarget {
     path: PathBuf,
     layout: Layout,
 }
 
-impl FileProvider {
+impl FileTarget {
     /// `secret` gives the default env prefix (`payments-jwt` → `PAYMENTS_JWT`).
     pub fn new(config: &FileConfig, secret: &str) -> Self {
-        FileProvider {
+        FileTarget {
             path: config.path.clone(),
             layout: Layout::new(config, secret),
         }
@@ -221,7 +221,7 @@ fn version_of(bytes: &[u8]) -> Version {
 }
 
 #[async_trait::async_trait]
-impl Provider for FileProvider {
+impl Target for FileTarget {
     fn kind(&self) -> &'static str {
         "file"
     }
@@ -305,9 +305,9 @@ mod tests {
     use crate::{FieldOverrides, Key};
     use std::os::unix::fs::PermissionsExt;
 
-    fn provider(dir: &Path, format: Format, names: FieldOverrides) -> FileProvider {
+    fn provider(dir: &Path, format: Format, names: FieldOverrides) -> FileTarget {
         let ext = if format == Format::Env { "env" } else { "json" };
-        FileProvider::new(
+        FileTarget::new(
             &FileConfig {
                 path: dir.join(format!("keys.{ext}")),
                 format,

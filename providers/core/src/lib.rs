@@ -1,6 +1,6 @@
 //! The store contract of rotor.
 //!
-//! A [`Provider`] reads the [`KeySet`] of one secret with an opaque [`Version`], and writes
+//! A [`Target`] reads the [`KeySet`] of one secret with an opaque [`Version`], and writes
 //! a key set only if the version it was given is still the stored one (check-and-set), so
 //! two operators can never clobber each other: the loser gets [`Error::Conflict`] and the
 //! store is unchanged.
@@ -54,7 +54,7 @@ pub struct Versioned {
     pub set: KeySet,
     pub version: Version,
     /// The run (its journal's rotation id) whose write is in progress here, for stores
-    /// that write a key set in several calls (see [`Provider::write`]). A store that
+    /// that write a key set in several calls (see [`Target::write`]). A store that
     /// writes atomically never reports one.
     pub writing: Option<String>,
 }
@@ -180,7 +180,7 @@ impl Finding {
 /// A preflight of a store that can be read but not asked whether it may be written
 /// without writing: the read's verdict, then "write: unknown" saying `why` (which
 /// permissions a rotation needs, so the operator can check them).
-pub async fn read_then_unknown<P: Provider + ?Sized>(p: &P, why: String) -> Vec<Finding> {
+pub async fn read_then_unknown<P: Target + ?Sized>(p: &P, why: String) -> Vec<Finding> {
     let read = match p.read().await {
         Ok(_) => Verdict::Pass,
         Err(e) => Verdict::Fail(e.to_string()),
@@ -193,9 +193,9 @@ pub async fn read_then_unknown<P: Provider + ?Sized>(p: &P, why: String) -> Vec<
     out
 }
 
-/// A store kind as runbooks name it: its settings, their checks and its constructor.
+/// A provider as runbooks name it: its settings, their checks and its constructor.
 /// The registry (`rotor-registry`) lists every kind once; nothing else names them.
-pub trait Store {
+pub trait Provider {
     /// The key under `targets:` (`file`, `vault`, ...).
     const KIND: &'static str;
     /// The settings under that key.
@@ -214,7 +214,7 @@ pub trait Store {
     }
 
     /// The provider for one target, sharing clients through `clients`.
-    fn build(config: &Self::Config, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>>;
+    fn build(config: &Self::Config, secret: &str, clients: &Clients) -> Result<Box<dyn Target>>;
 
     /// The log targets of this store's client libraries that rotor silences, as
     /// `tracing` directives (`vaultrs=off`): they can log request bodies or alarm on
@@ -226,7 +226,7 @@ pub trait Store {
 
 /// One store location holding one secret's key set.
 #[async_trait::async_trait]
-pub trait Provider: Send + Sync + fmt::Debug {
+pub trait Target: Send + Sync + fmt::Debug {
     /// The provider's kind as runbooks name it (`file`, `vault`, ...).
     fn kind(&self) -> &'static str;
 

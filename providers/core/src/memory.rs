@@ -3,17 +3,17 @@
 
 use std::sync::Mutex;
 
-use crate::{Error, KeySet, Provider, Result, Version, Versioned, WriteCondition};
+use crate::{Error, KeySet, Result, Target, Version, Versioned, WriteCondition};
 
 #[derive(Debug, Default)]
-pub struct MemoryProvider {
+pub struct MemoryTarget {
     name: String,
     state: Mutex<Option<(KeySet, u64)>>,
 }
 
-impl MemoryProvider {
+impl MemoryTarget {
     pub fn new(name: impl Into<String>) -> Self {
-        MemoryProvider {
+        MemoryTarget {
             name: name.into(),
             state: Mutex::default(),
         }
@@ -21,7 +21,7 @@ impl MemoryProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for MemoryProvider {
+impl Target for MemoryTarget {
     fn kind(&self) -> &'static str {
         "memory"
     }

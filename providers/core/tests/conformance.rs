@@ -1,12 +1,12 @@
 //! The conformance suite on the providers that always build.
 
 use rotor_provider::conformance;
-use rotor_provider::file::{FileConfig, FileProvider, Format};
-use rotor_provider::memory::MemoryProvider;
+use rotor_provider::file::{FileConfig, FileTarget, Format};
+use rotor_provider::memory::MemoryTarget;
 
 #[tokio::test]
 async fn memory() {
-    conformance::run(&MemoryProvider::new("conformance")).await;
+    conformance::run(&MemoryTarget::new("conformance")).await;
 }
 
 #[tokio::test]
@@ -15,7 +15,7 @@ async fn file_json() {
     let config: FileConfig =
         serde_json::from_value(serde_json::json!({ "path": dir.path().join("k.json") })).unwrap();
     assert_eq!(config.format, Format::Json);
-    conformance::run(&FileProvider::new(&config, "conformance")).await;
+    conformance::run(&FileTarget::new(&config, "conformance")).await;
 }
 
 #[tokio::test]
@@ -25,5 +25,5 @@ async fn file_env() {
         "path": dir.path().join("nested/k.env"), "format": "env"
     }))
     .unwrap();
-    conformance::run(&FileProvider::new(&config, "conformance")).await;
+    conformance::run(&FileTarget::new(&config, "conformance")).await;
 }

@@ -33,9 +33,7 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use rotor_provider::keyset::{self, FieldNames, FieldOverrides};
-use rotor_provider::{
-    Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
-};
+use rotor_provider::{Clients, Error, KeySet, Result, Target, Version, Versioned, WriteCondition};
 use serde::Deserialize;
 
 /// The `kubernetes:` target of a runbook.
@@ -160,7 +158,7 @@ fn annotation(name: &str) -> String {
     format!("{ANNOTATION_PREFIX}{name}")
 }
 
-pub struct SecretProvider {
+pub struct SecretTarget {
     config: SecretConfig,
     names: FieldNames,
     /// The last Secret read or written, so a write keeps what is not rotor's.
@@ -170,11 +168,11 @@ pub struct SecretProvider {
     context: Option<String>,
 }
 
-/// The `kubernetes` store kind.
+/// The `kubernetes` provider.
 #[derive(Debug)]
-pub struct SecretStore;
+pub struct SecretProvider;
 
-impl rotor_provider::Store for SecretStore {
+impl rotor_provider::Provider for SecretProvider {
     const KIND: &'static str = "kubernetes";
     type Config = SecretConfig;
 
@@ -186,8 +184,8 @@ impl rotor_provider::Store for SecretStore {
         config: &SecretConfig,
         _secret: &str,
         clients: &Clients,
-    ) -> Result<Box<dyn rotor_provider::Provider>> {
-        Ok(Box::new(SecretProvider::new(config, clients)))
+    ) -> Result<Box<dyn rotor_provider::Target>> {
+        Ok(Box::new(SecretTarget::new(config, clients)))
     }
 
     fn quiet_logs() -> Vec<&'static str> {
@@ -195,19 +193,19 @@ impl rotor_provider::Store for SecretStore {
     }
 }
 
-impl std::fmt::Debug for SecretProvider {
+impl std::fmt::Debug for SecretTarget {
     // A Secret's Debug shows its data: only the location is shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretProvider")
+        f.debug_struct("SecretTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
 }
 
-impl SecretProvider {
+impl SecretTarget {
     pub fn new(config: &SecretConfig, clients: &Clients) -> Self {
         let (client, context) = cell(clients, config.context.as_deref());
-        SecretProvider {
+        SecretTarget {
             config: config.clone(),
             names: config.keys.apply(FieldNames::default()),
             seen: Mutex::new(None),
@@ -218,7 +216,7 @@ impl SecretProvider {
 
     /// Like [`new`](Self::new), over a client built by the caller.
     pub fn with_client(config: &SecretConfig, client: Client, server: String) -> Self {
-        SecretProvider {
+        SecretTarget {
             client: Arc::new(SharedClient::new_with(Some((client, server)))),
             ..Self::new(config, &Clients::new())
         }
@@ -347,7 +345,7 @@ impl SecretProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for SecretProvider {
+impl Target for SecretTarget {
     fn kind(&self) -> &'static str {
         "kubernetes"
     }

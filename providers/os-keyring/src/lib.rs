@@ -28,7 +28,7 @@ use rotor_provider::keyset::{self, FieldNames};
 use rotor_provider::protocol::{self, Found};
 use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{
-    Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Capabilities, Clients, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
     WriteGuarantee,
 };
 use serde::{Deserialize, Serialize};
@@ -109,11 +109,11 @@ impl KeyringConfig {
     }
 }
 
-/// The `os-keyring` store kind.
+/// The `os-keyring` provider.
 #[derive(Debug)]
-pub struct KeyringStore;
+pub struct KeyringProvider;
 
-impl rotor_provider::Store for KeyringStore {
+impl rotor_provider::Provider for KeyringProvider {
     const KIND: &'static str = "os-keyring";
     type Config = KeyringConfig;
 
@@ -125,16 +125,12 @@ impl rotor_provider::Store for KeyringStore {
         config.capabilities()
     }
 
-    fn build(
-        config: &KeyringConfig,
-        _secret: &str,
-        clients: &Clients,
-    ) -> Result<Box<dyn Provider>> {
+    fn build(config: &KeyringConfig, _secret: &str, clients: &Clients) -> Result<Box<dyn Target>> {
         config.validate().map_err(|detail| Error::Config {
             location: "os-keyring".into(),
             detail,
         })?;
-        Ok(Box::new(KeyringProvider {
+        Ok(Box::new(KeyringTarget {
             keyring: clients.shared("os-keyring", Keyring::start),
             config: config.clone(),
         }))
@@ -197,20 +193,20 @@ impl Held {
 }
 
 /// One secret's key set in the OS keyring.
-pub struct KeyringProvider {
+pub struct KeyringTarget {
     keyring: Arc<Keyring>,
     config: KeyringConfig,
 }
 
-impl std::fmt::Debug for KeyringProvider {
+impl std::fmt::Debug for KeyringTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyringProvider")
+        f.debug_struct("KeyringTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
 }
 
-impl KeyringProvider {
+impl KeyringTarget {
     /// The entry of each slot this target stores (`None`: not stored), and meta.
     fn entries(&self) -> ([Option<EntryName>; 3], EntryName) {
         let name = |account: &String| EntryName {
@@ -316,7 +312,7 @@ impl KeyringProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for KeyringProvider {
+impl Target for KeyringTarget {
     fn kind(&self) -> &'static str {
         "os-keyring"
     }
@@ -391,7 +387,7 @@ fn entries_of(set: &KeySet) -> Held {
 /// The keyring's calls in the provider core's write protocol: the claim in the meta
 /// entry, one entry per slot in the core's slot order, then the meta entry without the
 /// claim.
-struct Writes<'a>(&'a KeyringProvider);
+struct Writes<'a>(&'a KeyringTarget);
 
 #[async_trait::async_trait]
 impl protocol::Calls for Writes<'_> {
@@ -399,7 +395,7 @@ impl protocol::Calls for Writes<'_> {
     type Call = SlotWrite;
 
     fn location(&self) -> String {
-        Provider::location(self.0)
+        Target::location(self.0)
     }
 
     async fn found(&self) -> Result<Found<Held>> {

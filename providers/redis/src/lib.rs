@@ -29,7 +29,7 @@ use std::sync::{Arc, LazyLock};
 use redis::{Script, Value};
 use rotor_provider::keyset::{FieldNames, FieldOverrides};
 use rotor_provider::{
-    Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Capabilities, Clients, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
 use serde::Deserialize;
 
@@ -172,11 +172,11 @@ impl RedisConfig {
     }
 }
 
-/// The `redis` store kind.
+/// The `redis` provider.
 #[derive(Debug)]
-pub struct RedisStore;
+pub struct RedisProvider;
 
-impl rotor_provider::Store for RedisStore {
+impl rotor_provider::Provider for RedisProvider {
     const KIND: &'static str = "redis";
     type Config = RedisConfig;
 
@@ -190,7 +190,7 @@ impl rotor_provider::Store for RedisStore {
             .map_or_else(|_| Capabilities::default(), |l| holds(&l))
     }
 
-    fn build(config: &RedisConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
+    fn build(config: &RedisConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Target>> {
         let layout = config.validate(secret).map_err(|detail| Error::Config {
             location: "redis".into(),
             detail,
@@ -200,7 +200,7 @@ impl rotor_provider::Store for RedisStore {
             config.ca_cert.as_deref(),
             config.cluster,
         )?;
-        Ok(Box::new(RedisProvider {
+        Ok(Box::new(RedisTarget {
             cell: connect::cell(clients, &settings),
             settings,
             layout,
@@ -223,22 +223,22 @@ fn holds(layout: &Layout) -> Capabilities {
 }
 
 /// One secret's key set in Redis.
-pub struct RedisProvider {
+pub struct RedisTarget {
     cell: Arc<connect::Shared>,
     settings: Settings,
     layout: Layout,
     version_field: String,
 }
 
-impl std::fmt::Debug for RedisProvider {
+impl std::fmt::Debug for RedisTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisProvider")
+        f.debug_struct("RedisTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
 }
 
-impl RedisProvider {
+impl RedisTarget {
     /// Runs `script` with the layout's keys, `args` after the common ones.
     async fn run<T: redis::FromRedisValue>(
         &self,
@@ -289,7 +289,7 @@ impl RedisProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for RedisProvider {
+impl Target for RedisTarget {
     fn kind(&self) -> &'static str {
         "redis"
     }

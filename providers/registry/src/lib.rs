@@ -1,34 +1,34 @@
-//! The store registry: every store kind rotor knows, in one list.
+//! The provider registry: every provider rotor knows, in one list.
 //!
 //! A store is a crate under `providers/` with a type implementing
-//! [`rotor_provider::Store`] (its kind name, settings, checks and constructor). Adding
-//! one is one line in the [`stores!`] list below, plus its optional dependency and
+//! [`rotor_provider::Provider`] (its kind name, settings, checks and constructor). Adding
+//! one is one line in the [`providers!`] list below, plus its optional dependency and
 //! feature in this crate's `Cargo.toml` (and the feature forwarded by the CLI's). The
 //! runbook parser, `--provider`, the error messages listing the kinds and the
 //! constructor all come from this list.
 
-use rotor_provider::{Clients, Provider, Store};
+use rotor_provider::{Clients, Provider, Target};
 use serde::de::{self, MapAccess};
 
-macro_rules! stores {
-    ($( $(#[$attr:meta])* $variant:ident => $store:ty ),* $(,)?) => {
-        /// The settings of one target, by store kind.
+macro_rules! providers {
+    ($( $(#[$attr:meta])* $variant:ident => $provider:ty ),* $(,)?) => {
+        /// The settings of one target, by provider.
         #[derive(Clone, Debug)]
         #[non_exhaustive]
         pub enum TargetConfig {
-            $( $(#[$attr])* $variant(<$store as Store>::Config), )*
+            $( $(#[$attr])* $variant(<$provider as Provider>::Config), )*
         }
 
         impl TargetConfig {
             /// Every kind this build knows, as runbooks name them.
             pub const KINDS: &'static [&'static str] = &[
-                $( $(#[$attr])* <$store as Store>::KIND, )*
+                $( $(#[$attr])* <$provider as Provider>::KIND, )*
             ];
 
             /// The kind as runbooks name it.
             pub fn kind(&self) -> &'static str {
                 match self {
-                    $( $(#[$attr])* TargetConfig::$variant(_) => <$store as Store>::KIND, )*
+                    $( $(#[$attr])* TargetConfig::$variant(_) => <$provider as Provider>::KIND, )*
                 }
             }
 
@@ -40,9 +40,9 @@ macro_rules! stores {
             ) -> Result<Option<TargetConfig>, A::Error> {
                 $(
                     $(#[$attr])*
-                    if kind == <$store as Store>::KIND {
-                        let config: <$store as Store>::Config = map.next_value()?;
-                        <$store as Store>::check(&config, None).map_err(de::Error::custom)?;
+                    if kind == <$provider as Provider>::KIND {
+                        let config: <$provider as Provider>::Config = map.next_value()?;
+                        <$provider as Provider>::check(&config, None).map_err(de::Error::custom)?;
                         return Ok(Some(TargetConfig::$variant(config)));
                     }
                 )*
@@ -52,24 +52,24 @@ macro_rules! stores {
             /// The checks that need the secret's name (known once the runbook is read).
             pub fn check_for(&self, secret: &str) -> Result<(), String> {
                 match self {
-                    $( $(#[$attr])* TargetConfig::$variant(c) => <$store as Store>::check(c, Some(secret)), )*
+                    $( $(#[$attr])* TargetConfig::$variant(c) => <$provider as Provider>::check(c, Some(secret)), )*
                 }
             }
 
-            /// What this target can hold (see [`Store::capabilities`]).
+            /// What this target can hold (see [`Provider::capabilities`]).
             pub fn capabilities(&self) -> rotor_provider::Capabilities {
                 match self {
-                    $( $(#[$attr])* TargetConfig::$variant(c) => <$store as Store>::capabilities(c), )*
+                    $( $(#[$attr])* TargetConfig::$variant(c) => <$provider as Provider>::capabilities(c), )*
                 }
             }
 
             /// The log targets every store of this build silences (see
-            /// [`Store::quiet_logs`]), each once.
+            /// [`Provider::quiet_logs`]), each once.
             pub fn quiet_logs() -> Vec<&'static str> {
                 let mut all: Vec<&'static str> = Vec::new();
                 $(
                     $(#[$attr])*
-                    all.extend(<$store as Store>::quiet_logs());
+                    all.extend(<$provider as Provider>::quiet_logs());
                 )*
                 all.sort_unstable();
                 all.dedup();
@@ -81,29 +81,29 @@ macro_rules! stores {
                 &self,
                 secret: &str,
                 clients: &Clients,
-            ) -> rotor_provider::Result<Box<dyn Provider>> {
+            ) -> rotor_provider::Result<Box<dyn Target>> {
                 match self {
-                    $( $(#[$attr])* TargetConfig::$variant(c) => <$store as Store>::build(c, secret, clients), )*
+                    $( $(#[$attr])* TargetConfig::$variant(c) => <$provider as Provider>::build(c, secret, clients), )*
                 }
             }
         }
     };
 }
 
-stores! {
-    File => rotor_provider::file::FileStore,
+providers! {
+    File => rotor_provider::file::FileProvider,
     #[cfg(feature = "vault")]
-    Vault => rotor_provider_vault::VaultStore,
+    Vault => rotor_provider_vault::VaultProvider,
     #[cfg(feature = "aws-ssm")]
-    AwsSsm => rotor_provider_aws_ssm::SsmStore,
+    AwsSsm => rotor_provider_aws_ssm::SsmProvider,
     #[cfg(feature = "kubernetes")]
-    Kubernetes => rotor_provider_kubernetes::SecretStore,
+    Kubernetes => rotor_provider_kubernetes::SecretProvider,
     #[cfg(feature = "redis")]
-    Redis => rotor_provider_redis::RedisStore,
+    Redis => rotor_provider_redis::RedisProvider,
     #[cfg(feature = "sql")]
-    Sql => rotor_provider_sql::SqlStore,
+    Sql => rotor_provider_sql::SqlProvider,
     #[cfg(feature = "os-keyring")]
-    OsKeyring => rotor_provider_os_keyring::KeyringStore,
+    OsKeyring => rotor_provider_os_keyring::KeyringProvider,
     #[cfg(feature = "aws-secretsmanager")]
-    AwsSecretsManager => rotor_provider_aws_secretsmanager::SecretsManagerStore,
+    AwsSecretsManager => rotor_provider_aws_secretsmanager::SecretsManagerProvider,
 }

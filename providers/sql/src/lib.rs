@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rotor_provider::{
-    Capabilities, Clients, Error, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Capabilities, Clients, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -62,11 +62,11 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default wait for a lock another connection holds.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The `sql` store kind.
+/// The `sql` provider.
 #[derive(Debug)]
-pub struct SqlStore;
+pub struct SqlProvider;
 
-impl rotor_provider::Store for SqlStore {
+impl rotor_provider::Provider for SqlProvider {
     const KIND: &'static str = "sql";
     type Config = SqlConfig;
 
@@ -90,7 +90,7 @@ impl rotor_provider::Store for SqlStore {
         }
     }
 
-    fn build(config: &SqlConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Provider>> {
+    fn build(config: &SqlConfig, secret: &str, clients: &Clients) -> Result<Box<dyn Target>> {
         let layout = config.layout(secret).map_err(|detail| Error::Config {
             location: "sql".into(),
             detail,
@@ -103,7 +103,7 @@ impl rotor_provider::Store for SqlStore {
             config.encrypted_column.as_deref(),
             ColumnType::Text,
         );
-        Ok(Box::new(SqlProvider {
+        Ok(Box::new(SqlTarget {
             pool: Pool::shared(clients, &settings),
             settings,
             sql,
@@ -126,7 +126,7 @@ fn holds(layout: &Layout) -> Capabilities {
 }
 
 /// One secret's key set in a table.
-pub struct SqlProvider {
+pub struct SqlTarget {
     pool: Arc<Pool>,
     settings: Settings,
     sql: Statements,
@@ -138,9 +138,9 @@ pub struct SqlProvider {
     typed: tokio::sync::OnceCell<(Statements, ColumnType)>,
 }
 
-impl std::fmt::Debug for SqlProvider {
+impl std::fmt::Debug for SqlTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlProvider")
+        f.debug_struct("SqlTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
@@ -154,7 +154,7 @@ struct Found {
     rows: [bool; 5],
 }
 
-impl SqlProvider {
+impl SqlTarget {
     fn doing<'a>(&'a self, statement: &'a str, location: &'a str) -> Doing<'a> {
         Doing {
             statement,
@@ -390,7 +390,7 @@ impl SqlProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for SqlProvider {
+impl Target for SqlTarget {
     fn kind(&self) -> &'static str {
         "sql"
     }
@@ -534,7 +534,7 @@ impl Provider for SqlProvider {
     }
 }
 
-impl SqlProvider {
+impl SqlTarget {
     fn timed_out(&self, what: &str, after: Duration) -> Error {
         Error::Unreachable {
             location: self.location(),

@@ -1,14 +1,14 @@
 //! A write: one transaction that locks the rows, compares them with the version rotor
 //! read, writes every row of the set and commits (see the crate's header).
 
-use rotor_provider::{Error, Provider as _, Result, Version, WriteCondition};
+use rotor_provider::{Error, Result, Target as _, Version, WriteCondition};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::SqlProvider;
+use crate::SqlTarget;
 use crate::errors;
 use crate::layout::{self, Layout, Raw, Statements};
 
-impl SqlProvider {
+impl SqlTarget {
     /// One write transaction on `conn`: lock, compare, write, commit.
     pub(crate) async fn transact(
         &self,

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use rotor_provider::keyset::{self, FieldNames, FieldOverrides};
 use rotor_provider::{
-    Clients, Error, History, KeySet, Provider, Result, Version, Versioned, WriteCondition,
+    Clients, Error, History, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -114,11 +114,11 @@ impl VaultConfig {
     }
 }
 
-/// The `vault` store kind.
+/// The `vault` provider.
 #[derive(Debug)]
-pub struct VaultStore;
+pub struct VaultProvider;
 
-impl rotor_provider::Store for VaultStore {
+impl rotor_provider::Provider for VaultProvider {
     const KIND: &'static str = "vault";
     type Config = VaultConfig;
 
@@ -130,8 +130,8 @@ impl rotor_provider::Store for VaultStore {
         config: &VaultConfig,
         _secret: &str,
         clients: &Clients,
-    ) -> Result<Box<dyn rotor_provider::Provider>> {
-        Ok(Box::new(VaultProvider::new(config, clients)?))
+    ) -> Result<Box<dyn rotor_provider::Target>> {
+        Ok(Box::new(VaultTarget::new(config, clients)?))
     }
 
     /// vaultrs and rustify log every non-2xx answer at ERROR (an expected conflict would
@@ -141,7 +141,7 @@ impl rotor_provider::Store for VaultStore {
     }
 }
 
-pub struct VaultProvider {
+pub struct VaultTarget {
     conn: Arc<Connection>,
     mount: String,
     path: String,
@@ -162,7 +162,7 @@ struct Seen {
     others: Map<String, Value>,
 }
 
-impl VaultProvider {
+impl VaultTarget {
     fn remember(&self, version: u64, keys: bool, others: Map<String, Value>) {
         *self.seen.lock().expect("poisoned") = Some(Seen {
             version,
@@ -172,16 +172,16 @@ impl VaultProvider {
     }
 }
 
-impl std::fmt::Debug for VaultProvider {
+impl std::fmt::Debug for VaultTarget {
     // The client holds the token: only the location is shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VaultProvider")
+        f.debug_struct("VaultTarget")
             .field("location", &self.location())
             .finish_non_exhaustive()
     }
 }
 
-impl VaultProvider {
+impl VaultTarget {
     /// Resolves the connection from the runbook and the environment. Providers with the
     /// same address, namespace and TLS settings share one client and its connection pool.
     pub fn new(config: &VaultConfig, clients: &Clients) -> Result<Self> {
@@ -198,7 +198,7 @@ impl VaultProvider {
     }
 
     fn on(conn: Arc<Connection>, config: &VaultConfig) -> Self {
-        VaultProvider {
+        VaultTarget {
             kv2_checked: conn.mount_check(&config.mount),
             conn,
             mount: config.mount.clone(),
@@ -320,7 +320,7 @@ impl VaultProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for VaultProvider {
+impl Target for VaultTarget {
     fn kind(&self) -> &'static str {
         "vault"
     }
