@@ -15,7 +15,7 @@ use rotor_provider::Fingerprints;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{AuditProblem, Error, Result};
 use crate::groupsync::GroupSync;
 use crate::state::{StateDir, open_private};
 
@@ -83,12 +83,9 @@ impl AuditLog {
                 match last {
                     None => (0, GENESIS.to_owned()),
                     Some(l) => {
-                        let (body, hash) = split_hash(&l).ok_or_else(|| {
-                            Error::Other(format!(
-                                "{}: the last line is torn or not a rotor audit line (power loss, a full disk?); \
-                                 `rotor audit repair` sets a torn last line aside and records the repair in the chain",
-                                path.display()
-                            ))
+                        let (body, hash) = split_hash(&l).ok_or_else(|| Error::AuditLog {
+                            path: path.clone(),
+                            problem: AuditProblem::TornLastLine,
                         })?;
                         let seq = serde_json::from_str::<serde_json::Value>(&format!("{body}}}"))
                             .ok()
@@ -103,10 +100,10 @@ impl AuditLog {
         };
         // A line end cut off by a crash: the next line would be glued to the last one.
         if seq > 0 && !ends_with_newline(&path) {
-            return Err(Error::Other(format!(
-                "{}: the last line is torn (no line end); `rotor audit repair` completes it and records the repair",
-                path.display()
-            )));
+            return Err(Error::AuditLog {
+                path,
+                problem: AuditProblem::NoLineEnd,
+            });
         }
         Ok(AuditLog {
             path: Some(path),
@@ -154,7 +151,10 @@ impl AuditLog {
             entry: &entry,
             prev: &self.head,
         })
-        .map_err(|e| Error::Other(format!("cannot encode an audit line: {e}")))?;
+        .map_err(|error| Error::Encode {
+            what: "an audit line",
+            error,
+        })?;
         let body = body.strip_suffix('}').unwrap_or(&body);
         let hash = hex::encode(Sha256::digest(body.as_bytes()));
         let line = format!("{body},\"hash\":\"{hash}\"}}\n");
@@ -365,11 +365,13 @@ pub fn repair(state: &StateDir) -> Result<Option<Repair>> {
                 .map_or(0, |i| i + 1)
         }
         Some((n, why)) => {
-            return Err(Error::Other(format!(
-                "{}: line {n} is broken ({why}) and is not the last line: that is not a torn write, \
-                 so nothing was repaired; keep the file for investigation",
-                path.display()
-            )));
+            return Err(Error::AuditLog {
+                path: path.clone(),
+                problem: AuditProblem::BrokenInside {
+                    line: n as u64,
+                    why: why.to_string(),
+                },
+            });
         }
     };
     let torn = &bytes[keep..];

@@ -2,8 +2,10 @@
 //!
 //! Every variant that concerns a secret says what state the store was left in, so an
 //! operator reading the message knows whether services are safe and what to run next.
-//! Each variant prints its cause in its message and exposes no `source()`: the message
-//! is the whole story, said once ([`chain`] walks the sources of other errors).
+//! Each variant's message is the whole story, its cause included, and a variant with an
+//! underlying error also exposes it as `source()` for code that inspects it: rotor
+//! prints the message only, so a cause is said once ([`chain`] is for other errors,
+//! whose messages leave their sources out).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,8 +70,56 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Command-line arguments that contradict each other or select nothing.
     #[error("{0}")]
     Usage(String),
+
+    #[error("cannot read runbook {}: {error}", path.display())]
+    RunbookUnreadable {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+
+    /// Two runbooks define one secret (each place as `file:line:column`).
+    #[error("secret `{secret}` is defined twice: {first} and {second}")]
+    DuplicateSecret {
+        secret: String,
+        first: String,
+        second: String,
+    },
+
+    #[error("cannot read key file {}: {error}", path.display())]
+    KeyFileUnreadable {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+
+    /// An operator-supplied key that rotor will not write (`from`: the file or stdin).
+    #[error("the key from {from} {why}")]
+    KeyRefused { from: String, why: String },
+
+    /// An operator-supplied key that is already in the key set.
+    #[error(
+        "{secret}: the supplied key {key} is already in the key set ({targets}); a rotation needs a new key"
+    )]
+    KeyReused {
+        secret: String,
+        key: rotor_provider::Fingerprint,
+        targets: String,
+    },
+
+    #[error("refusing the state directory {}: it {why}", dir.display())]
+    StateDir { dir: PathBuf, why: String },
+
+    /// A command that asks before it acts had no terminal to ask on, or no answer.
+    #[error("{secret}: {what} needs confirmation; {why}")]
+    NotConfirmed {
+        secret: String,
+        what: String,
+        why: String,
+    },
 
     #[error("{path}:{line}:{column}: {message}")]
     Runbook {
@@ -86,11 +136,12 @@ pub enum Error {
     LockHeld { path: PathBuf, pid: String },
 
     /// A store failed or refused a write; the exit code follows the kind of failure.
-    #[error("{secret}: {}; {state}", chain(&**error))]
+    #[error("{secret}: {error}; {state}")]
     Provider {
         secret: String,
         /// What the stores hold now and what to run next.
         state: String,
+        #[source]
         error: Box<rotor_provider::Error>,
     },
 
@@ -110,6 +161,7 @@ pub enum Error {
     Io {
         what: &'static str,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
 
@@ -133,8 +185,145 @@ pub enum Error {
         state: String,
     },
 
-    #[error("{0}")]
-    Other(String),
+    /// A file in the state directory is a symbolic link, which rotor never follows.
+    #[error(
+        "{} is a symbolic link; rotor never follows one in its state directory (remove it)",
+        path.display()
+    )]
+    SymbolicLink { path: PathBuf },
+
+    #[error("{}: unreadable journal ({error}); remove it to start over", path.display())]
+    JournalUnreadable {
+        path: PathBuf,
+        #[source]
+        error: serde_json::Error,
+    },
+
+    #[error("{}: {problem}", path.display())]
+    AuditLog {
+        path: PathBuf,
+        problem: AuditProblem,
+    },
+
+    /// A record rotor writes could not be encoded (`what`: the record).
+    #[error("cannot encode {what}: {error}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        error: serde_json::Error,
+    },
+
+    #[error("OpenSSL's random generator failed: {0}")]
+    Random(#[source] openssl::error::ErrorStack),
+
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+
+    /// A blocking task rotor started (`what`) panicked or was cancelled.
+    #[error("{what} task failed: {error}")]
+    Task {
+        what: &'static str,
+        #[source]
+        error: tokio::task::JoinError,
+    },
+
+    /// No target holds a key set (`targets` says what each holds), and the command needs
+    /// one; `create` names the runbook that could allow creating it.
+    #[error(
+        "{secret}: {targets}{}",
+        create.as_ref().map_or_else(String::new, |p| format!(
+            "; the runbook {} does not say `create: true`, so nothing was created",
+            p.display()
+        ))
+    )]
+    NoKeySet {
+        secret: String,
+        targets: String,
+        create: Option<PathBuf>,
+    },
+
+    /// The targets hold different key sets (`targets` says what each holds).
+    #[error(
+        "{secret}: the targets disagree ({targets}); bring them to the same key set first \
+         (`rotor resume` finishes an interrupted run)"
+    )]
+    Disagree { secret: String, targets: String },
+
+    /// A step of a plan names no current key: a plan rotor built wrongly.
+    #[error("{secret}: step {step} has no current key")]
+    NoCurrentKey { secret: String, step: String },
+
+    /// A key the plan writes is held neither by a target nor by this run.
+    #[error(
+        "{secret}: key {key} is held by no target and not by this run; it cannot be written. {targets}"
+    )]
+    KeyUnavailable {
+        secret: String,
+        key: rotor_provider::Fingerprint,
+        targets: String,
+    },
+
+    /// A journal says the new key was written, and no target holds it.
+    #[error(
+        "{secret}: the new key {key} is in no target although the journal says it was written; \
+         the store was changed outside rotor ({targets}). Use `rotor rotate --force` to start over"
+    )]
+    KeyLost {
+        secret: String,
+        key: rotor_provider::Fingerprint,
+        targets: String,
+    },
+
+    /// An interrupted run's runbook now defines another secret.
+    #[error("{secret}: the journal's runbook {} now defines `{now}`", runbook.display())]
+    RunbookChanged {
+        secret: String,
+        runbook: PathBuf,
+        now: String,
+    },
+
+    /// `rotor check` found failures (each listed above it).
+    #[error("{count} check{} failed; nothing was written", if *count == 1 { "" } else { "s" })]
+    ChecksFailed { count: usize },
+
+    /// One error that stopped several secrets of a batch (each reports it).
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
+}
+
+/// What is wrong with the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditProblem {
+    /// The last line is cut or is not an audit line.
+    TornLastLine,
+    /// The last line has no line end.
+    NoLineEnd,
+    /// A line before the last is broken: not a torn write, so not repaired.
+    BrokenInside { line: u64, why: String },
+    /// `audit verify` found a broken line after `intact` good ones.
+    Broken { line: u64, why: String, intact: u64 },
+}
+
+impl std::fmt::Display for AuditProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditProblem::TornLastLine => f.write_str(
+                "the last line is torn or not a rotor audit line (power loss, a full disk?); \
+                 `rotor audit repair` sets a torn last line aside and records the repair in the chain",
+            ),
+            AuditProblem::NoLineEnd => f.write_str(
+                "the last line is torn (no line end); `rotor audit repair` completes it and records the repair",
+            ),
+            AuditProblem::BrokenInside { line, why } => write!(
+                f,
+                "line {line} is broken ({why}) and is not the last line: that is not a torn write, \
+                 so nothing was repaired; keep the file for investigation"
+            ),
+            AuditProblem::Broken { line, why, intact } => {
+                write!(f, "line {line}: {why} (the {intact} lines before it are intact)")
+            }
+        }
+    }
 }
 
 /// An error as a JSON document shows it: the message (its causes each said once) and
@@ -175,7 +364,15 @@ impl Error {
     pub fn code(&self) -> i32 {
         use rotor_provider::Error as Provider;
         match self {
-            Error::Usage(_) | Error::Runbook { .. } => exit::USAGE,
+            Error::Usage(_)
+            | Error::Runbook { .. }
+            | Error::RunbookUnreadable { .. }
+            | Error::DuplicateSecret { .. }
+            | Error::KeyFileUnreadable { .. }
+            | Error::KeyRefused { .. }
+            | Error::KeyReused { .. }
+            | Error::StateDir { .. }
+            | Error::NotConfirmed { .. } => exit::USAGE,
             Error::Provider { error, .. } => match **error {
                 Provider::Conflict { .. } | Provider::Overtaken { .. } => exit::CONFLICT,
                 // A target that cannot work as configured (wrong mount type, no token, ...).
@@ -187,7 +384,23 @@ impl Error {
             Error::Monitor(_) => exit::MONITOR,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Undone { .. } => exit::CONFLICT,
-            Error::Action { .. } | Error::Io { .. } | Error::Other(_) => exit::FAILURE,
+            Error::Shared(inner) => inner.code(),
+            Error::Action { .. }
+            | Error::Io { .. }
+            | Error::SymbolicLink { .. }
+            | Error::JournalUnreadable { .. }
+            | Error::AuditLog { .. }
+            | Error::Encode { .. }
+            | Error::Random(_)
+            | Error::Runtime(_)
+            | Error::Task { .. }
+            | Error::NoKeySet { .. }
+            | Error::Disagree { .. }
+            | Error::NoCurrentKey { .. }
+            | Error::KeyUnavailable { .. }
+            | Error::KeyLost { .. }
+            | Error::RunbookChanged { .. }
+            | Error::ChecksFailed { .. } => exit::FAILURE,
         }
     }
 
@@ -287,7 +500,8 @@ mod tests {
             rotor_provider::Error::conflict("file:x", "moved"),
         );
         assert_eq!(conflict.code(), exit::CONFLICT);
-        assert!(std::error::Error::source(&conflict).is_none());
+        let source = std::error::Error::source(&conflict).expect("the store error is the source");
+        assert!(source.downcast_ref::<Box<rotor_provider::Error>>().is_some());
         let config = Error::store(
             "s",
             "x".into(),
@@ -304,7 +518,13 @@ mod tests {
             rotor_provider::Error::other("vault:a", format!("request failed: {io}"), io),
         );
         assert_eq!(down.code(), exit::FAILURE);
+        // The message rotor prints says the cause once, and the cause is reachable.
+        let text = down.to_string();
+        assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
         let text = chain(&down);
         assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
+        let provider = std::error::Error::source(&down).expect("store error");
+        let io = provider.source().expect("its cause");
+        assert_eq!(io.to_string(), "disk on fire");
     }
 }

@@ -78,8 +78,7 @@ impl Generator {
     /// A fresh key from OpenSSL's RNG, encoded as configured.
     pub fn generate(&self) -> Result<Key> {
         let mut raw = Zeroizing::new(vec![0u8; self.bytes]);
-        openssl::rand::rand_bytes(&mut raw)
-            .map_err(|e| Error::Other(format!("OpenSSL's random generator failed: {e}")))?;
+        openssl::rand::rand_bytes(&mut raw).map_err(Error::Random)?;
         Ok(Key::new(encode(self.encoding, &raw)))
     }
 }
@@ -104,8 +103,12 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
             .map_err(|e| Error::io("cannot read the key from", "stdin", e))?;
         "stdin".to_owned()
     } else {
-        buf = rotor_provider::fsread::read_regular(path, MAX_KEY_FILE_BYTES)
-            .map_err(|e| Error::Usage(format!("cannot read key file {}: {e}", path.display())))?;
+        buf = rotor_provider::fsread::read_regular(path, MAX_KEY_FILE_BYTES).map_err(|error| {
+            Error::KeyFileUnreadable {
+                path: path.to_path_buf(),
+                error,
+            }
+        })?;
         path.display().to_string()
     };
     // One line ending closes the key; anything else around it is refused below.
@@ -115,15 +118,14 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
             buf.pop();
         }
     }
-    let text = std::str::from_utf8(&buf).map_err(|_| {
-        Error::Usage(format!(
-            "the key from {shown} is not UTF-8 text; encode it (base64 or hex)"
-        ))
-    })?;
-    check_storable(text)
-        .map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
-    check_strength(text.as_bytes())
-        .map_err(|why| Error::Usage(format!("the key from {shown} is refused: {why}")))?;
+    let refused = |why: String| Error::KeyRefused {
+        from: shown.clone(),
+        why,
+    };
+    let text = std::str::from_utf8(&buf)
+        .map_err(|_| refused("is not UTF-8 text; encode it (base64 or hex)".into()))?;
+    check_storable(text).map_err(|why| refused(format!("is refused: {why}")))?;
+    check_strength(text.as_bytes()).map_err(|why| refused(format!("is refused: {why}")))?;
     Ok(Key::new(text.to_owned()))
 }
 
@@ -172,8 +174,7 @@ pub fn check_strength(key: &[u8]) -> std::result::Result<(), String> {
 /// A rotation id: the UTC start time and 6 random hex digits, e.g. `20261123T101500Z-3f9a1c`.
 pub fn rotation_id() -> Result<String> {
     let mut r = [0u8; 3];
-    openssl::rand::rand_bytes(&mut r)
-        .map_err(|e| Error::Other(format!("OpenSSL's random generator failed: {e}")))?;
+    openssl::rand::rand_bytes(&mut r).map_err(Error::Random)?;
     let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
     Ok(format!("{now}-{}", hex::encode(r)))
 }

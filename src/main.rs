@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?
+            .map_err(Error::Runtime)?
             .block_on(rotor::run(config))
     });
     match result {

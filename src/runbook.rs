@@ -89,8 +89,13 @@ impl Runbook {
     /// Reads and parses a runbook file. A file that cannot be read as UTF-8 text (missing,
     /// a directory, a FIFO, larger than [`MAX_RUNBOOK_BYTES`]) is a usage error naming it.
     pub fn load(path: &Path) -> Result<Runbook> {
-        let bytes = rotor_provider::fsread::read_regular(path, MAX_RUNBOOK_BYTES)
-            .map_err(|e| Error::Usage(format!("cannot read runbook {}: {e}", path.display())))?;
+        let bytes =
+            rotor_provider::fsread::read_regular(path, MAX_RUNBOOK_BYTES).map_err(|error| {
+                Error::RunbookUnreadable {
+                    path: path.to_path_buf(),
+                    error,
+                }
+            })?;
         let text = std::str::from_utf8(&bytes).map_err(|e| Error::Runbook {
             path: path.to_path_buf(),
             line: line_of(&bytes, e.valid_up_to()),
@@ -274,12 +279,11 @@ pub fn discover(files: &[PathBuf], dir: &Path) -> Result<Vec<Runbook>> {
                 let (line, column) = key_position(&text, "secret");
                 format!("{}:{line}:{column}", rb.path.display())
             };
-            return Err(Error::Usage(format!(
-                "secret `{}` is defined twice: {} and {}",
-                a.secret,
-                at(b),
-                at(a)
-            )));
+            return Err(Error::DuplicateSecret {
+                secret: a.secret.clone(),
+                first: at(b),
+                second: at(a),
+            });
         }
     }
     Ok(runbooks)

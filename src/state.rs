@@ -64,7 +64,10 @@ impl StateDir {
         let shown = path.clone();
         tokio::task::spawn_blocking(move || replace_file(&path, &content))
             .await
-            .map_err(|e| Error::Other(format!("journal write task failed: {e}")))?
+            .map_err(|error| Error::Task {
+                what: "journal write",
+                error,
+            })?
             .map_err(|e| Error::io("cannot write", &shown, e))?;
         let ticket = self.journal_sync.wrote();
         let d = dir.clone();
@@ -120,10 +123,10 @@ impl StateDir {
                 None
             };
             if let Some(why) = bad {
-                return Err(Error::Usage(format!(
-                    "refusing the state directory {}: it {why}",
-                    dir.display()
-                )));
+                return Err(Error::StateDir {
+                    dir: dir.to_path_buf(),
+                    why,
+                });
             }
         }
         Ok(())
@@ -150,10 +153,9 @@ pub fn open_read(path: &Path) -> std::io::Result<fs::File> {
 /// The error for a failed open, naming a symbolic link when that is what was found.
 pub fn refuse_link(path: &Path, e: std::io::Error) -> Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
-        Error::Other(format!(
-            "{} is a symbolic link; rotor never follows one in its state directory (remove it)",
-            path.display()
-        ))
+        Error::SymbolicLink {
+            path: path.to_path_buf(),
+        }
     } else {
         Error::io("cannot open", path, e)
     }

@@ -184,7 +184,11 @@ impl Sink for Collect {
             && self.fail_at.borrow().as_ref() == Some(&(e.secret.clone(), index))
         {
             self.fail_at.borrow_mut().take();
-            return Err(rotor::error::Error::Other("crashed here".into()));
+            return Err(rotor::error::Error::io(
+                "cannot write",
+                "journal",
+                std::io::Error::other("crashed here"),
+            ));
         }
         self.events.borrow_mut().push(e.clone());
         Ok(())

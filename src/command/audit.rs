@@ -5,7 +5,7 @@ use std::io::BufRead;
 use serde_json::json;
 
 use crate::audit;
-use crate::error::{Error, Result};
+use crate::error::{AuditProblem, Error, Result};
 use crate::output::Output;
 use crate::state::StateDir;
 
@@ -80,11 +80,14 @@ pub fn verify(out: &Output, state: &StateDir) -> Result<()> {
             ));
             Ok(())
         }
-        Some((line, why)) => Err(Error::Other(format!(
-            "{}: line {line}: {why} (the {} lines before it are intact)",
-            path.display(),
-            verdict.lines
-        ))),
+        Some((line, why)) => Err(Error::AuditLog {
+            path: path.to_path_buf(),
+            problem: AuditProblem::Broken {
+                line: line as u64,
+                why: why.to_string(),
+                intact: verdict.lines as u64,
+            },
+        }),
     }
 }
 

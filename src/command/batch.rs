@@ -200,10 +200,10 @@ pub async fn run_batch(
     if let Some(r) = &record
         && let Err(e) = r.save(ctx.state)
     {
-        let why = e.to_string();
+        let e = std::sync::Arc::new(e);
         return prepared
             .into_iter()
-            .map(|(i, _)| (i, Err(Error::Other(why.clone()))))
+            .map(|(i, _)| (i, Err(Error::Shared(e.clone()))))
             .collect();
     }
     let info = record.as_ref().map(|r| BatchInfo {

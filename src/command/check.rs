@@ -62,10 +62,7 @@ pub async fn check(out: &Output, sel: &Selection, clients: &Clients) -> Result<(
     );
     match failed {
         0 => Ok(()),
-        n => Err(Error::Other(format!(
-            "{n} check{} failed; nothing was written",
-            if n == 1 { "" } else { "s" }
-        ))),
+        count => Err(Error::ChecksFailed { count }),
     }
 }
 

@@ -277,9 +277,11 @@ pub fn confirm(secret: &str, what: &str, yes: bool) -> Result<()> {
         return Ok(());
     }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(Error::Usage(format!(
-            "{secret}: {what} needs confirmation; there is no terminal to ask on, so pass --yes"
-        )));
+        return Err(Error::NotConfirmed {
+            secret: secret.to_owned(),
+            what: what.to_owned(),
+            why: "there is no terminal to ask on, so pass --yes".into(),
+        });
     }
     let typed: String = dialoguer::Input::new()
         .with_prompt(format!(

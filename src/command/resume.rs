@@ -132,12 +132,11 @@ async fn resume_batch(
 fn load_runbook(j: &Journal) -> Result<Runbook> {
     let rb = Runbook::load(&j.runbook)?;
     if rb.secret != j.secret {
-        return Err(Error::Other(format!(
-            "{}: the journal's runbook {} now defines `{}`",
-            j.secret,
-            j.runbook.display(),
-            rb.secret
-        )));
+        return Err(Error::RunbookChanged {
+            secret: j.secret.clone(),
+            runbook: j.runbook.clone(),
+            now: rb.secret,
+        });
     }
     Ok(rb)
 }
@@ -198,12 +197,11 @@ async fn member<'a>(ctx: &Ctx<'_>, rb: &'a Runbook, mut journal: Journal) -> Res
             });
         }
         if journal.next > first_write {
-            return Err(Error::Other(format!(
-                "{}: the new key {lost} is in no target although the journal says it was written; \
-                 the store was changed outside rotor ({}). Use `rotor rotate --force` to start over",
-                journal.secret,
-                engine::describe(&targets)
-            )));
+            return Err(Error::KeyLost {
+                secret: journal.secret.clone(),
+                key: lost.clone(),
+                targets: engine::describe(&targets),
+            });
         }
         let key = rb.generator.generate()?;
         let fresh = key.fingerprint();

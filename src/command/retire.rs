@@ -43,11 +43,11 @@ async fn prepare<'a>(
         reason,
     };
     let Some(fps) = engine::agreed(&rb.secret, &targets)? else {
-        return Err(Error::Other(format!(
-            "{}: {}",
-            rb.secret,
-            engine::describe(&targets)
-        )));
+        return Err(Error::NoKeySet {
+            secret: rb.secret.clone(),
+            targets: engine::describe(&targets),
+            create: None,
+        });
     };
     if fps.previous.is_none() {
         ctx.out.line(&format!(

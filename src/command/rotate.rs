@@ -45,12 +45,11 @@ pub fn decide(
     };
     let Some(fps) = before else {
         if !rb.create {
-            return Err(Error::Other(format!(
-                "{}: {}; the runbook {} does not say `create: true`, so nothing was created",
-                rb.secret,
-                engine::describe(targets),
-                rb.path.display()
-            )));
+            return Err(Error::NoKeySet {
+                secret: rb.secret.clone(),
+                targets: engine::describe(targets),
+                create: Some(rb.path.clone()),
+            });
         }
         return Ok(Decision::Run(Operation::Create));
     };
@@ -158,11 +157,11 @@ async fn prepare<'a>(
                     [&f.current, &f.previous, &f.pending].contains(&&Some(fp.clone()))
                 })
             }) {
-                return Err(Error::Usage(format!(
-                    "{}: the supplied key {fp} is already in the key set ({}); a rotation needs a new key",
-                    rb.secret,
-                    t.describe()
-                )));
+                return Err(Error::KeyReused {
+                    secret: rb.secret.clone(),
+                    key: fp,
+                    targets: t.describe(),
+                });
             }
             k
         }

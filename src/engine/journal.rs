@@ -75,8 +75,10 @@ impl BatchRecord {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(&dir)
             .map_err(|e| Error::io("cannot create", &dir, e))?;
-        let bytes = serde_json::to_vec(self)
-            .map_err(|e| Error::Other(format!("cannot encode batch record: {e}")))?;
+        let bytes = serde_json::to_vec(self).map_err(|error| Error::Encode {
+            what: "batch record",
+            error,
+        })?;
         write_atomic(&Self::path(state, &self.id), &bytes)
     }
 
@@ -126,12 +128,14 @@ impl Journal {
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
                 Err(crate::state::refuse_link(path, e))
             }
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::Other(format!(
-                    "{}: unreadable journal ({e}); remove it to start over",
-                    path.display()
-                ))
-            }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|error| Error::JournalUnreadable {
+                        path: path.to_path_buf(),
+                        error,
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("cannot read journal", path, e)),
         }
@@ -162,16 +166,20 @@ impl Journal {
 
     pub fn save(&self, state: &StateDir) -> Result<()> {
         state.ensure()?;
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|error| Error::Encode {
+            what: "journal",
+            error,
+        })?;
         write_atomic(&Self::path(state, &self.secret), &bytes)
     }
 
     /// [`save`](Self::save) off the async thread, so other secrets go on meanwhile.
     pub async fn save_async(&self, state: &StateDir) -> Result<()> {
         state.ensure()?;
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Other(format!("cannot encode journal: {e}")))?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|error| Error::Encode {
+            what: "journal",
+            error,
+        })?;
         state
             .write_journal(Self::path(state, &self.secret), bytes)
             .await

@@ -128,10 +128,10 @@ pub fn agreed(secret: &str, targets: &[TargetState]) -> Result<Option<Fingerprin
     if targets.iter().all(|t| t.fingerprints() == first) {
         return Ok(first);
     }
-    Err(Error::Other(format!(
-        "{secret}: the targets disagree ({}); bring them to the same key set first (`rotor resume` finishes an interrupted run)",
-        describe(targets)
-    )))
+    Err(Error::Disagree {
+        secret: secret.to_owned(),
+        targets: describe(targets),
+    })
 }
 
 pub fn describe(targets: &[TargetState]) -> String {

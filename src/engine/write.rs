@@ -177,21 +177,20 @@ pub(super) async fn write_set(
 
 /// The key set of `step` for target `tg`, from the keys this run holds.
 fn key_set(m: &Member<'_>, tg: &TargetState, step: &plan::Step) -> Result<KeySet> {
-    let missing = |fp: Fingerprint| {
-        Error::Other(format!(
-            "{}: key {fp} is held by no target and not by this run; it cannot be written. {}",
-            m.journal.secret,
-            tg.describe()
-        ))
+    let missing = |key: Fingerprint| Error::KeyUnavailable {
+        secret: m.journal.secret.clone(),
+        key,
+        targets: tg.describe(),
     };
     let want = &step.want;
-    let current = m.pool.get(&want.current).map_err(missing)?.ok_or_else(|| {
-        Error::Other(format!(
-            "{}: step {} has no current key",
-            m.journal.secret,
-            step.name()
-        ))
-    })?;
+    let current =
+        m.pool
+            .get(&want.current)
+            .map_err(missing)?
+            .ok_or_else(|| Error::NoCurrentKey {
+                secret: m.journal.secret.clone(),
+                step: step.name(),
+            })?;
     let kept = tg.current.as_ref().and_then(|v| v.set.rotated_at);
     Ok(KeySet {
         current,

@@ -1,7 +1,8 @@
 //! The error every provider returns. Each provider keeps its own detailed errors and
 //! converts them into one of these. The message (`detail`) is complete: it says what the
-//! underlying error said where that helps, so the underlying error (`cause`) is kept for
-//! inspection only and not exposed as `source()` (its text would be said twice).
+//! underlying error said where that helps. The underlying error (`cause`) is exposed as
+//! `source()` for code that inspects it; rotor prints the message only, and [`chain`]
+//! leaves out a source whose text the message already holds, so a cause is said once.
 
 use std::error::Error as StdError;
 
@@ -20,6 +21,7 @@ pub enum Error {
     PermissionDenied {
         location: String,
         detail: String,
+        #[source]
         cause: Option<Source>,
     },
 
@@ -34,6 +36,7 @@ pub enum Error {
     Unreachable {
         location: String,
         detail: String,
+        #[source]
         cause: Option<Source>,
     },
 
@@ -50,6 +53,7 @@ pub enum Error {
     Other {
         location: String,
         detail: String,
+        #[source]
         cause: Option<Source>,
     },
 }
