@@ -501,7 +501,11 @@ mod tests {
         );
         assert_eq!(conflict.code(), exit::CONFLICT);
         let source = std::error::Error::source(&conflict).expect("the store error is the source");
-        assert!(source.downcast_ref::<Box<rotor_provider::Error>>().is_some());
+        assert!(
+            source
+                .downcast_ref::<Box<rotor_provider::Error>>()
+                .is_some()
+        );
         let config = Error::store(
             "s",
             "x".into(),

@@ -353,14 +353,16 @@ impl Notifier {
                 _ => "rotor.rotation.completed",
             },
             What::Abandoned(_) => "rotor.rotation.abandoned",
+            What::Halted(_) => "rotor.rotation.halted",
         })
     }
 
     fn cloud_event(&self, e: &Event, event_type: &str, sub: &Subscription) -> Value {
         let status = match event_type {
-            "rotor.rotation.failed" | "rotor.monitor.timed_out" | "rotor.rotation.abandoned" => {
-                "failed"
-            }
+            "rotor.rotation.failed"
+            | "rotor.monitor.timed_out"
+            | "rotor.rotation.abandoned"
+            | "rotor.rotation.halted" => "failed",
             "rotor.rotation.completed" | "rotor.rotation.rolled_back" => "ok",
             _ => "running",
         };

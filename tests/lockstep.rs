@@ -202,6 +202,23 @@ fn a_secret_failing_its_monitor_stops_the_batch_at_the_boundary_and_resume_finis
         "{}",
         out.stdout
     );
+    // The halt is an event like any other: the audit log records it for each halted
+    // secret, with the secret that failed.
+    let halted: Vec<serde_json::Value> = s
+        .read("state/audit.log")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["step"] == "halted")
+        .collect();
+    let mut who: Vec<&str> = halted.iter().filter_map(|e| e["secret"].as_str()).collect();
+    who.sort_unstable();
+    assert_eq!(who, ["s1", "s2"], "{halted:?}");
+    assert!(
+        halted.iter().all(|e| e["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("because s3 failed"))),
+        "{halted:?}"
+    );
     // All three are staged, none promoted: the batch stands at one boundary.
     for (n, old) in NAMES[..3].iter().zip(&old) {
         let k = fields(&s, n);

@@ -370,28 +370,19 @@ async fn finish(
         // so the run is dropped instead of blocking the next one.
         Status::Failed(e) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
             Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::new(
-                &secret,
-                &j.rotation_id,
-                What::Abandoned("dropped: nothing was written".into()),
-            );
-            ev.before = j.before.clone();
+            let mut ev = Event::of_run(&j, What::Abandoned("dropped: nothing was written".into()));
             ev.after = j.before.clone();
-            ev.reason = j.reason.clone();
             engine.sink.emit(&ev).await?;
             Err(e)
         }
         // Another writer undid this run entirely: nothing is left to resume.
         Status::Failed(e @ Error::Undone { .. }) => {
             Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::new(
-                &secret,
-                &j.rotation_id,
+            let mut ev = Event::of_run(
+                &j,
                 What::Abandoned("closed: undone by another writer".into()),
             );
-            ev.before = j.before.clone();
             ev.after = j.before.clone();
-            ev.reason = j.reason.clone();
             engine.sink.emit(&ev).await?;
             Err(e)
         }
@@ -399,16 +390,13 @@ async fn finish(
         Status::Stopped(signal) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
             // Nothing was written: nothing to resume.
             Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::new(
-                &secret,
-                &j.rotation_id,
+            let mut ev = Event::of_run(
+                &j,
                 What::Abandoned(format!(
                     "dropped: stopped by {signal} before anything was written"
                 )),
             );
-            ev.before = j.before.clone();
             ev.after = j.before.clone();
-            ev.reason = j.reason.clone();
             engine.sink.emit(&ev).await?;
             Err(Error::Interrupted {
                 secret,
@@ -429,12 +417,15 @@ async fn finish(
                 j.next_step_name(),
                 named(failed)
             );
-            ctx.out.line(&format!("{secret}: {why}"));
+            let after = engine::agreed(&secret, &m.targets).ok().flatten();
+            let mut ev = Event::of_run(&j, What::Halted(why.clone()));
+            ev.after = after.clone();
+            engine.sink.emit(&ev).await?;
             Ok(Outcome {
                 operation: Some(j.operation),
                 rotation_id: Some(j.rotation_id.clone()),
                 before: j.before.clone(),
-                after: engine::agreed(&secret, &m.targets).ok().flatten(),
+                after,
                 steps,
                 ..Outcome::skipped(&secret, &why)
             })

@@ -256,9 +256,8 @@ pub async fn abandon_interrupted(ctx: &Ctx<'_>, rb: &Runbook) -> Result<()> {
     let Some(j) = Journal::load_for(ctx.state, &rb.secret)? else {
         return Ok(());
     };
-    let mut e = Event::new(
-        &rb.secret,
-        &j.rotation_id,
+    let mut e = Event::of_run(
+        &j,
         What::Abandoned(format!(
             "({}) abandoned before {} (--force)",
             j.command,
@@ -266,7 +265,6 @@ pub async fn abandon_interrupted(ctx: &Ctx<'_>, rb: &Runbook) -> Result<()> {
         )),
     );
     e.reason = ctx.reason.map(str::to_owned);
-    e.before = j.before.clone();
     ctx.emit(&e).await?;
     Journal::remove(ctx.state, &rb.secret)
 }

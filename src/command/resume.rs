@@ -174,14 +174,11 @@ async fn member<'a>(ctx: &Ctx<'_>, rb: &'a Runbook, mut journal: Journal) -> Res
             && targets.iter().all(|t| t.fingerprints() == before)
         {
             crate::engine::journal::Journal::remove(ctx.state, &journal.secret)?;
-            let mut ev = crate::engine::event::Event::new(
-                &journal.secret,
-                &journal.rotation_id,
+            let mut ev = crate::engine::event::Event::of_run(
+                &journal,
                 crate::engine::event::What::Abandoned("closed: undone by another writer".into()),
             );
-            ev.before = before.clone();
             ev.after = before;
-            ev.reason = journal.reason.clone();
             ctx.emit(&ev).await?;
             return Err(Error::Undone {
                 secret: journal.secret.clone(),

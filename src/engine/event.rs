@@ -85,6 +85,9 @@ pub enum What {
     Done,
     /// The run's journal was dropped without finishing it, and why.
     Abandoned(String),
+    /// The run stopped with its journal kept because another secret of its batch
+    /// failed (why, and what finishes it).
+    Halted(String),
 }
 
 /// One event of one secret's run.
@@ -103,6 +106,15 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event about the run `j` records: its secret, rotation, reason and the key set
+    /// it started from (`after` is left for the caller).
+    pub fn of_run(j: &crate::engine::journal::Journal, what: What) -> Event {
+        let mut e = Event::new(&j.secret, &j.rotation_id, what);
+        e.before = j.before.clone();
+        e.reason = j.reason.clone();
+        e
+    }
+
     pub fn new(secret: &str, rotation_id: &str, what: What) -> Event {
         Event {
             secret: secret.to_owned(),
@@ -123,6 +135,7 @@ impl Event {
             What::Step { phase, kind, .. } => format!("{phase}.{kind}"),
             What::Done => "done".into(),
             What::Abandoned(_) => "abandoned".into(),
+            What::Halted(_) => "halted".into(),
         }
     }
 
@@ -132,7 +145,7 @@ impl Event {
             What::Started(op) => op.to_string(),
             What::Step { outcome, .. } => outcome.to_string(),
             What::Done => "ok".into(),
-            What::Abandoned(why) => why.clone(),
+            What::Abandoned(why) | What::Halted(why) => why.clone(),
         }
     }
 }
@@ -196,6 +209,7 @@ impl Sink for Narrative<'_> {
         let line = match &e.what {
             What::Started(_) | What::Done => return Ok(()),
             What::Abandoned(why) => format!("{}: run {} {why}", e.secret, e.rotation_id),
+            What::Halted(why) => format!("{}: {why}", e.secret),
             What::Step { outcome, .. } => {
                 let mut line = format!("{}: {}", e.secret, e.step_name());
                 if let Some(t) = &e.target {
