@@ -370,7 +370,7 @@ async fn finish(
         // so the run is dropped instead of blocking the next one.
         Status::Failed(e) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
             Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::of_run(&j, What::Abandoned("dropped: nothing was written".into()));
+            let mut ev = Event::of_run(j, What::Abandoned("dropped: nothing was written".into()));
             ev.after = j.before.clone();
             engine.sink.emit(&ev).await?;
             Err(e)
@@ -379,7 +379,7 @@ async fn finish(
         Status::Failed(e @ Error::Undone { .. }) => {
             Journal::remove(ctx.state, &secret)?;
             let mut ev = Event::of_run(
-                &j,
+                j,
                 What::Abandoned("closed: undone by another writer".into()),
             );
             ev.after = j.before.clone();
@@ -391,7 +391,7 @@ async fn finish(
             // Nothing was written: nothing to resume.
             Journal::remove(ctx.state, &secret)?;
             let mut ev = Event::of_run(
-                &j,
+                j,
                 What::Abandoned(format!(
                     "dropped: stopped by {signal} before anything was written"
                 )),
@@ -418,7 +418,7 @@ async fn finish(
                 named(failed)
             );
             let after = engine::agreed(&secret, &m.targets).ok().flatten();
-            let mut ev = Event::of_run(&j, What::Halted(why.clone()));
+            let mut ev = Event::of_run(j, What::Halted(why.clone()));
             ev.after = after.clone();
             engine.sink.emit(&ev).await?;
             Ok(Outcome {
