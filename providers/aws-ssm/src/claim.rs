@@ -8,7 +8,8 @@ use rotor_provider::{Error, Fingerprints, KeySet, Result, Target as _};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{self, classify};
-use crate::{Snapshot, SsmTarget};
+use crate::SsmTarget;
+use crate::layout::Snapshot;
 
 /// What `<prefix>/claim/<n>` holds: the run that claimed the write from `meta` version n.
 #[derive(Debug, Serialize, Deserialize)]

@@ -8,7 +8,8 @@ use rotor_provider::protocol::{self, Found};
 use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{Error, Key, KeySet, Result, Version};
 
-use crate::{Meta, Snapshot, SsmTarget};
+use crate::SsmTarget;
+use crate::layout::{Meta, Snapshot};
 
 /// The calls of one write, on one provider.
 pub(crate) struct Calls<'a>(pub(crate) &'a SsmTarget);
