@@ -4,8 +4,9 @@
 
 use rotor_provider::{Error, Result, Target as _};
 
+use crate::SecretsManagerTarget;
 use crate::errors::{classify, is_not_found};
-use crate::{Labels, SecretsManagerTarget};
+use crate::layout::Labels;
 
 impl SecretsManagerTarget {
     /// The run whose claim of a write from `labels`' state stands, if any.

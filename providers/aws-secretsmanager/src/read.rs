@@ -3,9 +3,10 @@
 
 use rotor_provider::{Error, Key, KeySet, Result, Target as _};
 
+use crate::SecretsManagerTarget;
 use crate::config::Format;
 use crate::errors::{classify, is_not_found};
-use crate::{LABELS, Labels, SecretsManagerTarget, TAG_ROTATED_AT, TAG_ROTATION_ID};
+use crate::layout::{LABELS, Labels, TAG_ROTATED_AT, TAG_ROTATION_ID};
 
 impl SecretsManagerTarget {
     /// `DescribeSecret`: `None` when there is no such secret.

@@ -11,7 +11,8 @@
 use rotor_provider::protocol::{self, Found};
 use rotor_provider::{Key, KeySet, Result, Target as _, Version};
 
-use crate::{LABELS, Labels, SecretsManagerTarget, TAG_ROTATED_AT, TAG_ROTATION_ID, TAG_VERSION};
+use crate::SecretsManagerTarget;
+use crate::layout::{LABELS, Labels, TAG_ROTATED_AT, TAG_ROTATION_ID, TAG_VERSION};
 
 /// What the secret holds: its labels and tags, and the keys of the labelled versions.
 #[derive(Clone, Debug, Default)]
@@ -156,7 +157,7 @@ impl protocol::Calls for Calls<'_> {
                 None => {
                     let text = p.text_for(k, state.base.as_deref())?;
                     let vid = p
-                        .put(&text, &crate::token(self.1, slot, k), LABELS[slot])
+                        .put(&text, &crate::layout::token(self.1, slot, k), LABELS[slot])
                         .await?;
                     state.keys.push((vid.clone(), k.clone()));
                     state.labels.apply(slot, Some(vid));
