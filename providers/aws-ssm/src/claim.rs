@@ -7,8 +7,8 @@ use aws_sdk_ssm::types::ParameterType;
 use rotor_provider::{Error, Fingerprints, KeySet, Result, Target as _};
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{self, classify};
 use crate::SsmTarget;
+use crate::errors::{self, classify};
 use crate::layout::Snapshot;
 
 /// What `<prefix>/claim/<n>` holds: the run that claimed the write from `meta` version n.

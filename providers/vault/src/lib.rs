@@ -26,15 +26,15 @@
 //! CAS write per write step: no per-field requests.
 
 mod bounded;
-mod connect;
 mod config;
+mod connect;
 mod errors;
 mod target;
 
 use rotor_provider::{Clients, Result};
 
-pub use connect::Connection;
 pub use config::VaultConfig;
+pub use connect::Connection;
 pub use target::VaultTarget;
 
 /// The `vault` provider.

@@ -1,7 +1,7 @@
 //! One Vault / OpenBao KV v2 secret as a rotor target: read, check-and-set write, history.
 
-use crate::connect::Connection;
 use crate::config::VaultConfig;
+use crate::connect::Connection;
 use crate::errors::{Op, classify};
 use crate::{bounded, connect, errors};
 use rotor_provider::keyset::{self, FieldNames};
