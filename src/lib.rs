@@ -53,7 +53,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
     let mut clients = rotor_provider::Clients::new();
     #[cfg(feature = "kubernetes")]
     if let Some(c) = &config.kube_context {
-        clients = clients.with_setting(rotor_provider_kubernetes::CONTEXT_SETTING, c.clone());
+        clients = clients.with_setting(rotor_registry::kubernetes::CONTEXT_SETTING, c.clone());
     }
     let clients = &clients;
     let state = &config.state;

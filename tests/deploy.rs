@@ -19,7 +19,7 @@ fn recipe(rel: &str) -> String {
 #[test]
 fn systemd_units_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = crate::support::BIN;
+    let bin = crate::support::bin().to_str().expect("a UTF-8 path");
     let service = recipe("systemd/rotor.service")
         .replace("/usr/local/bin/rotor", bin)
         // The man page is not installed here; its check is systemd's, not the unit's.

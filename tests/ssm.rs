@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rotor_provider_aws_ssm::{SsmConfig, SsmTarget};
 use serde_json::Value;
 
 use crate::support::http::{TestServer, forward};
@@ -78,19 +77,6 @@ fn assert_consistent(s: &Sandbox, moto: &Moto, secret: &str) -> BTreeMap<String,
         }
     }
     l
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn conformance() {
-    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
-    let sdk = crate::support::moto::sdk_config(moto.port).await;
-    let config: SsmConfig =
-        serde_json::from_value(serde_json::json!({ "prefix": "/conformance/one" })).unwrap();
-    let p = SsmTarget::with_sdk_config(&config, &sdk).unwrap();
-    rotor_provider::conformance::run(&p).await;
-    tokio::task::spawn_blocking(move || drop(moto))
-        .await
-        .unwrap();
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! store is unchanged.
 //!
 //! This crate also holds the providers that always build — [`file`] (the embedded default)
-//! and [`memory`] — and, behind the `conformance` feature, the suite every provider runs.
+//! and [`memory`]. The conformance suite every provider runs is in `rotor-testkit`.
 
 #![forbid(unsafe_code)]
 
@@ -16,9 +16,6 @@ pub mod file;
 pub mod memory;
 pub mod protocol;
 pub mod slots;
-
-#[cfg(feature = "conformance")]
-pub mod conformance;
 
 pub use clients::Clients;
 pub use error::{Error, Result};

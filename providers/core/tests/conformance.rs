@@ -1,8 +1,8 @@
 //! The conformance suite on the providers that always build.
 
-use rotor_provider::conformance;
 use rotor_provider::file::{FileConfig, FileTarget, Format};
 use rotor_provider::memory::MemoryTarget;
+use rotor_testkit::conformance;
 
 #[tokio::test]
 async fn memory() {

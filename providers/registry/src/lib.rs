@@ -10,6 +10,11 @@
 use rotor_provider::{Clients, Provider, Target};
 use serde::de::{self, MapAccess};
 
+/// The Kubernetes provider's crate, for what the CLI uses of it beyond the provider
+/// traits: the `kubernetes-rollout` action and `--context`.
+#[cfg(feature = "kubernetes")]
+pub use rotor_provider_kubernetes as kubernetes;
+
 macro_rules! providers {
     ($( $(#[$attr:meta])* $variant:ident => $provider:ty ),* $(,)?) => {
         /// The settings of one target, by provider.

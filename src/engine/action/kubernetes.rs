@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use rotor_provider_kubernetes::rollout::{self, Kind, Rollout, Workload};
+use rotor_registry::kubernetes::rollout::{self, Kind, Rollout, Workload};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -37,7 +37,7 @@ struct Spec {
 impl TryFrom<Spec> for KubernetesRollout {
     type Error = String;
     fn try_from(s: Spec) -> Result<Self, String> {
-        rotor_provider_kubernetes::check_name("namespace", &s.namespace)?;
+        rotor_registry::kubernetes::check_name("namespace", &s.namespace)?;
         let mut workloads = Vec::new();
         for (kind, names) in [
             (Kind::Deployment, s.deployments),
@@ -45,7 +45,7 @@ impl TryFrom<Spec> for KubernetesRollout {
             (Kind::DaemonSet, s.daemonsets),
         ] {
             for name in names {
-                rotor_provider_kubernetes::check_name("workload", &name)?;
+                rotor_registry::kubernetes::check_name("workload", &name)?;
                 let w = Workload {
                     kind,
                     namespace: s.namespace.clone(),
@@ -178,7 +178,7 @@ impl KubernetesRollout {
     }
 
     async fn client(&self, clients: &rotor_provider::Clients) -> Result<kube::Client, String> {
-        rotor_provider_kubernetes::client(clients, self.context.as_deref())
+        rotor_registry::kubernetes::client(clients, self.context.as_deref())
             .await
             .map(|(c, _)| c)
             .map_err(|e| e.to_string())
@@ -208,7 +208,7 @@ impl KubernetesRollout {
         if let Err(e) = rollout::check_restartable(&client, w).await {
             return rotor_provider::Verdict::Fail(e);
         }
-        rotor_provider_kubernetes::access::verdict(
+        rotor_registry::kubernetes::access::verdict(
             &client,
             verbs,
             "apps",

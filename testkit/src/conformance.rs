@@ -2,12 +2,12 @@
 //! against a fresh, empty location.
 //!
 //! ```ignore
-//! rotor_provider::conformance::run(&my_provider).await;
+//! rotor_testkit::conformance::run(&my_provider).await;
 //! ```
 //!
 //! It panics with a message naming the broken rule.
 
-use crate::{Error, Key, KeySet, Target, Version, WriteCondition};
+use rotor_provider::{Clients, Error, Key, KeySet, Provider, Target, Version, WriteCondition};
 
 /// The run id the suite writes as.
 const WRITER: &str = "20260304T050607Z-conformance";
@@ -24,6 +24,19 @@ fn full_set() -> KeySet {
         pending: Some(key("pending")),
         rotated_at: Some("2026-03-04T05:06:07Z".parse().unwrap()),
         rotation_id: Some("20260304T050607Z-0a1b2c".into()),
+    }
+}
+
+/// Builds a target of provider `P` from runbook settings (as JSON) and runs the suite
+/// on it; then neither its Debug form nor its location may show any of `hidden` (a
+/// password, a token).
+pub async fn of<P: Provider>(settings: serde_json::Value, hidden: &[&str]) {
+    let config: P::Config = serde_json::from_value(settings).expect("settings of the provider");
+    let t = P::build(&config, "conformance", &Clients::new()).expect("the target builds");
+    run(t.as_ref()).await;
+    let shown = format!("{t:?} {}", t.location());
+    for h in hidden {
+        assert!(!shown.contains(h), "a hidden value shows: {shown}");
     }
 }
 

@@ -357,3 +357,20 @@ pub fn sqlite3(file: &Path, sql: &str) -> String {
     let out = run(Command::new("sqlite3").arg(file).arg(sql), "sqlite3");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A key/value table (`layout: rows`).
+pub const KV: &str = "CREATE TABLE kv (k VARCHAR(200) PRIMARY KEY, v TEXT NOT NULL)";
+
+/// A table with a row per secret and a column per slot (`layout: columns`).
+pub const SECRETS: &str = "CREATE TABLE secrets (name VARCHAR(200) PRIMARY KEY, current TEXT, previous TEXT, \
+     pending TEXT, rotated_at TEXT, rotation_id TEXT)";
+
+/// The `sql:` settings for [`KV`] at `url`.
+pub fn rows_target(url: &str) -> serde_json::Value {
+    serde_json::json!({ "url": url, "table": "kv", "layout": "rows", "key_column": "k", "value_column": "v" })
+}
+
+/// The `sql:` settings for [`SECRETS`] at `url`.
+pub fn columns_target(url: &str) -> serde_json::Value {
+    serde_json::json!({ "url": url, "table": "secrets", "layout": "columns", "key_column": "name" })
+}

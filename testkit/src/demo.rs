@@ -1,8 +1,6 @@
 //! Demo services (`rotor-demo-service`, built with the `demo` feature) for the live
 //! rotation tests: started on free ports, killed when dropped.
 
-#![cfg(feature = "demo")]
-
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,7 +11,7 @@ use super::http::call;
 /// `rotor-demo-service` of the `rotor-keyring` crate, built beside `rotor` by the
 /// workspace build (`--features demo`).
 pub fn demo_bin() -> PathBuf {
-    let bin = std::path::Path::new(super::BIN).with_file_name("rotor-demo-service");
+    let bin = super::bin().with_file_name("rotor-demo-service");
     assert!(
         bin.exists(),
         "{} is not built: ./scripts/test builds it (cargo build -p rotor-keyring --features demo)",
