@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::command::RunSinks;
 use crate::command::{Ctx, Outcome, plan_for, report};
-use crate::engine::event::{Event, Records, What};
+use crate::engine::event::{Event, Record, Records, What};
 use crate::engine::journal::{BatchInfo, BatchRecord, Journal};
 use crate::engine::plan::{Operation, Step, StepKind};
 use crate::engine::{self, Engine, KeyPool, Member, Status, TargetState};
@@ -334,70 +334,25 @@ async fn finish(
     let secret = m.secret().to_owned();
     let steps = records.take(&secret);
     let j = &m.journal;
+    let untouched = j.next == 0 && !m.targets.iter().any(|t| t.touched);
     match m.status {
-        Status::Done => {
-            Journal::remove(ctx.state, &secret)?;
-            let after = engine::agreed(&secret, &m.targets)?;
-            let mut e = Event::new(&secret, &j.rotation_id, What::Done);
-            e.before = j.before.clone();
-            e.after = after.clone();
-            e.reason = j.reason.clone();
-            engine.sink.emit(&e).await?;
-            let outcome = match j.operation {
-                Operation::Create => {
-                    ctx.out.line(&format!(
-                        "{secret}: no signal and no monitor after a create: no service can hold a key that did not exist"
-                    ));
-                    "created"
-                }
-                Operation::Rotate(Strategy::Replace) => "replaced",
-                Operation::Rotate(_) => "rotated",
-                Operation::Force => "force-rotated",
-                Operation::Retire => "previous retired",
-                Operation::Rollback => "rolled back",
-            };
-            Ok(Outcome {
-                outcome: outcome.into(),
-                operation: Some(j.operation),
-                rotation_id: Some(j.rotation_id.clone()),
-                before: j.before.clone(),
-                after,
-                steps,
-                ..Outcome::skipped(&secret, "")
-            })
-        }
+        Status::Done => finished(ctx, engine, &m, steps).await,
         // The first write failed and no store was changed: there is nothing to resume,
         // so the run is dropped instead of blocking the next one.
-        Status::Failed(e) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
-            Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::of_run(j, What::Abandoned("dropped: nothing was written".into()));
-            ev.after = j.before.clone();
-            engine.sink.emit(&ev).await?;
+        Status::Failed(e) if untouched => {
+            drop_run(ctx, engine, j, "dropped: nothing was written".into()).await?;
             Err(e)
         }
         // Another writer undid this run entirely: nothing is left to resume.
         Status::Failed(e @ Error::Undone { .. }) => {
-            Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::of_run(
-                j,
-                What::Abandoned("closed: undone by another writer".into()),
-            );
-            ev.after = j.before.clone();
-            engine.sink.emit(&ev).await?;
+            drop_run(ctx, engine, j, "closed: undone by another writer".into()).await?;
             Err(e)
         }
         Status::Failed(e) => Err(e),
-        Status::Stopped(signal) if j.next == 0 && !m.targets.iter().any(|t| t.touched) => {
-            // Nothing was written: nothing to resume.
-            Journal::remove(ctx.state, &secret)?;
-            let mut ev = Event::of_run(
-                j,
-                What::Abandoned(format!(
-                    "dropped: stopped by {signal} before anything was written"
-                )),
-            );
-            ev.after = j.before.clone();
-            engine.sink.emit(&ev).await?;
+        // Nothing was written: nothing to resume.
+        Status::Stopped(signal) if untouched => {
+            let why = format!("dropped: stopped by {signal} before anything was written");
+            drop_run(ctx, engine, j, why).await?;
             Err(Error::Interrupted {
                 secret,
                 signal,
@@ -431,6 +386,52 @@ async fn finish(
             })
         }
     }
+}
+
+/// A run that reached its end: the journal goes, and the outcome names the operation.
+async fn finished(
+    ctx: &Ctx<'_>,
+    engine: &Engine<'_>,
+    m: &Member<'_>,
+    steps: Vec<Record>,
+) -> Result<Outcome> {
+    let (secret, j) = (m.secret(), &m.journal);
+    Journal::remove(ctx.state, secret)?;
+    let after = engine::agreed(secret, &m.targets)?;
+    let mut e = Event::of_run(j, What::Done);
+    e.after = after.clone();
+    engine.sink.emit(&e).await?;
+    let outcome = match j.operation {
+        Operation::Create => {
+            ctx.out.line(&format!(
+                "{secret}: no signal and no monitor after a create: no service can hold a key that did not exist"
+            ));
+            "created"
+        }
+        Operation::Rotate(Strategy::Replace) => "replaced",
+        Operation::Rotate(_) => "rotated",
+        Operation::Force => "force-rotated",
+        Operation::Retire => "previous retired",
+        Operation::Rollback => "rolled back",
+    };
+    Ok(Outcome {
+        outcome: outcome.into(),
+        operation: Some(j.operation),
+        rotation_id: Some(j.rotation_id.clone()),
+        before: j.before.clone(),
+        after,
+        steps,
+        ..Outcome::skipped(secret, "")
+    })
+}
+
+/// Drops a run that left the stores as they were (`why` says how it ended): its journal
+/// goes and the audit log and receivers hear it was abandoned.
+async fn drop_run(ctx: &Ctx<'_>, engine: &Engine<'_>, j: &Journal, why: String) -> Result<()> {
+    Journal::remove(ctx.state, &j.secret)?;
+    let mut ev = Event::of_run(j, What::Abandoned(why));
+    ev.after = j.before.clone();
+    engine.sink.emit(&ev).await
 }
 
 /// Up to three names, then how many more: a line per secret never grows with the batch.

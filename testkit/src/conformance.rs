@@ -1,7 +1,7 @@
 //! The conformance suite: what every provider must do, run by each provider's tests
 //! against a fresh, empty location.
 //!
-//! ```ignore
+//! ```text
 //! rotor_testkit::conformance::run(&my_provider).await;
 //! ```
 //!

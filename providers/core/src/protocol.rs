@@ -95,11 +95,26 @@ pub async fn write<C: Calls + ?Sized>(
     condition: WriteCondition,
     writer: &str,
 ) -> Result<Version> {
-    let expected = match &condition {
-        WriteCondition::Create => None,
-        WriteCondition::Update(v) => Some(v),
-    };
-    // 1. read and precondition.
+    let from = precondition(store, &condition, writer).await?;
+    let again = claim_and_recheck(store, &from, writer, set).await?;
+    let state = run_calls(store, set, &from.state, again.state, writer).await?;
+    // 5. release.
+    if let Err(e) = store.release(&from.state, writer).await {
+        crate::warn_line(&format!(
+            "rotor: {}: the finished write's claim was not released ({e}); the next write releases it",
+            store.location()
+        ));
+    }
+    Ok(store.version(&state))
+}
+
+/// Step 1: reads the store; refuses another run's claim and a version `condition` does
+/// not accept.
+async fn precondition<C: Calls + ?Sized>(
+    store: &C,
+    condition: &WriteCondition,
+    writer: &str,
+) -> Result<Found<C::State>> {
     let from = store.found().await?;
     if let Some(other) = from.writing.as_deref().filter(|w| *w != writer) {
         return Err(Error::conflict(
@@ -107,7 +122,11 @@ pub async fn write<C: Calls + ?Sized>(
             format!("another rotor's run {other} is writing here"),
         ));
     }
-    if !holds(&condition, from.version.as_ref()) {
+    if !holds(condition, from.version.as_ref()) {
+        let expected = match condition {
+            WriteCondition::Create => None,
+            WriteCondition::Update(v) => Some(v),
+        };
         return Err(Error::conflict(
             store.location(),
             format!(
@@ -117,8 +136,18 @@ pub async fn write<C: Calls + ?Sized>(
             ),
         ));
     }
-    // 2. claim, 3. read again.
-    store.claim(&from, writer, set).await?;
+    Ok(from)
+}
+
+/// Steps 2 and 3: claims the write, then reads again; a writer that finished in between
+/// gets the claim given back and nothing written.
+async fn claim_and_recheck<C: Calls + ?Sized>(
+    store: &C,
+    from: &Found<C::State>,
+    writer: &str,
+    set: &KeySet,
+) -> Result<Found<C::State>> {
+    store.claim(from, writer, set).await?;
     let again = match store.found().await {
         Ok(a) => a,
         Err(e) => {
@@ -137,8 +166,18 @@ pub async fn write<C: Calls + ?Sized>(
             ),
         ));
     }
-    // 4. the calls.
-    let mut state = again.state;
+    Ok(again)
+}
+
+/// Step 4: the calls, in the store's plan; a call without an answer is read back at once.
+/// Returns what the store holds after the last call.
+async fn run_calls<C: Calls + ?Sized>(
+    store: &C,
+    set: &KeySet,
+    from: &C::State,
+    mut state: C::State,
+    writer: &str,
+) -> Result<C::State> {
     let mut done: Vec<String> = Vec::new();
     for call in store.plan(&state, set) {
         let failed = match store.call(call, set, &mut state).await {
@@ -162,7 +201,7 @@ pub async fn write<C: Calls + ?Sized>(
             return Err(failed);
         }
         if done.is_empty() {
-            give_back(store, &from.state, writer).await;
+            give_back(store, from, writer).await;
             return Err(failed);
         }
         return Err(match failed {
@@ -176,14 +215,7 @@ pub async fn write<C: Calls + ?Sized>(
             other => other,
         });
     }
-    // 5. release.
-    if let Err(e) = store.release(&from.state, writer).await {
-        crate::warn_line(&format!(
-            "rotor: {}: the finished write's claim was not released ({e}); the next write releases it",
-            store.location()
-        ));
-    }
-    Ok(store.version(&state))
+    Ok(state)
 }
 
 /// Gives the claim back after a write that wrote nothing; a failure is said, not fatal

@@ -98,6 +98,23 @@ impl SlotMap {
 impl SqlConfig {
     /// The layout, or why the settings do not make one.
     pub(crate) fn layout(&self, secret: &str) -> std::result::Result<Layout, String> {
+        self.check_settings()?;
+        let layout = match self.layout {
+            LayoutKind::Rows => self.rows(secret)?,
+            LayoutKind::Columns => self.columns(secret)?,
+        };
+        if let Some(c) = &self.encrypted_column
+            && matches!(&layout, Layout::Rows { key_column, value_column, .. } if c == key_column || c == value_column)
+        {
+            return Err(format!(
+                "sql: encrypted_column `{c}` is also the key or value column"
+            ));
+        }
+        Ok(layout)
+    }
+
+    /// The settings every layout shares: names, the lock wait, where the URL comes from.
+    fn check_settings(&self) -> std::result::Result<(), String> {
         check_identifier("table", &self.table, true)?;
         check_identifier("key_column", &self.key_column, false)?;
         if let Some(c) = &self.encrypted_column {
@@ -121,77 +138,73 @@ impl SqlConfig {
                     .into(),
             );
         }
-        let given = |name: &str, set: bool| {
-            if set {
-                Err(format!(
-                    "sql: `{name}` goes with layout: {}",
-                    match self.layout {
-                        LayoutKind::Rows => "columns",
-                        LayoutKind::Columns => "rows",
-                    }
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let layout = match self.layout {
-            LayoutKind::Rows => {
-                given("key", self.key.is_some())?;
-                given(
-                    "columns",
-                    self.columns.entries().iter().any(|e| e.is_some()),
-                )?;
-                let value_column = self
-                    .value_column
-                    .clone()
-                    .ok_or("sql: layout: rows needs `value_column`")?;
-                check_identifier("value_column", &value_column, false)?;
-                if value_column == self.key_column {
-                    return Err("sql: key_column and value_column must differ".into());
-                }
-                let keys = match &self.keys {
-                    // Only the slots given are stored.
-                    Some(k) => k.resolve(|_| None),
-                    None => SlotMap::default().resolve(|s| Some(format!("{secret}.{s}"))),
-                };
-                keys.check("row key")?;
-                Layout::Rows {
-                    key_column: self.key_column.clone(),
-                    value_column,
-                    keys,
-                }
-            }
-            LayoutKind::Columns => {
-                given("keys", self.keys.is_some())?;
-                given("value_column", self.value_column.is_some())?;
-                let columns = self.columns.resolve(|s| Some(s.to_owned()));
-                columns.check("column")?;
-                for (_, c) in columns.stored() {
-                    check_identifier("column", c, false)?;
-                    if c == self.key_column || Some(c) == self.encrypted_column.as_deref() {
-                        return Err(format!(
-                            "sql: column `{c}` is also the key or encrypted column"
-                        ));
-                    }
-                }
-                let key = self.key.clone().unwrap_or_else(|| secret.to_owned());
-                if key.is_empty() || key.chars().any(char::is_control) {
-                    return Err("sql: `key` is empty or holds a control character".into());
-                }
-                Layout::Columns {
-                    key_column: self.key_column.clone(),
-                    key,
-                    columns,
-                }
-            }
-        };
-        if let Some(c) = &self.encrypted_column
-            && matches!(&layout, Layout::Rows { key_column, value_column, .. } if c == key_column || c == value_column)
-        {
-            return Err(format!(
-                "sql: encrypted_column `{c}` is also the key or value column"
-            ));
+        Ok(())
+    }
+
+    /// Refuses a setting of the other layout.
+    fn not_given(&self, name: &str, set: bool) -> std::result::Result<(), String> {
+        if !set {
+            return Ok(());
         }
-        Ok(layout)
+        Err(format!(
+            "sql: `{name}` goes with layout: {}",
+            match self.layout {
+                LayoutKind::Rows => "columns",
+                LayoutKind::Columns => "rows",
+            }
+        ))
+    }
+
+    /// `layout: rows`: a row per slot.
+    fn rows(&self, secret: &str) -> std::result::Result<Layout, String> {
+        self.not_given("key", self.key.is_some())?;
+        self.not_given(
+            "columns",
+            self.columns.entries().iter().any(|e| e.is_some()),
+        )?;
+        let value_column = self
+            .value_column
+            .clone()
+            .ok_or("sql: layout: rows needs `value_column`")?;
+        check_identifier("value_column", &value_column, false)?;
+        if value_column == self.key_column {
+            return Err("sql: key_column and value_column must differ".into());
+        }
+        let keys = match &self.keys {
+            // Only the slots given are stored.
+            Some(k) => k.resolve(|_| None),
+            None => SlotMap::default().resolve(|s| Some(format!("{secret}.{s}"))),
+        };
+        keys.check("row key")?;
+        Ok(Layout::Rows {
+            key_column: self.key_column.clone(),
+            value_column,
+            keys,
+        })
+    }
+
+    /// `layout: columns`: a row per secret, a column per slot.
+    fn columns(&self, secret: &str) -> std::result::Result<Layout, String> {
+        self.not_given("keys", self.keys.is_some())?;
+        self.not_given("value_column", self.value_column.is_some())?;
+        let columns = self.columns.resolve(|s| Some(s.to_owned()));
+        columns.check("column")?;
+        for (_, c) in columns.stored() {
+            check_identifier("column", c, false)?;
+            if c == self.key_column || Some(c) == self.encrypted_column.as_deref() {
+                return Err(format!(
+                    "sql: column `{c}` is also the key or encrypted column"
+                ));
+            }
+        }
+        let key = self.key.clone().unwrap_or_else(|| secret.to_owned());
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err("sql: `key` is empty or holds a control character".into());
+        }
+        Ok(Layout::Columns {
+            key_column: self.key_column.clone(),
+            key,
+            columns,
+        })
     }
 }

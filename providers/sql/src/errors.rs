@@ -90,57 +90,8 @@ pub fn classify(e: sqlx::Error, d: Doing<'_>) -> Error {
     match &e {
         sqlx::Error::Database(db) => {
             let said = db.message().to_owned();
-            match class(d.dialect, db.as_ref()) {
-                Class::NoTable => Error::Config {
-                    location,
-                    detail: format!("{on}: no such table ({said})"),
-                },
-                Class::NoColumn => Error::Config {
-                    location,
-                    detail: format!(
-                        "{on}: no such column ({said}); check key_column, value_column and the column names"
-                    ),
-                },
-                Class::NoDatabase => Error::Config {
-                    location,
-                    detail: match d.dialect {
-                        Dialect::Sqlite => format!(
-                            "cannot open the database file ({said}); it must exist and be readable (rotor never creates it)"
-                        ),
-                        _ => format!("no such database ({said})"),
-                    },
-                },
-                Class::Denied => Error::PermissionDenied {
-                    location,
-                    detail: format!("{on}: {said}"),
-                    cause: Some(Box::new(e)),
-                },
-                Class::Locked => Error::Other {
-                    location,
-                    detail: format!(
-                        "{on}: the database is locked: another connection held the lock past the {}s wait ({said}); nothing was written",
-                        d.wait.as_secs_f32()
-                    ),
-                    cause: Some(Box::new(e)),
-                },
-                Class::Deadlock => Error::Other {
-                    location,
-                    detail: format!(
-                        "{on}: the database broke a deadlock by rolling this transaction back ({said}); nothing was written"
-                    ),
-                    cause: Some(Box::new(e)),
-                },
-                Class::Raced => Error::conflict(
-                    location,
-                    format!("{on}: another writer changed these rows at the same time ({said})"),
-                ),
-                Class::Timeout => Error::Unreachable {
-                    location,
-                    detail: format!("{on}: the statement timed out ({said})"),
-                    cause: Some(Box::new(e)),
-                },
-                Class::Other => Error::other(location, format!("{on}: {said}"), e),
-            }
+            let class = class(d.dialect, db.as_ref());
+            database(e, class, &said, &d, location, &on)
         }
         sqlx::Error::Io(io) if rotor_provider::error::is_tls_failure(&io.to_string()) => {
             Error::Other {
@@ -175,6 +126,68 @@ pub fn classify(e: sqlx::Error, d: Doing<'_>) -> Error {
             location,
         },
         _ => Error::other(location, format!("{on}: {e}"), e),
+    }
+}
+
+/// An error the database itself answered, by its class.
+fn database(
+    e: sqlx::Error,
+    class: Class,
+    said: &str,
+    d: &Doing<'_>,
+    location: String,
+    on: &str,
+) -> Error {
+    match class {
+        Class::NoTable => Error::Config {
+            location,
+            detail: format!("{on}: no such table ({said})"),
+        },
+        Class::NoColumn => Error::Config {
+            location,
+            detail: format!(
+                "{on}: no such column ({said}); check key_column, value_column and the column names"
+            ),
+        },
+        Class::NoDatabase => Error::Config {
+            location,
+            detail: match d.dialect {
+                Dialect::Sqlite => format!(
+                    "cannot open the database file ({said}); it must exist and be readable (rotor never creates it)"
+                ),
+                _ => format!("no such database ({said})"),
+            },
+        },
+        Class::Denied => Error::PermissionDenied {
+            location,
+            detail: format!("{on}: {said}"),
+            cause: Some(Box::new(e)),
+        },
+        Class::Locked => Error::Other {
+            location,
+            detail: format!(
+                "{on}: the database is locked: another connection held the lock past the {}s wait ({said}); nothing was written",
+                d.wait.as_secs_f32()
+            ),
+            cause: Some(Box::new(e)),
+        },
+        Class::Deadlock => Error::Other {
+            location,
+            detail: format!(
+                "{on}: the database broke a deadlock by rolling this transaction back ({said}); nothing was written"
+            ),
+            cause: Some(Box::new(e)),
+        },
+        Class::Raced => Error::conflict(
+            location,
+            format!("{on}: another writer changed these rows at the same time ({said})"),
+        ),
+        Class::Timeout => Error::Unreachable {
+            location,
+            detail: format!("{on}: the statement timed out ({said})"),
+            cause: Some(Box::new(e)),
+        },
+        Class::Other => Error::other(location, format!("{on}: {said}"), e),
     }
 }
 

@@ -147,137 +147,163 @@ impl Statements {
         encrypted: Option<&str>,
         time: ColumnType,
     ) -> Self {
-        let q = |n: &str| dialect.quote(n);
-        let p = |n: usize| dialect.param(n);
-        let t = q(table);
-        // Every value is read as text (an integer or timestamp column too) and cut at
-        // one byte past the longest value rotor accepts, so a hostile row cannot make
-        // it read without bound.
-        let read_col =
-            |c: &str| format!("SUBSTR({}, 1, {})", dialect.as_text(&q(c)), MAX_VALUE + 1);
-        let enc = encrypted.map(|c| format!(", {}", read_col(c)));
-        let enc = enc.as_deref().unwrap_or("");
-        // A new row says it is not encrypted; `'0'` reads as false or 0 in every dialect
-        // and column type that can hold such a flag.
-        let (enc_col, enc_val) = match encrypted {
-            Some(c) => (format!(", {}", q(c)), ", '0'".to_owned()),
-            None => (String::new(), String::new()),
-        };
-        let (read, insert, update, delete) = match &layout {
+        let parts = Parts::new(dialect, table, encrypted);
+        let (read, insert, update, delete, probes) = match &layout {
             Layout::Rows {
                 key_column,
                 value_column,
                 keys,
-            } => {
-                let (k, v) = (q(key_column), q(value_column));
-                let list: Vec<String> = (1..=keys.stored().count()).map(p).collect();
-                (
-                    // At most 5 rows match unless the key is not unique, which is refused.
-                    format!(
-                        "SELECT {k}, {}{enc} FROM {t} WHERE {k} IN ({}) LIMIT 10",
-                        read_col(value_column),
-                        list.join(", ")
-                    ),
-                    format!(
-                        "INSERT INTO {t} ({k}, {v}{enc_col}) VALUES ({}, {}{enc_val})",
-                        p(1),
-                        p(2)
-                    ),
-                    format!("UPDATE {t} SET {v} = {} WHERE {k} = {}", p(1), p(2)),
-                    format!("DELETE FROM {t} WHERE {k} = {}", p(1)),
-                )
-            }
+            } => parts.rows(key_column, value_column, keys),
             Layout::Columns {
                 key_column,
                 columns,
                 ..
-            } => {
-                let k = q(key_column);
-                let cols: Vec<String> = columns.stored().map(|(_, c)| q(c)).collect();
-                let slots: Vec<usize> = columns.stored().map(|(slot, _)| slot).collect();
-                let n = cols.len();
-                // Each value as its column's own type (`rotated_at` may be a timestamp).
-                let param = |i: usize| match slots.get(i - 1) {
-                    Some(3) => dialect.typed_param(&p(i), time),
-                    _ => p(i),
-                };
-                let sets: Vec<String> = cols
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| format!("{c} = {}", param(i + 1)))
-                    .collect();
-                let values: Vec<String> = (1..=n + 1).map(param).collect();
-                let reads: Vec<String> = columns.stored().map(|(_, c)| read_col(c)).collect();
-                (
-                    format!(
-                        "SELECT {}{enc} FROM {t} WHERE {k} = {} LIMIT 2",
-                        reads.join(", "),
-                        p(1)
-                    ),
-                    format!(
-                        "INSERT INTO {t} ({}, {k}{enc_col}) VALUES ({}{enc_val})",
-                        cols.join(", "),
-                        values.join(", ")
-                    ),
-                    format!(
-                        "UPDATE {t} SET {} WHERE {k} = {}",
-                        sets.join(", "),
-                        p(n + 1)
-                    ),
-                    String::new(),
-                )
-            }
-        };
-        let lock = format!("{read}{}", dialect.lock_suffix());
-        let probes = match &layout {
-            Layout::Rows {
-                key_column,
-                value_column,
-                ..
-            } => {
-                let (k, v) = (q(key_column), q(value_column));
-                vec![
-                    ("UPDATE", format!("UPDATE {t} SET {v} = {v} WHERE 1 = 0")),
-                    (
-                        "INSERT",
-                        format!(
-                            "INSERT INTO {t} ({k}, {v}{enc_col}) SELECT {k}, {v}{enc_col} FROM {t} WHERE 1 = 0"
-                        ),
-                    ),
-                    ("DELETE", format!("DELETE FROM {t} WHERE 1 = 0")),
-                ]
-            }
-            Layout::Columns {
-                key_column,
-                columns,
-                ..
-            } => {
-                let mut cols: Vec<String> = columns.stored().map(|(_, c)| q(c)).collect();
-                let sets: Vec<String> = cols.iter().map(|c| format!("{c} = {c}")).collect();
-                cols.push(q(key_column));
-                let list = format!("{}{enc_col}", cols.join(", "));
-                vec![
-                    (
-                        "UPDATE",
-                        format!("UPDATE {t} SET {} WHERE 1 = 0", sets.join(", ")),
-                    ),
-                    (
-                        "INSERT",
-                        format!("INSERT INTO {t} ({list}) SELECT {list} FROM {t} WHERE 1 = 0"),
-                    ),
-                ]
-            }
+            } => parts.columns(key_column, columns, time),
         };
         Statements {
+            lock: format!("{read}{}", dialect.lock_suffix()),
             probes,
             table: table.to_owned(),
             layout,
             read,
-            lock,
             insert,
             update,
             delete,
         }
+    }
+}
+
+/// read, insert, update, delete and the `rotor check` probes of one layout.
+type Built = (String, String, String, String, Vec<(&'static str, String)>);
+
+/// What every statement on one table shares: the dialect, the quoted table name and
+/// the `encrypted` flag column (read, and set to false on a new row).
+struct Parts {
+    dialect: Dialect,
+    t: String,
+    /// `, <read of the flag>` in a SELECT list, or nothing.
+    enc: String,
+    /// `, <flag column>` in an INSERT column list, or nothing.
+    enc_col: String,
+    /// `, '0'` in an INSERT value list, or nothing: `'0'` reads as false or 0 in every
+    /// dialect and column type that can hold such a flag.
+    enc_val: String,
+}
+
+impl Parts {
+    fn new(dialect: Dialect, table: &str, encrypted: Option<&str>) -> Parts {
+        let mut parts = Parts {
+            dialect,
+            t: dialect.quote(table),
+            enc: String::new(),
+            enc_col: String::new(),
+            enc_val: String::new(),
+        };
+        if let Some(c) = encrypted {
+            parts.enc = format!(", {}", parts.read_col(c));
+            parts.enc_col = format!(", {}", dialect.quote(c));
+            parts.enc_val = ", '0'".to_owned();
+        }
+        parts
+    }
+
+    fn q(&self, name: &str) -> String {
+        self.dialect.quote(name)
+    }
+
+    fn p(&self, n: usize) -> String {
+        self.dialect.param(n)
+    }
+
+    /// Every value is read as text (an integer or timestamp column too) and cut at one
+    /// byte past the longest value rotor accepts, so a hostile row cannot make it read
+    /// without bound.
+    fn read_col(&self, c: &str) -> String {
+        format!(
+            "SUBSTR({}, 1, {})",
+            self.dialect.as_text(&self.q(c)),
+            MAX_VALUE + 1
+        )
+    }
+
+    /// A row per slot: key and value columns.
+    fn rows(&self, key_column: &str, value_column: &str, keys: &SlotNames) -> Built {
+        let (t, enc, enc_col, enc_val) = (&self.t, &self.enc, &self.enc_col, &self.enc_val);
+        let (k, v) = (self.q(key_column), self.q(value_column));
+        let list: Vec<String> = (1..=keys.stored().count()).map(|n| self.p(n)).collect();
+        let (p1, p2) = (self.p(1), self.p(2));
+        (
+            // At most 5 rows match unless the key is not unique, which is refused.
+            format!(
+                "SELECT {k}, {}{enc} FROM {t} WHERE {k} IN ({}) LIMIT 10",
+                self.read_col(value_column),
+                list.join(", ")
+            ),
+            format!("INSERT INTO {t} ({k}, {v}{enc_col}) VALUES ({p1}, {p2}{enc_val})"),
+            format!("UPDATE {t} SET {v} = {p1} WHERE {k} = {p2}"),
+            format!("DELETE FROM {t} WHERE {k} = {p1}"),
+            vec![
+                ("UPDATE", format!("UPDATE {t} SET {v} = {v} WHERE 1 = 0")),
+                (
+                    "INSERT",
+                    format!(
+                        "INSERT INTO {t} ({k}, {v}{enc_col}) SELECT {k}, {v}{enc_col} FROM {t} WHERE 1 = 0"
+                    ),
+                ),
+                ("DELETE", format!("DELETE FROM {t} WHERE 1 = 0")),
+            ],
+        )
+    }
+
+    /// A row per secret: a column per slot, each value as its column's own type
+    /// (`rotated_at` may be a timestamp).
+    fn columns(&self, key_column: &str, columns: &SlotNames, time: ColumnType) -> Built {
+        let (t, enc, enc_col, enc_val) = (&self.t, &self.enc, &self.enc_col, &self.enc_val);
+        let k = self.q(key_column);
+        let cols: Vec<String> = columns.stored().map(|(_, c)| self.q(c)).collect();
+        let slots: Vec<usize> = columns.stored().map(|(slot, _)| slot).collect();
+        let n = cols.len();
+        let param = |i: usize| match slots.get(i - 1) {
+            Some(3) => self.dialect.typed_param(&self.p(i), time),
+            _ => self.p(i),
+        };
+        let sets: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = {}", param(i + 1)))
+            .collect();
+        let values: Vec<String> = (1..=n + 1).map(param).collect();
+        let reads: Vec<String> = columns.stored().map(|(_, c)| self.read_col(c)).collect();
+        let same: Vec<String> = cols.iter().map(|c| format!("{c} = {c}")).collect();
+        let list = format!("{}, {k}{enc_col}", cols.join(", "));
+        (
+            format!(
+                "SELECT {}{enc} FROM {t} WHERE {k} = {} LIMIT 2",
+                reads.join(", "),
+                self.p(1)
+            ),
+            format!(
+                "INSERT INTO {t} ({}, {k}{enc_col}) VALUES ({}{enc_val})",
+                cols.join(", "),
+                values.join(", ")
+            ),
+            format!(
+                "UPDATE {t} SET {} WHERE {k} = {}",
+                sets.join(", "),
+                self.p(n + 1)
+            ),
+            String::new(),
+            vec![
+                (
+                    "UPDATE",
+                    format!("UPDATE {t} SET {} WHERE 1 = 0", same.join(", ")),
+                ),
+                (
+                    "INSERT",
+                    format!("INSERT INTO {t} ({list}) SELECT {list} FROM {t} WHERE 1 = 0"),
+                ),
+            ],
+        )
     }
 }
 
