@@ -19,13 +19,8 @@ pub struct SecretsManagerTarget {
     pub(crate) pacer: Arc<Pacer>,
 }
 
-impl std::fmt::Debug for SecretsManagerTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretsManagerTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(SecretsManagerTarget);
 
 impl SecretsManagerTarget {
     /// A provider whose SDK configuration (credentials, region, endpoint) the caller

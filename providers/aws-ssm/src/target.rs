@@ -40,13 +40,8 @@ impl SsmTarget {
     }
 }
 
-impl std::fmt::Debug for SsmTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SsmTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(SsmTarget);
 
 impl SsmTarget {
     pub fn new(config: &SsmConfig, clients: &Clients) -> Result<Self> {

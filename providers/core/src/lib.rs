@@ -270,3 +270,22 @@ pub trait Target: Send + Sync + fmt::Debug {
         Ok(None)
     }
 }
+
+/// `impl Debug` for a target type that shows its location and nothing else: a target
+/// holds clients with credentials and key sets, none of which may reach a log.
+///
+/// ```text
+/// rotor_provider::debug_as_location!(VaultTarget);
+/// ```
+#[macro_export]
+macro_rules! debug_as_location {
+    ($target:ty) => {
+        impl ::std::fmt::Debug for $target {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($target))
+                    .field("location", &$crate::Target::location(self))
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}

@@ -30,14 +30,8 @@ pub struct SecretTarget {
     pub(crate) context: Option<String>,
 }
 
-impl std::fmt::Debug for SecretTarget {
-    // A Secret's Debug shows its data: only the location is shown.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(SecretTarget);
 
 impl SecretTarget {
     pub fn new(config: &SecretConfig, clients: &Clients) -> Self {

@@ -19,13 +19,8 @@ pub struct KeyringTarget {
     pub(crate) config: KeyringConfig,
 }
 
-impl std::fmt::Debug for KeyringTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyringTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(KeyringTarget);
 
 impl KeyringTarget {
     /// The entry of each slot this target stores (`None`: not stored), and meta.

@@ -38,13 +38,8 @@ pub struct RedisTarget {
     pub(crate) version_field: String,
 }
 
-impl std::fmt::Debug for RedisTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(RedisTarget);
 
 impl RedisTarget {
     /// Runs `script` with the layout's keys, `args` after the common ones.

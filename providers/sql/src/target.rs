@@ -31,13 +31,8 @@ pub struct SqlTarget {
     pub(crate) typed: tokio::sync::OnceCell<(Statements, ColumnType)>,
 }
 
-impl std::fmt::Debug for SqlTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(SqlTarget);
 
 /// What a locked or plain read found: the raw slot values.
 pub(crate) struct Found {

@@ -47,14 +47,8 @@ impl VaultTarget {
     }
 }
 
-impl std::fmt::Debug for VaultTarget {
-    // The client holds the token: only the location is shown.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VaultTarget")
-            .field("location", &self.location())
-            .finish_non_exhaustive()
-    }
-}
+// The client holds credentials and the store holds keys: only the location is shown.
+rotor_provider::debug_as_location!(VaultTarget);
 
 impl VaultTarget {
     /// Resolves the connection from the runbook and the environment. Providers with the
