@@ -41,8 +41,9 @@ use delivery::deliver_all;
 pub use delivery::sign;
 
 use crate::audit::Entry;
-use crate::engine::event::{Audit, Event, Sink, StepOutcome, What};
+use crate::engine::event::{Event, StepOutcome, What};
 use crate::engine::plan::{Operation, StepKind};
+use crate::engine::sink::{Audit, Sink};
 use crate::error::Result;
 
 /// How long one message is retried.

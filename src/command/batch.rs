@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use crate::command::RunSinks;
 use crate::command::{Ctx, Outcome, plan_for, report};
-use crate::engine::event::{Event, Record, Records, What};
+use crate::engine::event::{Event, What};
 use crate::engine::journal::{BatchInfo, BatchRecord, Journal};
 use crate::engine::plan::{Operation, Step, StepKind};
+use crate::engine::sink::{Record, Records};
 use crate::engine::{self, Engine, KeyPool, Member, Status, TargetState};
 use crate::error::{Error, Result};
 use crate::keys;

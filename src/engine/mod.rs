@@ -20,10 +20,12 @@ mod monitor;
 pub mod plan;
 pub mod run;
 mod signal;
+pub mod sink;
 pub mod target;
 mod verify;
 mod write;
 
-pub use event::{Event, Record, Sink, StepOutcome, What};
+pub use event::{Event, StepOutcome, What};
 pub use run::{Engine, Member, Status, run};
+pub use sink::{Record, Sink};
 pub use target::{KeyPool, TargetFilter, TargetState, agreed, describe, label, open_targets};

@@ -8,9 +8,10 @@ use futures_util::StreamExt;
 use rotor_provider::{Clients, Fingerprint};
 
 use crate::engine::batch::phase_position;
-use crate::engine::event::{Event, Sink, StepOutcome, What};
+use crate::engine::event::{Event, StepOutcome, What};
 use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Step, StepKind};
+use crate::engine::sink::Sink;
 use crate::engine::target::{KeyPool, TargetState};
 use crate::engine::{monitor, signal, verify, write};
 use crate::error::{Error, Result};

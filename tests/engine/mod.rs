@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rotor::engine::event::{Event, Sink, StepOutcome, What};
+use rotor::engine::event::{Event, StepOutcome, What};
 use rotor::engine::journal::{BatchInfo, Journal};
 use rotor::engine::plan::{self, Inputs, Operation};
+use rotor::engine::sink::Sink;
 use rotor::engine::{Engine, KeyPool, Member, Status, TargetState};
 use rotor::error::exit;
 use rotor::provider::{
