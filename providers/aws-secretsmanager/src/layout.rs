@@ -1,9 +1,10 @@
 //! How a key set lies in Secrets Manager: one secret version per slot, found by its
 //! staging label (AWSCURRENT, AWSPREVIOUS, AWSPENDING), and rotor's tags on the secret.
 
+use std::collections::BTreeMap;
+
 use rotor_provider::{Key, Version};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 
 pub(crate) const CURRENT: &str = "AWSCURRENT";
 pub(crate) const PREVIOUS: &str = "AWSPREVIOUS";

@@ -1,16 +1,18 @@
 //! One Secrets Manager secret as a rotor target: read, the write protocol's calls, history.
 
-use crate::config::SecretsManagerConfig;
-use crate::errors::classify;
-use crate::layout::{Labels, describe, token};
-use crate::write;
+use std::sync::Arc;
+
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::types::Tag;
 use rotor_aws_common::Pacer;
 use rotor_provider::protocol;
 use rotor_provider::{Error, Key, KeySet, Result, Target, Version, Versioned, WriteCondition};
-use std::sync::Arc;
+
+use crate::config::SecretsManagerConfig;
+use crate::errors::classify;
+use crate::layout::{Labels, describe, token};
+use crate::write;
 
 /// One secret's key set in Secrets Manager.
 pub struct SecretsManagerTarget {

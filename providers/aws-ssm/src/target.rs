@@ -1,10 +1,7 @@
 //! One key set under an SSM prefix as a rotor target: read, the write protocol's calls, history.
 
-use crate::config::SsmConfig;
-use crate::connect::make_client;
-use crate::errors::classify;
-use crate::layout::{Meta, SLOTS, Snapshot};
-use crate::{errors, write};
+use std::sync::Arc;
+
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use rotor_aws_common::Pacer;
@@ -12,7 +9,12 @@ use rotor_provider::protocol;
 use rotor_provider::{
     Clients, Error, Key, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
-use std::sync::Arc;
+
+use crate::config::SsmConfig;
+use crate::connect::make_client;
+use crate::errors::classify;
+use crate::layout::{Meta, SLOTS, Snapshot};
+use crate::{errors, write};
 
 pub struct SsmTarget {
     pub(crate) config: SsmConfig,

@@ -1,10 +1,11 @@
 //! One API client per kubeconfig context, shared by every target and action of a run
 //! (kubeconfig, a named context, or the in-cluster service account).
 
+use std::sync::Arc;
+
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use rotor_provider::{Clients, Error, Result};
-use std::sync::Arc;
 
 /// The setting in the run's [`Clients`] naming the context `--context` chose for every
 /// target and action without its own.

@@ -1,17 +1,19 @@
 //! One Kubernetes Secret as a rotor target: one data key per slot (names overridable) and
 //! rotor's annotations; read, check-and-set write (resourceVersion), history.
 
-use crate::access;
-use crate::config::SecretConfig;
-use crate::connect::{SharedClient, cell, connect};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use rotor_provider::keyset::{self, FieldNames};
 use rotor_provider::{Clients, Error, KeySet, Result, Target, Version, Versioned, WriteCondition};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+
+use crate::access;
+use crate::config::SecretConfig;
+use crate::connect::{SharedClient, cell, connect};
 
 /// rotor's annotations on the Secret (the rotation's time and id) start with this.
 const ANNOTATION_PREFIX: &str = "rotor.";

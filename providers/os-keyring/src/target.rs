@@ -1,17 +1,19 @@
 //! One secret's entries in the OS keyring as a rotor target: read and write through the
 //! core's write protocol.
 
+use std::sync::Arc;
+
+use rotor_provider::protocol::{self};
+use rotor_provider::{
+    Capabilities, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
+};
+
 use crate::config::KeyringConfig;
 use crate::layout::{Held, Meta};
 use crate::worker;
 use crate::worker::CALL_TIMEOUT;
 use crate::worker::{EntryName, Failure, Keyring};
 use crate::write::Writes;
-use rotor_provider::protocol::{self};
-use rotor_provider::{
-    Capabilities, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
-};
-use std::sync::Arc;
 
 /// One secret's key set in the OS keyring.
 pub struct KeyringTarget {

@@ -1,10 +1,11 @@
 //! The write protocol's calls for the OS keyring: read, claim, one entry per call, release.
 
-use crate::layout::{Held, entries_of};
-use crate::target::KeyringTarget;
 use rotor_provider::protocol::{self, Found};
 use rotor_provider::slots::{self, SlotWrite};
 use rotor_provider::{KeySet, Result, Target, Version};
+
+use crate::layout::{Held, entries_of};
+use crate::target::KeyringTarget;
 
 /// The keyring's calls in the provider core's write protocol: the claim in the meta
 /// entry, one entry per slot in the core's slot order, then the meta entry without the

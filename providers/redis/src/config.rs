@@ -1,9 +1,11 @@
 //! The `redis:` settings of a runbook target, and their checks.
 
-use crate::layout::Layout;
+use std::path::PathBuf;
+
 use rotor_provider::keyset::{FieldNames, FieldOverrides};
 use serde::Deserialize;
-use std::path::PathBuf;
+
+use crate::layout::Layout;
 
 /// The `redis:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]

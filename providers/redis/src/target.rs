@@ -1,14 +1,16 @@
 //! One secret's key set in Redis / Valkey as a rotor target: read, and one Lua script per
 //! write that compares the version and writes every slot, or nothing.
 
-use crate::connect::{Conn, Settings};
-use crate::layout::Layout;
-use crate::{connect, errors, holds};
+use std::sync::{Arc, LazyLock};
+
 use redis::{Script, Value};
 use rotor_provider::{
     Capabilities, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
-use std::sync::{Arc, LazyLock};
+
+use crate::connect::{Conn, Settings};
+use crate::layout::Layout;
+use crate::{connect, errors, holds};
 
 pub(crate) static READ: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(

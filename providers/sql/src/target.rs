@@ -2,6 +2,16 @@
 //! one locking transaction per write that compares the version and writes every slot, or
 //! nothing.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use rotor_provider::{
+    Capabilities, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
+};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Connection, Row};
+
 use crate::connect::CONNECT_TIMEOUT;
 use crate::connect::{Pool, Settings};
 use crate::dialect::ColumnType;
@@ -9,14 +19,6 @@ use crate::dialect::Dialect;
 use crate::errors::Doing;
 use crate::layout::{Layout, Raw, Statements, TimeFormat};
 use crate::{STATEMENT_TIMEOUT, errors, holds, layout};
-use rotor_provider::{
-    Capabilities, Error, KeySet, Result, Target, Version, Versioned, WriteCondition,
-};
-use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Connection, Row};
-use std::sync::Arc;
-use std::time::Duration;
 
 /// One secret's key set in a table.
 pub struct SqlTarget {

@@ -1,8 +1,9 @@
 //! The `vault:` settings of a runbook target, and their checks.
 
+use std::path::PathBuf;
+
 use rotor_provider::keyset::{FieldNames, FieldOverrides};
 use serde::Deserialize;
-use std::path::PathBuf;
 
 /// The `vault:` target of a runbook.
 #[derive(Clone, Debug, Deserialize)]

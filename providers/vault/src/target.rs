@@ -1,20 +1,22 @@
 //! One Vault / OpenBao KV v2 secret as a rotor target: read, check-and-set write, history.
 
-use crate::config::VaultConfig;
-use crate::connect::Connection;
-use crate::errors::{Op, classify};
-use crate::{bounded, connect, errors};
+use std::sync::{Arc, Mutex};
+
 use rotor_provider::keyset::{self, FieldNames};
 use rotor_provider::{
     Clients, Error, History, KeySet, Result, Target, Version, Versioned, WriteCondition,
 };
 use serde_json::{Map, Value};
-use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use vaultrs::api::kv2::requests::{
     ReadSecretMetadataRequest, ReadSecretRequest, SetSecretRequest, SetSecretRequestOptions,
 };
 use vaultrs::client::VaultClient;
+
+use crate::config::VaultConfig;
+use crate::connect::Connection;
+use crate::errors::{Op, classify};
+use crate::{bounded, connect, errors};
 
 pub struct VaultTarget {
     conn: Arc<Connection>,
