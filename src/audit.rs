@@ -115,6 +115,33 @@ impl AuditLog {
         })
     }
 
+    /// Opens the log for a command that writes (the caller holds the lock). A last line
+    /// an append left without its line end is what a kill or a power loss in the middle
+    /// of an append leaves: it is repaired first, as `rotor audit repair` does (set aside,
+    /// recorded in the chain) and said on stderr, so an interrupted run is finished by
+    /// `resume` alone. A log that ends with a line end and still breaks is not a crash's
+    /// doing: it is refused as [`AuditLog::open`] refuses it.
+    pub fn open_for_writing(state: &StateDir) -> Result<AuditLog> {
+        match AuditLog::open(state) {
+            Err(Error::AuditLog { path, problem })
+                if matches!(
+                    problem,
+                    AuditProblem::TornLastLine | AuditProblem::NoLineEnd
+                ) && !ends_with_newline(&path) =>
+            {
+                if let Some(done) = repair(state)? {
+                    rotor_provider::warn_line(&format!(
+                        "rotor: warning: {}: an append was cut off by a crash; {}",
+                        path.display(),
+                        done.describe()
+                    ));
+                }
+                AuditLog::open(state)
+            }
+            other => other,
+        }
+    }
+
     /// A log that records nothing, for dry runs (which never write, but share the code).
     pub fn detached() -> AuditLog {
         AuditLog {
@@ -406,17 +433,24 @@ pub fn repair(state: &StateDir) -> Result<Option<Repair>> {
         command: "audit repair".into(),
         secret: "-".into(),
         step: "repair".into(),
-        outcome: match (&done.moved_to, &done.sha256) {
-            (Some(p), Some(h)) => format!(
-                "set aside a torn last line of {} bytes (sha256 {h}) in {}",
-                done.bytes,
-                p.display()
-            ),
-            _ => "added the line end a crash cut off".into(),
-        },
+        outcome: done.describe(),
         ..Entry::default()
     })?;
     Ok(Some(done))
+}
+
+impl Repair {
+    /// What the repair did, as the chain records it.
+    pub fn describe(&self) -> String {
+        match (&self.moved_to, &self.sha256) {
+            (Some(p), Some(h)) => format!(
+                "set aside a torn last line of {} bytes (sha256 {h}) in {}",
+                self.bytes,
+                p.display()
+            ),
+            _ => "added the line end a crash cut off".into(),
+        }
+    }
 }
 
 /// `user@host`.

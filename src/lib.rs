@@ -103,7 +103,7 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
     let audit = if dry_run {
         AuditLog::detached()
     } else {
-        AuditLog::open(state)?
+        AuditLog::open_for_writing(state)?
     };
     let audit = std::cell::RefCell::new(audit);
     let ctx = Ctx {
