@@ -216,6 +216,10 @@ pub enum Error {
     #[error("OpenSSL's random generator failed: {0}")]
     Random(#[source] openssl::error::ErrorStack),
 
+    /// A key pair could not be generated (`why` names no part of a key).
+    #[error("cannot generate a new {algorithm} key pair: {why}")]
+    KeyGeneration { algorithm: String, why: String },
+
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 
@@ -392,6 +396,7 @@ impl Error {
             | Error::AuditLog { .. }
             | Error::Encode { .. }
             | Error::Random(_)
+            | Error::KeyGeneration { .. }
             | Error::Runtime(_)
             | Error::Task { .. }
             | Error::NoKeySet { .. }

@@ -9,6 +9,7 @@ use rotor_provider::Key;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::algorithm::Algorithm;
 use crate::error::{Error, Result};
 
 pub const MIN_BYTES: usize = 32;
@@ -30,6 +31,9 @@ pub struct Generator {
     #[serde(deserialize_with = "key_bytes")]
     pub bytes: usize,
     pub encoding: Encoding,
+    /// The RSA modulus size of RS* and PS* key pairs (2048 to 4096; default 3072).
+    #[serde(deserialize_with = "rsa_bits")]
+    pub bits: Option<u32>,
 }
 
 impl Default for Generator {
@@ -37,6 +41,7 @@ impl Default for Generator {
         Generator {
             bytes: 64,
             encoding: Encoding::Base64,
+            bits: None,
         }
     }
 }
@@ -61,6 +66,19 @@ fn key_bytes<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usiz
         }
     }
     d.deserialize_u64(V)
+}
+
+fn rsa_bits<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u32>, D::Error> {
+    let bits = u32::deserialize(d)?;
+    if crate::keypair::RSA_BITS.contains(&bits) {
+        Ok(Some(bits))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "generator.bits must be between {} and {}, got {bits}",
+            crate::keypair::RSA_BITS.start(),
+            crate::keypair::RSA_BITS.end()
+        )))
+    }
 }
 
 impl Generator {
@@ -93,9 +111,11 @@ pub fn encode(encoding: Encoding, raw: &[u8]) -> String {
 
 /// Reads an operator-supplied key from `path` ("-" is stdin) and checks it.
 ///
-/// The key is used as given (one trailing newline removed), since services compare the
-/// stored string. Refused: fewer than 32 bytes, or an obviously weak value.
-pub fn read_key_file(path: &Path) -> Result<Key> {
+/// An HMAC key is used as given (one trailing newline removed), since services compare
+/// the stored string. Refused: fewer than 32 bytes, or an obviously weak value. A key pair
+/// is one unencrypted PKCS#8 PEM block of the algorithm's type and size, written as its
+/// private JWK.
+pub fn read_key_file(path: &Path, algorithm: Algorithm) -> Result<Key> {
     let mut buf = Zeroizing::new(Vec::new());
     let shown = if path == Path::new("-") {
         std::io::stdin()
@@ -111,6 +131,16 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
         })?;
         path.display().to_string()
     };
+    if algorithm.is_asymmetric() {
+        let text = std::str::from_utf8(&buf).map_err(|_| Error::KeyRefused {
+            from: shown.clone(),
+            why: "is not a PEM text file".into(),
+        })?;
+        return crate::keypair::from_pkcs8_pem(algorithm, text).map_err(|why| Error::KeyRefused {
+            from: shown,
+            why: format!("is refused: {why}"),
+        });
+    }
     // One line ending closes the key; anything else around it is refused below.
     if buf.last() == Some(&b'\n') {
         buf.pop();
@@ -126,7 +156,13 @@ pub fn read_key_file(path: &Path) -> Result<Key> {
         .map_err(|_| refused("is not UTF-8 text; encode it (base64 or hex)".into()))?;
     check_storable(text).map_err(|why| refused(format!("is refused: {why}")))?;
     check_strength(text.as_bytes()).map_err(|why| refused(format!("is refused: {why}")))?;
-    Ok(Key::new(text.to_owned()))
+    let key = Key::new(text.to_owned());
+    if key.jwk().is_some() {
+        return Err(refused(format!(
+            "is refused: it is a private JWK, and `algorithm: {algorithm}` is HMAC; name the key pair's algorithm in the runbook and supply it as PKCS#8 PEM"
+        )));
+    }
+    Ok(key)
 }
 
 /// A key file larger than this holds more than one key.

@@ -6,6 +6,7 @@
 //! under [`command`]. The store contract and the file provider live in the
 //! `rotor-provider` crate, re-exported as [`provider`].
 
+pub mod algorithm;
 pub mod audit;
 pub mod cli;
 pub mod command;
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod groupsync;
+pub mod keypair;
 pub mod keys;
 pub mod lock;
 pub mod notify;

@@ -13,10 +13,12 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::algorithm::Algorithm;
 use crate::engine::action::{Monitor, SignalAction};
 use crate::error::{Error, Result};
 use crate::keys::Generator;
 pub use crate::target::TargetSpec;
+use rotor_provider::Key;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +52,9 @@ pub struct Runbook {
     pub path: PathBuf,
     #[serde(deserialize_with = "secret_name")]
     pub secret: String,
+    /// HS256 (default), HS384, HS512, or a key pair: RS256 ... EdDSA.
+    #[serde(default)]
+    pub algorithm: Algorithm,
     #[serde(default)]
     pub generator: Generator,
     /// A new rotation sooner than this after the last one is refused, unless --force.
@@ -71,6 +76,9 @@ pub struct Runbook {
     /// Where `strategy:` (or, when it is not given, `targets:`) stands in the file.
     #[serde(skip)]
     pub strategy_at: (usize, usize),
+    /// Where `algorithm:` (or, when it is not given, `secret:`) stands in the file.
+    #[serde(skip)]
+    pub algorithm_at: (usize, usize),
     #[serde(default)]
     pub signal: Vec<SignalAction>,
     #[serde(default)]
@@ -144,11 +152,58 @@ impl Runbook {
         }
         rb.strategy_at =
             find_key(text, "strategy").unwrap_or_else(|| key_position(text, "targets"));
+        rb.algorithm_at =
+            find_key(text, "algorithm").unwrap_or_else(|| key_position(text, "secret"));
+        if rb.generator.bits.is_some() && rb.algorithm.family() != crate::algorithm::Family::Rsa {
+            return Err(at(
+                key_position(text, "generator"),
+                format!(
+                    "generator.bits sizes RSA keys; `algorithm: {}` has none",
+                    rb.algorithm
+                ),
+            ));
+        }
         Ok(rb)
     }
 }
 
 impl Runbook {
+    /// A fresh key for this secret: random bytes for an HMAC algorithm, a key pair (as
+    /// its private JWK) for the others.
+    pub fn new_key(&self) -> Result<Key> {
+        if !self.algorithm.is_asymmetric() {
+            return self.generator.generate();
+        }
+        let bits = self
+            .generator
+            .bits
+            .unwrap_or(crate::keypair::RSA_DEFAULT_BITS);
+        crate::keypair::generate(self.algorithm, bits).map_err(|why| Error::KeyGeneration {
+            algorithm: self.algorithm.to_string(),
+            why,
+        })
+    }
+
+    /// Refuses a rotation whose stored key is not of the runbook's algorithm (an HMAC
+    /// secret where a key pair is named, or another key type): exit 2 at `algorithm:`,
+    /// before anything is written. A key's algorithm does not change in a rotation;
+    /// services would get a key they cannot use.
+    pub fn check_algorithm(&self, target: &str, stored: &Key) -> Result<()> {
+        match self.algorithm.mismatch(stored.jwk().as_ref()) {
+            None => Ok(()),
+            Some(why) => Err(Error::Runbook {
+                path: self.path.clone(),
+                line: self.algorithm_at.0,
+                column: self.algorithm_at.1,
+                message: format!(
+                    "{}: target `{target}`: {why}, and the runbook says `algorithm: {}`; \
+                     a rotation keeps the algorithm: roll the new algorithm out as a new secret",
+                    self.secret, self.algorithm
+                ),
+            }),
+        }
+    }
+
     /// Refuses the runbook's strategy when a target cannot hold a slot it needs (a staged
     /// rotation needs `previous` and `pending`, a dual one `previous`): exit 2, at the
     /// line of `strategy:`, before any store is asked. `rotate --force` replaces the key

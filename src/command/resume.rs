@@ -200,7 +200,7 @@ async fn member<'a>(ctx: &Ctx<'_>, rb: &'a Runbook, mut journal: Journal) -> Res
                 targets: engine::describe(&targets),
             });
         }
-        let key = rb.generator.generate()?;
+        let key = rb.new_key()?;
         let fresh = key.fingerprint();
         ctx.out.line(&format!(
             "{}: the new key {lost} never reached a store; using a fresh key {fresh}",

@@ -121,7 +121,7 @@ pub async fn run(
         ));
     }
     let supplied: Option<Key> = match &opts.key_file {
-        Some(p) => Some(keys::read_key_file(p)?),
+        Some(p) => Some(keys::read_key_file(p, runbooks[0].algorithm)?),
         None => None,
     };
     let supplied = std::cell::RefCell::new(supplied);
@@ -144,6 +144,11 @@ async fn prepare<'a>(
         rb.check_strategy()?;
     }
     let targets = engine::open_targets(rb, &sel.filter(), ctx.clients).await?;
+    for t in &targets {
+        if let Some(held) = &t.current {
+            rb.check_algorithm(&t.name, &held.set.current)?;
+        }
+    }
     let op = match decide(ctx.state, rb, &targets, opts.confirm.force, opts.if_due)? {
         // The report says it, once.
         Decision::Skip(why) => return Ok(Prep::Skip(Outcome::skipped(&rb.secret, &why))),
@@ -165,7 +170,7 @@ async fn prepare<'a>(
             }
             k
         }
-        None => rb.generator.generate()?,
+        None => rb.new_key()?,
     };
     if op == Operation::Force && !opts.dry_run {
         command::confirm(

@@ -269,7 +269,7 @@ pub async fn plan(
             targets,
             op,
             // A stand-in for the key a real run would generate; it is never stored.
-            new_key: Some(rb.generator.generate()?),
+            new_key: Some(rb.new_key()?),
             provider: sel.provider.clone(),
         });
     }

@@ -20,7 +20,7 @@ pub mod slots;
 pub use clients::Clients;
 pub use error::{Error, Result};
 pub use rotor_format::{FieldNames, FieldOverrides, Fingerprint, Fingerprints, Key, KeySet};
-pub use rotor_format::{fsread, is_env_name, key, keyset};
+pub use rotor_format::{fsread, is_env_name, jwk, key, keyset};
 
 use std::fmt;
 use std::io::Write as _;

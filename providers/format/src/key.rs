@@ -10,9 +10,14 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// `sha256:` followed by the first 16 hex digits of SHA-256 over the key as stored.
+use crate::jwk::PrivateJwk;
+
+/// What identifies a key in every log, journal and report, never the key itself.
 ///
-/// Anyone can recompute it with `printf %s "$KEY" | sha256sum | cut -c1-16`.
+/// For an HMAC key: `sha256:` followed by the first 16 hex digits of SHA-256 over the key
+/// as stored; anyone can recompute it with `printf %s "$KEY" | sha256sum | cut -c1-16`.
+/// For an asymmetric key (a private JWK, see [`crate::jwk`]): its RFC 7638 thumbprint,
+/// which is also its `kid`, a value computed from the public key alone.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Fingerprint(String);
@@ -20,21 +25,42 @@ pub struct Fingerprint(String);
 impl Fingerprint {
     /// The fingerprint of a key given as its stored string.
     pub fn of(stored: &str) -> Self {
-        Self::from_digest(&Sha256::digest(stored.as_bytes()).into())
+        Self::of_digest(stored, &Sha256::digest(stored.as_bytes()).into())
+    }
+
+    fn of_digest(stored: &str, digest: &[u8; 32]) -> Self {
+        match PrivateJwk::parse(stored) {
+            Some(jwk) => Fingerprint(jwk.thumbprint()),
+            None => Self::from_digest(digest),
+        }
     }
 
     fn from_digest(digest: &[u8; 32]) -> Self {
         Fingerprint(format!("sha256:{}", hex::encode(&digest[..8])))
     }
 
-    /// Parses a fingerprint as printed (`sha256:` and 16 lower-case hex digits).
+    /// Parses a fingerprint as printed: `sha256:` and 16 lower-case hex digits, or a
+    /// JWK thumbprint (43 base64url characters).
     pub fn parse(s: &str) -> Option<Self> {
-        let hex = s.strip_prefix("sha256:")?;
-        (hex.len() == 16
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| Fingerprint(s.to_owned()))
+        let ok = match s.strip_prefix("sha256:") {
+            Some(hex) => {
+                hex.len() == 16
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            }
+            None => {
+                s.len() == 43
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }
+        };
+        ok.then(|| Fingerprint(s.to_owned()))
+    }
+
+    /// Whether this is an asymmetric key's thumbprint (its `kid`).
+    pub fn is_thumbprint(&self) -> bool {
+        !self.0.starts_with("sha256:")
     }
 
     pub fn as_str(&self) -> &str {
@@ -62,20 +88,28 @@ impl fmt::Debug for Fingerprint {
 pub struct Key {
     secret: SecretString,
     digest: [u8; 32],
+    fingerprint: Fingerprint,
 }
 
 impl Key {
     /// Wraps an encoded key. The string is moved, not copied.
     pub fn new(stored: String) -> Self {
         let digest = Sha256::digest(stored.as_bytes()).into();
+        let fingerprint = Fingerprint::of_digest(&stored, &digest);
         Key {
             secret: SecretString::from(stored),
             digest,
+            fingerprint,
         }
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::from_digest(&self.digest)
+        self.fingerprint.clone()
+    }
+
+    /// The key as a private JWK, when it is an asymmetric key.
+    pub fn jwk(&self) -> Option<PrivateJwk> {
+        PrivateJwk::parse(self.expose())
     }
 
     /// The key as stored. Only providers writing it to a store and services using it
@@ -140,6 +174,10 @@ mod tests {
         assert!(Fingerprint::parse("sha256:BA7816BF8F01CFEA").is_none());
         assert!(Fingerprint::parse("sha256:ba7816bf").is_none());
         assert!(Fingerprint::parse("md5:ba7816bf8f01cfea").is_none());
+        let kid = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+        assert!(Fingerprint::parse(kid).unwrap().is_thumbprint());
+        assert!(Fingerprint::parse(&kid[1..]).is_none());
+        assert!(Fingerprint::parse(&format!("{}+", &kid[1..])).is_none());
     }
 
     #[test]

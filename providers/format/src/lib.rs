@@ -1,5 +1,6 @@
 //! What rotor writes and services read: a [`Key`] and its [`Fingerprint`], the
-//! [`KeySet`] of one secret, and the key file's formats ([`file`]: `env` lines or a JSON
+//! [`KeySet`] of one secret, asymmetric keys as JWKs and their JWKS document ([`jwk`]),
+//! and the key file's formats ([`file`]: `env` lines or a JSON
 //! object).
 //!
 //! A crate of its own so that a service reading its keys (`rotor-keyring`) depends on
@@ -10,6 +11,7 @@
 
 pub mod file;
 pub mod fsread;
+pub mod jwk;
 pub mod key;
 pub mod keyset;
 
