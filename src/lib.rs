@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lock;
 pub mod notify;
 pub mod output;
+pub mod publish;
 pub mod runbook;
 pub mod state;
 pub mod stop;

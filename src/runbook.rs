@@ -88,6 +88,16 @@ pub struct Runbook {
     /// unless named here.
     #[serde(default, deserialize_with = "env_names")]
     pub exec_env: Vec<String>,
+    /// Where the public JWKS document of a key pair goes (file, s3, exec).
+    #[serde(
+        default,
+        deserialize_with = "serde_yaml_ng::with::singleton_map_recursive::deserialize"
+    )]
+    pub publish: Vec<crate::publish::PublishSpec>,
+    /// How long a staged key is announced before it signs: at least every verifier's
+    /// JWKS cache lifetime (default: the longest `max_age` of `publish:`).
+    #[serde(default, deserialize_with = "duration")]
+    pub propagation: Option<Duration>,
     /// Who hears about the run's events (webhook, slack, teams).
     #[serde(default)]
     pub notify: Vec<crate::notify::Notify>,
@@ -154,6 +164,7 @@ impl Runbook {
             find_key(text, "strategy").unwrap_or_else(|| key_position(text, "targets"));
         rb.algorithm_at =
             find_key(text, "algorithm").unwrap_or_else(|| key_position(text, "secret"));
+        rb.check_publish(text)?;
         if rb.generator.bits.is_some() && rb.algorithm.family() != crate::algorithm::Family::Rsa {
             return Err(at(
                 key_position(text, "generator"),
@@ -182,6 +193,47 @@ impl Runbook {
             algorithm: self.algorithm.to_string(),
             why,
         })
+    }
+
+    /// How long the stage phase waits after announcing a key before it may be promoted.
+    pub fn propagation_wait(&self) -> Duration {
+        let cached = self.publish.iter().filter_map(|p| p.max_age()).max();
+        self.propagation.max(cached).unwrap_or_default()
+    }
+
+    /// `publish:` needs a key pair, and `propagation:` must cover every published
+    /// document's cache lifetime (verifiers would not see the new key in time).
+    fn check_publish(&self, text: &str) -> Result<()> {
+        let at = |key: &str, message: String| Error::Runbook {
+            path: self.path.clone(),
+            line: key_position(text, key).0,
+            column: key_position(text, key).1,
+            message,
+        };
+        if !self.publish.is_empty() && !self.algorithm.is_asymmetric() {
+            return Err(at(
+                "publish",
+                format!(
+                    "`publish:` needs a key pair; `algorithm: {}` is HMAC, whose key must never be published",
+                    self.algorithm
+                ),
+            ));
+        }
+        let cached = self.publish.iter().filter_map(|p| p.max_age()).max();
+        if let (Some(p), Some(c)) = (self.propagation, cached)
+            && p < c
+        {
+            return Err(at(
+                "propagation",
+                format!(
+                    "propagation {} is shorter than the published document's max_age {}: \
+                     verifiers could still cache a JWKS without the new key when it signs",
+                    crate::time::human(p),
+                    crate::time::human(c)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses a rotation whose stored key is not of the runbook's algorithm (an HMAC

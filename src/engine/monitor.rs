@@ -39,8 +39,13 @@ struct Wait {
     deadline: Instant,
     interval: Duration,
     timeout: Duration,
+    /// A staged key pair is announced this long before it may sign (`propagation:`).
+    not_before: Option<Instant>,
     done: bool,
 }
+
+/// The key of the propagation wait in a secret's pending list (never polled).
+const PROPAGATION: &str = "propagation";
 
 /// The round's distinct polls and what they are told.
 struct Polls<'r> {
@@ -119,11 +124,28 @@ fn plan<'r>(engine: &Engine<'_>, at: &[&mut Member<'r>]) -> (Polls<'r>, Vec<Wait
                 ));
             }
         }
+        // After a stage: the announced key's JWKS must outlive every verifier's cache
+        // before the key signs. A resumed run (written_at unknown) waits it in full.
+        let propagation = rb.propagation_wait();
+        let not_before = (at[i].step().phase == crate::engine::plan::Phase::Stage
+            && !propagation.is_zero())
+        .then(|| polls.facts[i].written_at.unwrap_or(started) + propagation);
+        if not_before.is_some() {
+            pending.push((
+                PROPAGATION.to_owned(),
+                format!(
+                    "propagation {} (JWKS caches)",
+                    crate::time::human(propagation)
+                ),
+                Unsatisfied::Waiting(String::new()),
+            ));
+        }
         waits.push(Wait {
             pending,
-            deadline: started + rb.monitor.timeout,
+            deadline: not_before.unwrap_or(started) + rb.monitor.timeout,
             interval: rb.monitor.interval,
             timeout: rb.monitor.timeout,
+            not_before,
             done: false,
         });
     }
@@ -151,7 +173,16 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
             let now = Instant::now();
             let sleep = waiting
                 .iter()
-                .map(|w| w.interval.min(w.deadline.saturating_duration_since(now)))
+                .map(|w| {
+                    let until = w.not_before.filter(|t| *t > now).unwrap_or(w.deadline);
+                    w.interval
+                        .min(w.deadline.saturating_duration_since(now))
+                        .min(
+                            until
+                                .saturating_duration_since(now)
+                                .max(Duration::from_millis(1)),
+                        )
+                })
                 .min()
                 .unwrap_or_default();
             tokio::select! {
@@ -168,7 +199,7 @@ pub async fn run(engine: &Engine<'_>, at: &mut [&mut Member<'_>]) {
                 .deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(100));
-            for (k, _, _) in &w.pending {
+            for (k, _, _) in w.pending.iter().filter(|(k, _, _)| k != PROPAGATION) {
                 let d = keys.entry(k).or_insert(left);
                 *d = (*d).max(left);
             }
@@ -204,7 +235,9 @@ async fn settle_ready(
     let now = Instant::now();
     let mut ready = Vec::new();
     for (i, w) in waits.iter_mut().enumerate().filter(|(_, w)| !w.done) {
-        w.pending.retain(|(k, _, _)| !satisfied.contains(k));
+        let propagated = w.not_before.is_none_or(|t| now >= t);
+        w.pending
+            .retain(|(k, _, _)| !satisfied.contains(k) && !(k == PROPAGATION && propagated));
         for (k, _, why) in &mut w.pending {
             if let Some(a) = answers.get(k) {
                 *why = a.clone();
@@ -252,15 +285,18 @@ async fn settle(
     failure: MonitorFailure,
 ) -> crate::error::Result<()> {
     let checks = &m.rb.monitor.checks;
+    let propagation = m.rb.propagation_wait();
+    let waited = (m.step().phase == crate::engine::plan::Phase::Stage && !propagation.is_zero())
+        .then(|| format!("propagation {}", crate::time::human(propagation)));
     if pending.is_empty() {
-        let e = if checks.is_empty() {
+        let e = if checks.is_empty() && waited.is_none() {
             m.event(StepOutcome::NoChecks)
         } else {
             let mut e = m.event(StepOutcome::Satisfied);
             e.detail = Some(
-                checks
-                    .iter()
-                    .map(|c| c.describe())
+                waited
+                    .into_iter()
+                    .chain(checks.iter().map(|c| c.describe()))
                     .collect::<Vec<_>>()
                     .join(", "),
             );

@@ -127,7 +127,7 @@ impl<'a> Member<'a> {
     }
 
     /// An event about the step to run next.
-    pub(super) fn event(&self, outcome: StepOutcome) -> Event {
+    pub(crate) fn event(&self, outcome: StepOutcome) -> Event {
         let step = self.step();
         let mut e = Event::new(
             &self.journal.secret,

@@ -38,7 +38,8 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
             ahead.push(target.store.location());
         }
     }
-    Ok(())
+    // Every target holds the step's key set: its public keys follow.
+    crate::publish::member(engine, m).await
 }
 
 /// What a target holds and what to run next, for an error about it.

@@ -23,16 +23,15 @@
 //! behind (`.<file name>.rotor-tmp`) are removed under that lock.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 pub use rotor_format::file::{FileConfig, Format, Layout, env_prefix};
 
+use crate::atomic::AtomicFile;
 use crate::keyset::KeySet;
 use crate::{Error, Result, Target, Version, Versioned, WriteCondition};
 
@@ -63,6 +62,7 @@ impl crate::Provider for FileProvider {
 pub struct FileTarget {
     path: PathBuf,
     layout: Layout,
+    file: AtomicFile,
 }
 
 impl FileTarget {
@@ -71,6 +71,7 @@ impl FileTarget {
         FileTarget {
             path: config.path.clone(),
             layout: Layout::new(config, secret),
+            file: AtomicFile::new(config.path.clone(), 0o600, 0o700),
         }
     }
 
@@ -87,15 +88,7 @@ impl FileTarget {
     }
 
     fn io_error(&self, what: &str, e: io::Error) -> Error {
-        let detail = format!("cannot {what} {}: {e}", self.path.display());
-        match e.kind() {
-            io::ErrorKind::PermissionDenied => Error::PermissionDenied {
-                location: self.location(),
-                detail,
-                cause: Some(Box::new(e)),
-            },
-            _ => Error::other(self.location(), detail, e),
-        }
+        self.file.io_error(what, e)
     }
 
     /// The raw bytes, or `None` when the file does not exist.
@@ -119,102 +112,7 @@ impl FileTarget {
                 cause: None,
             })
     }
-
-    fn dir(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    }
-
-    fn file_name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "keys".into())
-    }
-
-    /// Takes the writers' lock beside the key file, waiting at most [`LOCK_WAIT`].
-    async fn lock(&self) -> Result<fs::File> {
-        let dir = self.dir();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| self.io_error("create the directory of", e))?;
-        let path = dir.join(format!(".{}.rotor-lock", self.file_name()));
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| self.io_error("open the lock file of", e))?;
-        let start = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(Error::conflict(
-                        self.location(),
-                        format!(
-                            "another writer has held {} for {}s",
-                            path.display(),
-                            LOCK_WAIT.as_secs()
-                        ),
-                    ));
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(self.io_error("lock", e)),
-            }
-        }
-    }
-
-    /// The one temporary file of this file's writes: writers hold the file's lock, so
-    /// one name is enough, and a write killed before its rename leaves exactly this file
-    /// (removed by the next write, without listing a directory that may hold thousands
-    /// of key files).
-    fn temporary(&self) -> PathBuf {
-        self.dir().join(format!(".{}.rotor-tmp", self.file_name()))
-    }
-
-    /// Removes the temporary file of a write that was killed (the caller holds the lock,
-    /// so no live write owns it).
-    fn remove_stale_temporaries(&self) {
-        let _ = fs::remove_file(self.temporary());
-    }
-
-    fn write_atomically(&self, content: &[u8]) -> io::Result<()> {
-        let dir = self.dir();
-        // Created new (never through a link planted in its place) with mode 0600 in the
-        // target's directory, so the rename below is atomic and the key is never readable
-        // by others.
-        let tmp_path = self.temporary();
-        let _ = fs::remove_file(&tmp_path);
-        let mut tmp = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp_path)?;
-        let written = tmp
-            .write_all(content)
-            .and_then(|()| tmp.sync_all())
-            .and_then(|()| fs::rename(&tmp_path, &self.path));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp_path);
-            return Err(e);
-        }
-        fs::File::open(&dir)?.sync_all()
-    }
 }
-
-/// How long a write waits for another writer of the same file.
-const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 fn version_of(bytes: &[u8]) -> Version {
     Version(hex::encode(Sha256::digest(bytes)))
@@ -271,8 +169,8 @@ impl Target for FileTarget {
         // Every rotor writing this file holds its lock from this check to the rename; a
         // process that is not rotor and edits the file in that instant is the one race
         // left, and the next read sees its change as a conflict.
-        let _lock = self.lock().await?;
-        self.remove_stale_temporaries();
+        let _lock = self.file.lock().await?;
+        self.file.remove_stale_temporaries();
         let existing = self.read_bytes()?;
         match (&condition, &existing) {
             (WriteCondition::Create, Some(bytes)) if self.parse(bytes)?.is_some() => {
@@ -293,7 +191,8 @@ impl Target for FileTarget {
             _ => {}
         }
         let content = self.render(existing.as_deref().map(|b| b.as_slice()), set)?;
-        self.write_atomically(content.as_bytes())
+        self.file
+            .write_atomically(content.as_bytes())
             .map_err(|e| self.io_error("write", e))?;
         Ok(version_of(content.as_bytes()))
     }

@@ -10,11 +10,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod atomic;
 pub mod clients;
 pub mod error;
 pub mod file;
 pub mod memory;
 pub mod protocol;
+pub mod publish;
 pub mod slots;
 
 pub use clients::Clients;

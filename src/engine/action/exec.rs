@@ -23,7 +23,7 @@ use super::{Context, Probe, SIGNAL_TIMEOUT, Signal, Unsatisfied};
 
 /// A non-empty argv.
 #[derive(Clone, Debug)]
-pub struct Exec(Vec<String>);
+pub struct Exec(pub(crate) Vec<String>);
 
 impl<'de> Deserialize<'de> for Exec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -103,23 +103,33 @@ pub const BASE_ENV: &[&str] = &[
 /// How much of a command's stderr is kept for its error message.
 const TAIL_BYTES: usize = 4096;
 
-/// The command with its explicit environment: the safe base, `exec_env:` names, and
-/// rotor's own variables.
-fn command(argv: &Exec, ctx: &Context<'_>) -> tokio::process::Command {
-    let fp = |f: &Option<rotor_provider::Fingerprint>| {
-        f.as_ref().map(|f| f.to_string()).unwrap_or_default()
-    };
+/// The command with its explicit environment: the safe base and the `exec_env:` names;
+/// its output is not kept but for the tail of stderr.
+pub(crate) fn base_command(argv: &Exec, exec_env: &[String]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(&argv.0[0]);
     cmd.args(&argv.0[1..]).env_clear();
     for name in BASE_ENV
         .iter()
         .copied()
-        .chain(ctx.exec_env.iter().map(String::as_str))
+        .chain(exec_env.iter().map(String::as_str))
     {
         if let Some(v) = std::env::var_os(name) {
             cmd.env(name, v);
         }
     }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// [`base_command`] with rotor's own variables for an action.
+fn command(argv: &Exec, ctx: &Context<'_>) -> tokio::process::Command {
+    let fp = |f: &Option<rotor_provider::Fingerprint>| {
+        f.as_ref().map(|f| f.to_string()).unwrap_or_default()
+    };
+    let mut cmd = base_command(argv, ctx.exec_env);
     cmd.env("ROTOR_PHASE", ctx.phase);
     if ctx.batch.len() > 1 {
         // One run for several secrets: their names, and no one secret's fingerprints.
@@ -131,10 +141,6 @@ fn command(argv: &Exec, ctx: &Context<'_>) -> tokio::process::Command {
             .env("ROTOR_PREVIOUS_FP", fp(&ctx.fingerprints.previous))
             .env("ROTOR_PENDING_FP", fp(&ctx.fingerprints.pending));
     }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
     cmd
 }
 
@@ -162,9 +168,29 @@ fn resolvable(argv: &Exec) -> Verdict {
 }
 
 async fn run_exec(argv: &Exec, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
-    let mut child = command(argv, ctx)
+    run(argv, command(argv, ctx), None, timeout).await
+}
+
+/// Runs `cmd` (built for `argv`) with `input` on its stdin (closed after it), waiting at
+/// most `timeout`; an error carries the tail of its stderr.
+pub(crate) async fn run(
+    argv: &Exec,
+    mut cmd: tokio::process::Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<(), String> {
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", argv.0[0]))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        use tokio::io::AsyncWriteExt as _;
+        // A program that exits without reading is judged by its exit status below.
+        let _ = tokio::time::timeout(timeout, stdin.write_all(input)).await;
+        drop(stdin);
+    }
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let reader = {

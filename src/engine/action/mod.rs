@@ -22,7 +22,7 @@
 //! Each action is one file implementing [`Signal`], [`Probe`] or both, and one line of
 //! [`REGISTRY`]: the engine knows actions only through these two traits.
 
-mod exec;
+pub(crate) mod exec;
 mod fingerprint;
 pub(crate) mod http;
 #[cfg(feature = "kubernetes")]

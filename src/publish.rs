@@ -1,0 +1,159 @@
+//! `publish:`: where an asymmetric secret's public JWKS document goes, and the step that
+//! puts it there.
+//!
+//! After every write step the engine derives the document from the key set the targets
+//! now hold (public keys of pending, current, previous, in that order; see
+//! `rotor_provider::jwk`) and brings every place level, check-and-set where the place
+//! has it. A place already holding the document is left alone, so a resumed run
+//! publishes exactly what a killed one had not.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use rotor_provider::jwk;
+use rotor_provider::publish::{FilePublish, FilePublisher, Publisher};
+use rotor_provider::{Clients, Result as StoreResult, Version};
+
+use crate::engine::action::exec::{self, Exec};
+use crate::engine::event::StepOutcome;
+use crate::engine::run::{Engine, Member};
+use crate::engine::target::describe;
+use crate::error::{Error, Result};
+
+/// One `publish:` item.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublishSpec {
+    /// A file of mode 0644, written atomically.
+    File(FilePublish),
+    /// A program given the document on stdin.
+    Exec(Exec),
+}
+
+impl PublishSpec {
+    /// The cache lifetime this place announces to verifiers.
+    pub fn max_age(&self) -> Option<Duration> {
+        match self {
+            PublishSpec::File(_) | PublishSpec::Exec(_) => None,
+        }
+    }
+
+    fn build(&self, secret: &str, exec_env: &[String], clients: &Clients) -> Box<dyn Publisher> {
+        let _ = clients;
+        match self {
+            PublishSpec::File(c) => Box::new(FilePublisher::new(c)),
+            PublishSpec::Exec(argv) => Box::new(ExecPublisher {
+                argv: argv.clone(),
+                secret: secret.to_owned(),
+                exec_env: exec_env.to_vec(),
+            }),
+        }
+    }
+}
+
+/// How long a publishing program may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `exec: [program, args...]`: the document on stdin, with `ROTOR_SECRET`,
+/// `ROTOR_PHASE=publish` and `ROTOR_KIDS` (the document's kids, space-separated) in the
+/// environment besides the safe base and `exec_env:`. Exit 0 means published. It cannot
+/// be read back, so it runs after every write step of the secret.
+struct ExecPublisher {
+    argv: Exec,
+    secret: String,
+    exec_env: Vec<String>,
+}
+
+impl fmt::Debug for ExecPublisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExecPublisher({})", self.argv)
+    }
+}
+
+#[async_trait::async_trait]
+impl Publisher for ExecPublisher {
+    fn location(&self) -> String {
+        format!("exec:{}", self.argv)
+    }
+
+    async fn read(&self) -> StoreResult<Option<(Vec<u8>, Version)>> {
+        Ok(None)
+    }
+
+    async fn write(&self, document: &[u8], _expected: Option<&Version>) -> StoreResult<()> {
+        let mut cmd = exec::base_command(&self.argv, &self.exec_env);
+        let kids = jwk::kids(document).unwrap_or_default().join(" ");
+        cmd.env("ROTOR_SECRET", &self.secret)
+            .env("ROTOR_PHASE", "publish")
+            .env("ROTOR_KIDS", kids);
+        exec::run(&self.argv, cmd, Some(document), EXEC_TIMEOUT)
+            .await
+            .map_err(|detail| rotor_provider::Error::Other {
+                location: self.location(),
+                detail,
+                cause: None,
+            })
+    }
+}
+
+/// Brings every `publish:` place of the member's secret level with the key set its
+/// targets hold after the current write step. Nothing to do for an HMAC secret.
+pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
+    if m.rb.publish.is_empty() {
+        return Ok(());
+    }
+    let Some(set) = m.targets.first().and_then(|t| t.current.as_ref()) else {
+        return Ok(());
+    };
+    let Some(document) = jwk::document(&set.set) else {
+        return Ok(());
+    };
+    let after = Some(set.set.fingerprints());
+    for spec in &m.rb.publish {
+        let place = spec.build(&m.rb.secret, &m.rb.exec_env, engine.clients);
+        let location = place.location();
+        let result = engine
+            .bounded(
+                &location,
+                "publish",
+                publish_one(&*place, document.as_bytes()),
+            )
+            .await;
+        let mut e = m.event(match &result {
+            Ok(true) => StepOutcome::Written,
+            Ok(false) => StepOutcome::AlreadyDone,
+            Err(_) => StepOutcome::Failed,
+        });
+        e.target = Some(format!("publish {location}"));
+        e.after = after.clone();
+        let kids = jwk::kids(document.as_bytes()).unwrap_or_default();
+        e.detail = Some(match &result {
+            Ok(_) => format!("JWKS holds {}", kids.join(", ")),
+            Err(err) => err.to_string(),
+        });
+        engine.sink.emit(&e).await?;
+        if let Err(err) = result {
+            return Err(Error::store(
+                &m.journal.secret,
+                format!(
+                    "{}; the JWKS at {location} is behind them: run `rotor resume` to publish it",
+                    describe(&m.targets)
+                ),
+                err,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Publishes `document` unless the place holds it already; `true` when it wrote.
+async fn publish_one(place: &dyn Publisher, document: &[u8]) -> StoreResult<bool> {
+    let now = place.read().await?;
+    if now.as_ref().is_some_and(|(bytes, _)| bytes == document) {
+        return Ok(false);
+    }
+    place.write(document, now.as_ref().map(|(_, v)| v)).await?;
+    Ok(true)
+}
