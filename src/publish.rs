@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use rotor_provider::jwk;
 use rotor_provider::publish::{FilePublish, FilePublisher, Publisher};
-use rotor_provider::{Clients, Result as StoreResult, Version};
+use rotor_provider::{Result as StoreResult, Version};
 
 use crate::engine::action::exec::{self, Exec};
 use crate::engine::event::StepOutcome;
@@ -28,6 +28,9 @@ use crate::error::{Error, Result};
 pub enum PublishSpec {
     /// A file of mode 0644, written atomically.
     File(FilePublish),
+    /// An S3 object with `Cache-Control: max-age` and `application/json`.
+    #[cfg(feature = "aws-s3")]
+    S3(rotor_registry::s3::S3Publish),
     /// A program given the document on stdin.
     Exec(Exec),
 }
@@ -36,14 +39,26 @@ impl PublishSpec {
     /// The cache lifetime this place announces to verifiers.
     pub fn max_age(&self) -> Option<Duration> {
         match self {
+            #[cfg(feature = "aws-s3")]
+            PublishSpec::S3(c) => Some(c.max_age()),
             PublishSpec::File(_) | PublishSpec::Exec(_) => None,
         }
     }
 
-    fn build(&self, secret: &str, exec_env: &[String], clients: &Clients) -> Box<dyn Publisher> {
-        let _ = clients;
+    /// Why these settings cannot work, if they cannot (checked when the runbook is read).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            #[cfg(feature = "aws-s3")]
+            PublishSpec::S3(c) => c.check(),
+            PublishSpec::File(_) | PublishSpec::Exec(_) => Ok(()),
+        }
+    }
+
+    fn build(&self, secret: &str, exec_env: &[String]) -> Box<dyn Publisher> {
         match self {
             PublishSpec::File(c) => Box::new(FilePublisher::new(c)),
+            #[cfg(feature = "aws-s3")]
+            PublishSpec::S3(c) => Box::new(rotor_registry::s3::S3Publisher::new(c)),
             PublishSpec::Exec(argv) => Box::new(ExecPublisher {
                 argv: argv.clone(),
                 secret: secret.to_owned(),
@@ -112,7 +127,7 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
     };
     let after = Some(set.set.fingerprints());
     for spec in &m.rb.publish {
-        let place = spec.build(&m.rb.secret, &m.rb.exec_env, engine.clients);
+        let place = spec.build(&m.rb.secret, &m.rb.exec_env);
         let location = place.location();
         let result = engine
             .bounded(

@@ -219,6 +219,9 @@ impl Runbook {
                 ),
             ));
         }
+        if let Some(why) = self.publish.iter().find_map(|p| p.check().err()) {
+            return Err(at("publish", why));
+        }
         let cached = self.publish.iter().filter_map(|p| p.max_age()).max();
         if let (Some(p), Some(c)) = (self.propagation, cached)
             && p < c

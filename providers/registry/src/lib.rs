@@ -15,6 +15,10 @@ use serde::de::{self, MapAccess};
 #[cfg(feature = "kubernetes")]
 pub use rotor_provider_kubernetes as kubernetes;
 
+/// The S3 publisher of JWKS documents (`publish: [{ s3: ... }]`).
+#[cfg(feature = "aws-s3")]
+pub use rotor_publish_s3 as s3;
+
 macro_rules! providers {
     ($( $(#[$attr:meta])* $variant:ident => $provider:ty ),* $(,)?) => {
         /// The settings of one target, by provider.
