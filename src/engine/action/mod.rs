@@ -25,6 +25,7 @@
 pub(crate) mod exec;
 mod fingerprint;
 pub(crate) mod http;
+mod jwks;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod metrics;
@@ -44,6 +45,7 @@ registry! {
     "sighup" => sighup::Sighup: signal;
     "http" => http::HttpSignal: signal;
     "fingerprint" => fingerprint::FingerprintCheck: probe;
+    "jwks" => jwks::JwksCheck: probe;
     "metrics" => metrics::MetricsCheck: probe;
     #[cfg(feature = "kubernetes")]
     "kubernetes-rollout" => kubernetes::KubernetesRollout: signal probe;
