@@ -126,13 +126,22 @@ impl fmt::Display for Algorithm {
 impl<'de> Deserialize<'de> for Algorithm {
     /// Checked inside the visitor, so an unknown name is reported at its line and column.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Algorithm::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown algorithm `{s}`; use one of {}",
-                Algorithm::ALL.map(Algorithm::name).join(", ")
-            ))
-        })
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Algorithm;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JOSE algorithm name such as ES256")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Algorithm, E> {
+                Algorithm::parse(s).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown algorithm `{s}`; use one of {}",
+                        Algorithm::ALL.map(Algorithm::name).join(", ")
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

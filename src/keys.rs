@@ -229,6 +229,7 @@ mod tests {
             let k = Generator {
                 bytes,
                 encoding: enc,
+                bits: None,
             }
             .generate()
             .unwrap();

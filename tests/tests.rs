@@ -29,6 +29,7 @@ mod hardening;
 mod hostile;
 mod hosts;
 mod interrupt;
+mod jwks;
 #[cfg(all(feature = "os-keyring", feature = "sql"))]
 mod keyring;
 #[cfg(feature = "kubernetes")]

@@ -237,7 +237,7 @@ async fn settle_ready(
     for (i, w) in waits.iter_mut().enumerate().filter(|(_, w)| !w.done) {
         let propagated = w.not_before.is_none_or(|t| now >= t);
         w.pending
-            .retain(|(k, _, _)| !satisfied.contains(k) && !(k == PROPAGATION && propagated));
+            .retain(|(k, _, _)| !(satisfied.contains(k) || (k == PROPAGATION && propagated)));
         for (k, _, why) in &mut w.pending {
             if let Some(a) = answers.get(k) {
                 *why = a.clone();

@@ -27,6 +27,7 @@ pub mod redis;
 mod sandbox;
 pub mod sql;
 pub mod tls;
+pub mod web;
 pub mod wire;
 
 pub use sandbox::*;

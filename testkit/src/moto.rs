@@ -29,6 +29,11 @@ pub fn moto_binary() -> PathBuf {
     })
 }
 
+/// The Python of moto's virtualenv (where boto3 is).
+pub fn moto_python() -> PathBuf {
+    moto_binary().with_file_name("python")
+}
+
 pub struct Moto {
     child: Child,
     pub port: u16,

@@ -243,6 +243,21 @@ impl Drop for Sandbox {
 /// The stored string, and the raw bytes it decodes to with their other encodings.
 pub fn forms(key: &str) -> Vec<Vec<u8>> {
     let mut out = vec![key.as_bytes().to_vec()];
+    // A key pair's private JWK: each private member, as written and as raw bytes (a
+    // 16-byte window of those, for a print cut short).
+    if let Ok(serde_json::Value::Object(jwk)) = serde_json::from_str::<serde_json::Value>(key) {
+        let b64u = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for m in ["d", "p", "q", "dp", "dq", "qi"] {
+            if let Some(v) = jwk.get(m).and_then(|v| v.as_str()) {
+                out.push(v.as_bytes().to_vec());
+                if let Ok(raw) = b64u.decode(v) {
+                    out.push(hex::encode(&raw).into_bytes());
+                    out.push(raw[..16.min(raw.len())].to_vec());
+                }
+            }
+        }
+        return out;
+    }
     let b64 = base64::engine::general_purpose::STANDARD;
     let b64u = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let raw = b64

@@ -1,0 +1,204 @@
+//! Key pairs and their published JWKS, through the real binary: every asymmetric
+//! algorithm through create, staged rotate, retire, rollback and `--force` on the file
+//! store, read back by independent readers (jwcrypto for RFC 7638 thumbprints, PyJWT
+//! signing and verifying by kid, `openssl pkey -check`); the document served by nginx
+//! and by moto's S3 to PyJWT's `PyJWKClient`; the same on OpenBao and Redis; hostile key
+//! files and runbooks refused with nothing written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::Sandbox;
+use crate::support::web::python;
+
+mod hostile;
+mod readers;
+#[cfg(all(feature = "vault", feature = "redis"))]
+mod stores;
+
+/// The asymmetric algorithms and the `generator:` line each runbook gets (RSA keys of
+/// 2048 bits keep the suite quick; 3072, the default, is measured in the benchmarks).
+pub const ALGORITHMS: &[(&str, &str)] = &[
+    ("RS256", "generator: { bits: 2048 }\n"),
+    ("RS384", "generator: { bits: 2048 }\n"),
+    ("RS512", "generator: { bits: 2048 }\n"),
+    ("PS256", "generator: { bits: 2048 }\n"),
+    ("ES256", ""),
+    ("ES384", ""),
+    ("EdDSA", ""),
+];
+
+/// A runbook for a key pair kept in `keys/<secret>.json`, published to
+/// `www/<secret>.json`; every signal copies the document to `snap-<phase>.json`.
+pub fn runbook(s: &Sandbox, secret: &str, alg: &str, extra: &str) {
+    s.write(
+        &format!("runbooks/{secret}.yaml"),
+        &format!(
+            "secret: {secret}\nalgorithm: {alg}\ncreate: true\ngrace: 0s\n{extra}\
+             targets:\n  - file: {{ path: keys/{secret}.json }}\n\
+             publish:\n  - file: {{ path: www/{secret}.json }}\n\
+             signal:\n  - exec: [\"sh\", \"-c\", \"cp www/{secret}.json snap-$ROTOR_PHASE.json\"]\n"
+        ),
+    );
+}
+
+/// What the independent readers make of a key file (JSON) and a published document:
+/// jwcrypto's thumbprints by slot and the document's kids in order. Fails the test on
+/// any error they report, and checks the current private key with `openssl pkey -check`.
+#[track_caller]
+pub fn read_back(s: &Sandbox, keys: &Path, doc: &Path) -> Report {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/jwks_check.py");
+    let pem = s.path("current.pem");
+    let out = Command::new(python())
+        .arg(script)
+        .args([keys, doc, &pem])
+        .output()
+        .expect("run the Python reader");
+    assert!(
+        out.status.success(),
+        "the Python reader failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], Value::Array(vec![]), "{report}");
+    assert_eq!(report["verified"], true, "{report}");
+    let ossl = Command::new("openssl")
+        .args(["pkey", "-check", "-noout", "-in"])
+        .arg(&pem)
+        .output()
+        .expect("openssl is needed for the JWKS tests");
+    assert!(
+        ossl.status.success() && String::from_utf8_lossy(&ossl.stdout).contains("valid"),
+        "openssl pkey -check: {}",
+        String::from_utf8_lossy(&ossl.stderr)
+    );
+    std::fs::remove_file(&pem).unwrap();
+    Report {
+        kids: report["kids"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect(),
+        doc: report["doc_kids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect(),
+    }
+}
+
+#[derive(Debug)]
+pub struct Report {
+    /// jwcrypto's thumbprint of each stored slot.
+    pub kids: BTreeMap<String, String>,
+    /// The published document's kids, in order.
+    pub doc: Vec<String>,
+}
+
+impl Report {
+    pub fn kid(&self, slot: &str) -> &str {
+        self.kids.get(slot).map_or("", String::as_str)
+    }
+}
+
+/// The kids a document lists, in order.
+pub fn doc_kids(path: &Path) -> Vec<String> {
+    let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Each algorithm through its whole life on the file store, read back independently
+/// after every command.
+#[test]
+fn every_algorithm_through_create_rotate_retire_rollback_and_force() {
+    for (alg, extra) in ALGORITHMS {
+        let s = Sandbox::new();
+        let secret = format!("idp-{}", alg.to_lowercase());
+        runbook(&s, &secret, alg, extra);
+        let keys = s.path(&format!("keys/{secret}.json"));
+        let doc = s.path(&format!("www/{secret}.json"));
+
+        // Create: one key, published; rotor prints its kid, the thumbprint.
+        let out = s.rotor().args(["rotate"]).run().expect(0);
+        let r = read_back(&s, &keys, &doc);
+        let first = r.kid("current").to_owned();
+        assert_eq!(r.doc, std::slice::from_ref(&first), "{alg}");
+        assert!(
+            out.stdout.contains(&format!("current={first}")),
+            "{alg}: {}",
+            out.stdout
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&doc).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{alg}: the document is world-readable");
+
+        // Staged rotation: announced (pending first), then signing.
+        let out = s.rotor().args(["rotate"]).run().expect(0);
+        let staged = doc_kids(&s.path("snap-stage.json"));
+        let r = read_back(&s, &keys, &doc);
+        let second = r.kid("current").to_owned();
+        assert_ne!(second, first);
+        assert_eq!(
+            staged,
+            [second.clone(), first.clone()],
+            "{alg}: after stage"
+        );
+        assert_eq!(
+            r.doc,
+            [second.clone(), first.clone()],
+            "{alg}: after promote"
+        );
+        assert_eq!(r.kid("previous"), first);
+        assert!(
+            out.stdout.contains(&format!("pending={second}")),
+            "{}",
+            out.stdout
+        );
+
+        // Retire: the old private key leaves the store, then its public key the document.
+        s.rotor().args(["retire-previous"]).run().expect(0);
+        let r = read_back(&s, &keys, &doc);
+        assert_eq!(r.doc, std::slice::from_ref(&second), "{alg}: after retire");
+        assert!(!r.kids.contains_key("previous"));
+
+        // Rotate and roll back: both keys signed live tokens, both stay published.
+        s.rotor().args(["rotate"]).run().expect(0);
+        let third = read_back(&s, &keys, &doc).kid("current").to_owned();
+        s.rotor().args(["rollback"]).run().expect(0);
+        let r = read_back(&s, &keys, &doc);
+        assert_eq!(r.kid("current"), second, "{alg}: rolled back");
+        assert_eq!(
+            r.doc,
+            [second.clone(), third.clone()],
+            "{alg}: after rollback"
+        );
+
+        // A compromise: the new key signs at once, every old public key leaves at once.
+        let out = s
+            .rotor()
+            .args(["rotate", "--force", "--yes"])
+            .run()
+            .expect(0);
+        let r = read_back(&s, &keys, &doc);
+        let forced = r.kid("current").to_owned();
+        assert_eq!(r.doc, std::slice::from_ref(&forced), "{alg}: after --force");
+        assert!(!out.stdout.contains(&second) || out.stdout.contains("force"));
+        let audit = s.rotor().args(["audit", "verify"]).run().expect(0);
+        assert!(audit.stdout.contains("intact"), "{}", audit.stdout);
+        let log = std::fs::read_to_string(s.state().join("audit.log")).unwrap_or_default();
+        assert!(
+            log.contains(&forced) && log.contains("publish"),
+            "{alg}: the audit log names the published kids"
+        );
+    }
+}
