@@ -36,6 +36,11 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+#[cfg(feature = "jwt")]
+mod jwks;
+#[cfg(feature = "jwt")]
+pub use jwks::{JwksSource, JwksVerifier};
+
 /// What a service reports to rotor's `fingerprint` monitor: the fingerprint it signs
 /// with, and every fingerprint it accepts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +79,14 @@ pub enum KeyringError {
     Sign(jsonwebtoken::errors::Error),
     #[error("the token is not valid under any accepted key")]
     Invalid,
+    /// The current key is not a usable private JWK (the reason names no part of it).
+    #[cfg(feature = "jwt")]
+    #[error("cannot use the key pair: {0}")]
+    KeyPair(String),
+    /// The JWKS document could not be read or parsed.
+    #[cfg(feature = "jwt")]
+    #[error("cannot read the JWKS document: {0}")]
+    Jwks(String),
 }
 
 /// The keys a service holds; cheap to share (`Arc<Keyring>`), reloaded in place.
@@ -205,6 +218,18 @@ impl Keyring {
         let mut header = jsonwebtoken::Header::new(alg.to_jwt());
         header.kid = Some(set.current.fingerprint().to_string());
         let key = jsonwebtoken::EncodingKey::from_secret(set.current.expose().as_bytes());
+        jsonwebtoken::encode(&header, claims, &key).map_err(KeyringError::Sign)
+    }
+
+    /// A JWT over `claims` signed with the current key pair (the private JWK rotor
+    /// stored): its algorithm is the key's `alg`, its `kid` the key's thumbprint, which
+    /// verifiers look up in the published JWKS (see [`JwksVerifier`]).
+    #[cfg(feature = "jwt")]
+    pub fn sign_jwt_with_key_pair<T: Serialize>(&self, claims: &T) -> Result<String, KeyringError> {
+        let set = self.keys();
+        let (alg, key) = jwks::encoding_key(set.current.expose())?;
+        let mut header = jsonwebtoken::Header::new(alg);
+        header.kid = Some(set.current.fingerprint().to_string());
         jsonwebtoken::encode(&header, claims, &key).map_err(KeyringError::Sign)
     }
 

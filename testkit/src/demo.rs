@@ -30,10 +30,54 @@ impl Service {
     /// A service reading `keys/<secret>.env`, reloading up to `delay_ms` after SIGHUP
     /// (never, when `stuck`).
     pub fn start(s: &Sandbox, secret: &str, name: &str, delay_ms: u64, stuck: bool) -> Service {
+        let keys = format!("keys/{secret}.env");
+        Self::spawn(
+            s,
+            &["--keys", &keys, "--format", "env"],
+            secret,
+            name,
+            delay_ms,
+            stuck,
+        )
+    }
+
+    /// A service with a key pair in `keys/<secret>.json`, verifying against the JWKS at
+    /// `jwks` (a file or a URL), read again on an unknown kid at most every `refetch_ms`.
+    pub fn start_key_pair(
+        s: &Sandbox,
+        secret: &str,
+        name: &str,
+        delay_ms: u64,
+        jwks: &str,
+        refetch_ms: u64,
+    ) -> Service {
+        let keys = format!("keys/{secret}.json");
+        let refetch = refetch_ms.to_string();
+        let args = [
+            "--keys",
+            &keys,
+            "--format",
+            "json",
+            "--jwks",
+            jwks,
+            "--jwks-refetch-ms",
+            &refetch,
+        ];
+        Self::spawn(s, &args, secret, name, delay_ms, false)
+    }
+
+    fn spawn(
+        s: &Sandbox,
+        args: &[&str],
+        secret: &str,
+        name: &str,
+        delay_ms: u64,
+        stuck: bool,
+    ) -> Service {
         let pidfile = s.path(&format!("{name}.pid"));
         let mut cmd = Command::new(demo_bin());
         cmd.current_dir(s.dir.path())
-            .args(["--keys", &format!("keys/{secret}.env"), "--format", "env"])
+            .args(args)
             .args(["--secret", secret, "--pidfile"])
             .arg(&pidfile)
             .args(["--reload-delay-max-ms", &delay_ms.to_string()])

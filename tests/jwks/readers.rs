@@ -179,3 +179,102 @@ fn the_s3_document_serves_pyjwkclient_and_a_forced_key_is_revoked_at_once() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// Demo services with a key pair: each signs with its current private key and reloads on
+/// SIGHUP after a random delay, and verifies by kid against the JWKS nginx serves
+/// (refetched on an unknown kid at most once a second). With `propagation:` covering
+/// that second, a staged rotation and a retirement fail not one of thousands of
+/// verifications.
+#[cfg(feature = "demo")]
+#[test]
+fn key_pair_services_verifying_through_the_served_jwks_never_fail() {
+    use crate::support::demo::Service;
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.path("www")).unwrap();
+    let web = Nginx::serve(&s.path("www"));
+    super::runbook(&s, "idp", "ES256", "propagation: 2s\n");
+    s.rotor().args(["rotate"]).run().expect(0);
+    let services: Vec<Service> = (0..3)
+        .map(|i| {
+            Service::start_key_pair(
+                &s,
+                "idp",
+                &format!("svc{i}"),
+                800,
+                &web.url("idp.json"),
+                1000,
+            )
+        })
+        .collect();
+    let pidfiles: Vec<String> = services
+        .iter()
+        .map(|v| v.pidfile.display().to_string())
+        .collect();
+    let urls: Vec<String> = services.iter().map(|v| v.keys_url()).collect();
+    super::runbook(
+        &s,
+        "idp",
+        "ES256",
+        &format!(
+            "propagation: 2s\nmonitor:\n  timeout: 20s\n  interval: 50ms\n  checks:\n    - fingerprint: {{ urls: {} }}\n    - jwks: {{ url: \"{}\" }}\n",
+            serde_json::to_string(&urls).unwrap(),
+            web.url("idp.json")
+        ),
+    );
+    // The runbook's own signal copies the document; the services get SIGHUP too.
+    let text = s.read("runbooks/idp.yaml").replace(
+        "signal:\n",
+        &format!(
+            "signal:\n  - sighup: {{ pidfiles: {} }}\n",
+            serde_json::to_string(&pidfiles).unwrap()
+        ),
+    );
+    s.write("runbooks/idp.yaml", &text);
+    let ports: Vec<u16> = services.iter().map(|v| v.port).collect();
+    let (stop, total, failed) = (
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    );
+    use std::sync::atomic::Ordering::Relaxed;
+    let client = {
+        let (stop, total, failed) = (stop.clone(), total.clone(), failed.clone());
+        std::thread::spawn(move || {
+            let mut n = 0usize;
+            while !stop.load(Relaxed) {
+                let (a, b) = (ports[n % ports.len()], ports[(n + 1) % ports.len()]);
+                let (code, token) = crate::support::http::call(a, "POST", "/sign", "m");
+                assert_eq!(code, 200, "{token}");
+                if crate::support::http::call(b, "POST", "/verify", &token).0 != 200 {
+                    failed.fetch_add(1, Relaxed);
+                }
+                total.fetch_add(1, Relaxed);
+                n += 1;
+            }
+        })
+    };
+    while total.load(Relaxed) < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["retire-previous"]).run().expect(0);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, Relaxed);
+    client.join().unwrap();
+    let (total, failed) = (total.load(Relaxed), failed.load(Relaxed));
+    eprintln!("key pairs: {failed} of {total} verifications failed");
+    assert_eq!(failed, 0, "{failed} of {total} failed:\n{}", out.stdout);
+    assert!(total > 200, "{total}");
+    let kid = super::read_back(&s, &s.path("keys/idp.json"), &s.path("www/idp.json"))
+        .kid("current")
+        .to_owned();
+    for v in &services {
+        let (_, report) = crate::support::http::call(v.port, "GET", "/rotor/keys", "");
+        let r: Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(
+            r["current"],
+            kid.as_str(),
+            "every service signs with the new key"
+        );
+    }
+}
