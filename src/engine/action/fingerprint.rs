@@ -107,13 +107,10 @@ impl FingerprintCheck {
 /// The largest fingerprint report read (a few fingerprints are a few hundred bytes).
 const MAX_REPORT_BYTES: usize = 64 * 1024;
 
-/// `sha256:` and 16 lowercase hex digits.
+/// A fingerprint as printed: `sha256:` and 16 lowercase hex digits, or a key pair's
+/// thumbprint (its kid).
 fn is_fingerprint(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 16
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    Fingerprint::parse(s).is_some()
 }
 
 /// What a service says about its keys: the type the keyring reports.
