@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use rotor_provider::jwk;
-use rotor_provider::publish::{FilePublish, FilePublisher, Publisher};
+use rotor_provider::publish::{FilePublish, FilePublisher, Published, Publisher};
 use rotor_provider::{Result as StoreResult, Version};
 
 use crate::engine::action::exec::{self, Exec};
@@ -93,8 +93,12 @@ impl Publisher for ExecPublisher {
         format!("exec:{}", self.argv)
     }
 
-    async fn read(&self) -> StoreResult<Option<(Vec<u8>, Version)>> {
+    async fn read(&self) -> StoreResult<Option<Published>> {
         Ok(None)
+    }
+
+    fn readable(&self) -> bool {
+        false
     }
 
     async fn write(&self, document: &[u8], _expected: Option<&Version>) -> StoreResult<()> {
@@ -166,9 +170,70 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
 /// Publishes `document` unless the place holds it already; `true` when it wrote.
 async fn publish_one(place: &dyn Publisher, document: &[u8]) -> StoreResult<bool> {
     let now = place.read().await?;
-    if now.as_ref().is_some_and(|(bytes, _)| bytes == document) {
+    if now.as_ref().is_some_and(|p| p.document == document) {
         return Ok(false);
     }
-    place.write(document, now.as_ref().map(|(_, v)| v)).await?;
+    place
+        .write(document, now.as_ref().map(|p| &p.version))
+        .await?;
     Ok(true)
 }
+
+/// What one `publish:` place holds, for `status`.
+#[derive(Debug, serde::Serialize)]
+pub struct PublishedView {
+    pub place: String,
+    /// The kids it lists, in order (`None`: nothing published, or it cannot be read back).
+    pub kids: Option<Vec<String>>,
+    /// When it was last written, when the place says (RFC 3339).
+    pub since: Option<String>,
+    /// Whether it is the document the key set (`set`) calls for.
+    pub current: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Reads every `publish:` place of `rb` and compares it with the document `set` calls for.
+pub async fn views(
+    rb: &crate::runbook::Runbook,
+    set: Option<&rotor_provider::KeySet>,
+) -> Vec<PublishedView> {
+    let want = set.and_then(jwk::document);
+    let mut out = Vec::new();
+    for spec in &rb.publish {
+        let place = spec.build(&rb.secret, &rb.exec_env);
+        let mut view = PublishedView {
+            place: place.location(),
+            kids: None,
+            since: None,
+            current: None,
+            error: None,
+        };
+        if place.readable() {
+            match tokio::time::timeout(READ_TIMEOUT, place.read()).await {
+                Ok(Ok(Some(p))) => {
+                    view.kids = jwk::kids(&p.document);
+                    view.since = p
+                        .since
+                        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string());
+                    view.current =
+                        Some(want.as_deref().map(str::as_bytes) == Some(&p.document[..]));
+                }
+                Ok(Ok(None)) => view.current = Some(want.is_none()),
+                Ok(Err(e)) => view.error = Some(e.to_string()),
+                Err(_) => {
+                    view.error = Some(format!(
+                        "no answer within {}",
+                        crate::time::human(READ_TIMEOUT)
+                    ))
+                }
+            }
+        }
+        out.push(view);
+    }
+    out
+}
+
+/// How long `status` waits for one place.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);

@@ -29,6 +29,9 @@ struct SecretStatus {
     runbook: std::path::PathBuf,
     targets: Vec<TargetStatus>,
     interrupted: Option<Interrupted>,
+    /// A key pair's JWKS, where `publish:` puts it (absent for HMAC secrets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    published: Vec<crate::publish::PublishedView>,
 }
 
 /// One target: what it is, and what it holds (nothing more when it holds no key set).
@@ -198,6 +201,35 @@ pub async fn status(
             }
             views.push(view);
         }
+        let set = targets
+            .first()
+            .and_then(|t| t.current.as_ref())
+            .map(|v| &v.set);
+        let published = crate::publish::views(rb, set).await;
+        for p in &published {
+            let state = match (&p.error, &p.kids, p.current) {
+                (Some(e), _, _) => format!("unreadable: {e}"),
+                (None, None, Some(true)) => "nothing published (nothing to publish)".to_owned(),
+                (None, None, Some(false)) => {
+                    "nothing published yet: run `rotor resume` or rotate".to_owned()
+                }
+                (None, None, None) => "a program: cannot be read back".to_owned(),
+                (None, Some(kids), current) => format!(
+                    "kids {}{}{}",
+                    kids.join(", "),
+                    p.since
+                        .as_ref()
+                        .map(|s| format!(" (since {s})"))
+                        .unwrap_or_default(),
+                    if current == Some(false) {
+                        "; not the document the key set calls for (after an interrupted run, `rotor resume` publishes it)"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            out.line(&format!("  published {}: {state}", p.place));
+        }
         let journal = Journal::load_for(state, &rb.secret)?;
         if let Some(j) = &journal {
             let batch = j
@@ -216,6 +248,7 @@ pub async fn status(
             secret: rb.secret.clone(),
             runbook: rb.path.clone(),
             targets: views,
+            published,
             interrupted: journal.map(|j| Interrupted {
                 next_step: j.next_step_name(),
                 rotation_id: j.rotation_id,

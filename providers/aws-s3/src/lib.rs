@@ -21,7 +21,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use rotor_provider::publish::{MAX_DOCUMENT, Publisher};
+use rotor_provider::publish::{MAX_DOCUMENT, Published, Publisher};
 use rotor_provider::{Error, Result, Version};
 
 /// `publish: [{ s3: { ... } }]`.
@@ -125,7 +125,7 @@ impl Publisher for S3Publisher {
         Some(self.config.max_age())
     }
 
-    async fn read(&self) -> Result<Option<(Vec<u8>, Version)>> {
+    async fn read(&self) -> Result<Option<Published>> {
         let got = self
             .client()
             .await
@@ -148,6 +148,9 @@ impl Publisher for S3Publisher {
             });
         }
         let etag = out.e_tag().unwrap_or_default().to_owned();
+        let since = out
+            .last_modified()
+            .and_then(|t| std::time::SystemTime::try_from(*t).ok());
         let bytes = out
             .body
             .collect()
@@ -155,7 +158,11 @@ impl Publisher for S3Publisher {
             .map_err(|e| Error::other(self.location(), "cannot read the object's body", e))?
             .into_bytes()
             .to_vec();
-        Ok(Some((bytes, Version(etag))))
+        Ok(Some(Published {
+            document: bytes,
+            version: Version(etag),
+            since,
+        }))
     }
 
     async fn write(&self, document: &[u8], expected: Option<&Version>) -> Result<()> {

@@ -29,11 +29,25 @@ pub trait Publisher: Send + Sync + fmt::Debug {
 
     /// The published document and its version; `None` when nothing is published yet.
     /// A place that cannot be read back (a program) answers `None`.
-    async fn read(&self) -> Result<Option<(Vec<u8>, Version)>>;
+    async fn read(&self) -> Result<Option<Published>>;
+
+    /// Whether the place can be read back (a program cannot).
+    fn readable(&self) -> bool {
+        true
+    }
 
     /// Publishes `document` if the place still holds `expected` (`None`: nothing yet);
     /// else [`crate::Error::Conflict`] and nothing is written.
     async fn write(&self, document: &[u8], expected: Option<&Version>) -> Result<()>;
+}
+
+/// A document as a place holds it.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub document: Vec<u8>,
+    pub version: Version,
+    /// When it was last written there, when the place says.
+    pub since: Option<std::time::SystemTime>,
 }
 
 /// `publish: [{ file: { path } }]`: the document as a file of mode 0644, written
@@ -82,10 +96,17 @@ impl Publisher for FilePublisher {
         format!("file:{}", self.path.display())
     }
 
-    async fn read(&self) -> Result<Option<(Vec<u8>, Version)>> {
-        Ok(self.read_now()?.map(|b| {
-            let v = content_version(&b);
-            (b, v)
+    async fn read(&self) -> Result<Option<Published>> {
+        let Some(document) = self.read_now()? else {
+            return Ok(None);
+        };
+        let since = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        Ok(Some(Published {
+            version: content_version(&document),
+            document,
+            since,
         }))
     }
 
