@@ -130,6 +130,16 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
         return Ok(());
     };
     let after = Some(set.set.fingerprints());
+    // An emergency replacement takes the old public keys out at once: a revocation,
+    // recorded as one.
+    let revoked: Vec<String> = if m.step().phase == crate::engine::plan::Phase::Force {
+        m.removed_by_phase()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    } else {
+        Vec::new()
+    };
     for spec in &m.rb.publish {
         let place = spec.build(&m.rb.secret, &m.rb.exec_env);
         let location = place.location();
@@ -149,7 +159,12 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
         e.after = after.clone();
         let kids = jwk::kids(document.as_bytes()).unwrap_or_default();
         e.detail = Some(match &result {
-            Ok(_) => format!("JWKS holds {}", kids.join(", ")),
+            Ok(_) if revoked.is_empty() => format!("JWKS holds {}", kids.join(", ")),
+            Ok(_) => format!(
+                "JWKS holds {}; revoked {}",
+                kids.join(", "),
+                revoked.join(", ")
+            ),
             Err(err) => err.to_string(),
         });
         engine.sink.emit(&e).await?;

@@ -154,7 +154,7 @@ impl<'a> Member<'a> {
 
     /// Keys the write of the current phase took out of the store: in the state before
     /// that write, not in the state after it.
-    pub(super) fn removed_by_phase(&self) -> Vec<Fingerprint> {
+    pub(crate) fn removed_by_phase(&self) -> Vec<Fingerprint> {
         let steps = &self.journal.steps;
         let step = self.step();
         let write = steps[..self.journal.next]
