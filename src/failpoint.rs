@@ -5,7 +5,8 @@
 //! - `pause@before:promote.write` — print `rotor: paused at before:promote.write` on stderr
 //!   and wait for a line on stdin, so a test can change the store in between.
 //!
-//! Points are `before:STEP` and `after:STEP`. Unset (always, in production) it costs one
+//! Points are `before:STEP` and `after:STEP`, and `between:publish.read.write` (a JWKS
+//! place read, not yet written). Unset (always, in production) it costs one
 //! environment lookup per step.
 
 pub fn hit(point: &str) {

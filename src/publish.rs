@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use rotor_provider::jwk;
 use rotor_provider::publish::{FilePublish, FilePublisher, Published, Publisher};
-use rotor_provider::{Result as StoreResult, Version};
+use rotor_provider::{Clients, Result as StoreResult, Version};
 
 use crate::engine::action::exec::{self, Exec};
 use crate::engine::event::StepOutcome;
@@ -31,6 +31,9 @@ pub enum PublishSpec {
     /// An S3 object with `Cache-Control: max-age` and `application/json`.
     #[cfg(feature = "aws-s3")]
     S3(rotor_registry::s3::S3Publish),
+    /// A key of a Kubernetes ConfigMap, replaced at its `resourceVersion`.
+    #[cfg(feature = "kubernetes")]
+    Configmap(rotor_registry::kubernetes::publish::ConfigMapPublish),
     /// A program given the document on stdin.
     Exec(Exec),
 }
@@ -41,7 +44,7 @@ impl PublishSpec {
         match self {
             #[cfg(feature = "aws-s3")]
             PublishSpec::S3(c) => Some(c.max_age()),
-            PublishSpec::File(_) | PublishSpec::Exec(_) => None,
+            _ => None,
         }
     }
 
@@ -50,12 +53,19 @@ impl PublishSpec {
         match self {
             #[cfg(feature = "aws-s3")]
             PublishSpec::S3(c) => c.check(),
+            #[cfg(feature = "kubernetes")]
+            PublishSpec::Configmap(c) => c.check(),
             PublishSpec::File(_) | PublishSpec::Exec(_) => Ok(()),
         }
     }
 
-    fn build(&self, secret: &str, exec_env: &[String]) -> Box<dyn Publisher> {
+    fn build(&self, secret: &str, exec_env: &[String], clients: &Clients) -> Box<dyn Publisher> {
+        let _ = clients;
         match self {
+            #[cfg(feature = "kubernetes")]
+            PublishSpec::Configmap(c) => {
+                Box::new(rotor_registry::kubernetes::publish::ConfigMapPublisher::new(c, clients))
+            }
             PublishSpec::File(c) => Box::new(FilePublisher::new(c)),
             #[cfg(feature = "aws-s3")]
             PublishSpec::S3(c) => Box::new(rotor_registry::s3::S3Publisher::new(c)),
@@ -141,7 +151,7 @@ pub async fn member(engine: &Engine<'_>, m: &mut Member<'_>) -> Result<()> {
         Vec::new()
     };
     for spec in &m.rb.publish {
-        let place = spec.build(&m.rb.secret, &m.rb.exec_env);
+        let place = spec.build(&m.rb.secret, &m.rb.exec_env, engine.clients);
         let location = place.location();
         let result = engine
             .bounded(
@@ -188,6 +198,8 @@ async fn publish_one(place: &dyn Publisher, document: &[u8]) -> StoreResult<bool
     if now.as_ref().is_some_and(|p| p.document == document) {
         return Ok(false);
     }
+    // Tests change the place here, between rotor's read and its conditional write.
+    crate::failpoint::hit("between:publish.read.write");
     place
         .write(document, now.as_ref().map(|p| &p.version))
         .await?;
@@ -212,11 +224,12 @@ pub struct PublishedView {
 pub async fn views(
     rb: &crate::runbook::Runbook,
     set: Option<&rotor_provider::KeySet>,
+    clients: &Clients,
 ) -> Vec<PublishedView> {
     let want = set.and_then(jwk::document);
     let mut out = Vec::new();
     for spec in &rb.publish {
-        let place = spec.build(&rb.secret, &rb.exec_env);
+        let place = spec.build(&rb.secret, &rb.exec_env, clients);
         let mut view = PublishedView {
             place: place.location(),
             kids: None,

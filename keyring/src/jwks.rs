@@ -122,7 +122,12 @@ impl JwksSource {
                 .map_err(|e| KeyringError::Jwks(format!("{}: {e}", path.display())))?,
             #[cfg(feature = "jwks-url")]
             JwksSource::Url(url) => {
+                let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+                let tls = ureq::tls::TlsConfig::builder()
+                    .unversioned_rustls_crypto_provider(provider)
+                    .build();
                 let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .tls_config(tls)
                     .timeout_global(Some(Duration::from_secs(10)))
                     .max_redirects(0)
                     .build()

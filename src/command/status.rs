@@ -205,7 +205,7 @@ pub async fn status(
             .first()
             .and_then(|t| t.current.as_ref())
             .map(|v| &v.set);
-        let published = crate::publish::views(rb, set).await;
+        let published = crate::publish::views(rb, set, clients).await;
         for p in &published {
             let state = match (&p.error, &p.kids, p.current) {
                 (Some(e), _, _) => format!("unreadable: {e}"),

@@ -14,6 +14,8 @@ use serde_json::Value;
 use crate::support::Sandbox;
 use crate::support::web::python;
 
+#[cfg(feature = "kubernetes")]
+mod configmap;
 mod hostile;
 mod readers;
 #[cfg(all(feature = "vault", feature = "redis"))]

@@ -24,6 +24,7 @@
 pub mod access;
 mod config;
 mod connect;
+pub mod publish;
 pub mod rollout;
 mod target;
 

@@ -183,7 +183,7 @@ fn discovery(path: &str, port: u16) -> Option<(u16, String)> {
                 let _ = prefix;
                 resources.push(json!({"name": plural, "singularName": kind.to_lowercase(),
                     "namespaced": true, "kind": kind, "verbs": verbs}));
-                if *plural != "secrets" {
+                if super::is_workload(plural) {
                     resources.push(
                         json!({"name": format!("{plural}/status"), "singularName": "",
                         "namespaced": true, "kind": kind, "verbs": ["get", "patch", "update"]}),
@@ -334,7 +334,7 @@ fn create(s: &mut State, req: &Request, addr: &Addr) -> (u16, String) {
     obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
     obj["metadata"]["uid"] = json!(format!("uid-{}", s.rv));
     obj["metadata"]["creationTimestamp"] = json!("2026-11-24T00:00:00Z");
-    if addr.plural != "secrets" {
+    if super::is_workload(&addr.plural) {
         obj["metadata"]["generation"] = json!(1);
     }
     s.objects.insert(addr.key(&n), obj.clone());
@@ -386,7 +386,7 @@ fn update(s: &mut State, req: &Request, addr: &Addr, n: &str) -> (u16, String) {
         let status_part = next["status"].clone();
         next = stored.clone();
         next["status"] = status_part;
-    } else if addr.plural != "secrets" {
+    } else if super::is_workload(&addr.plural) {
         next["status"] = stored["status"].clone();
         if next["spec"] != stored["spec"] {
             let g = stored["metadata"]["generation"].as_i64().unwrap_or(1) + 1;

@@ -22,10 +22,17 @@ use api::handle;
 /// (api prefix, resource plural, kind) of what the server serves.
 const RESOURCES: &[(&str, &str, &str)] = &[
     ("/api/v1", "secrets", "Secret"),
+    ("/api/v1", "configmaps", "ConfigMap"),
     ("/apis/apps/v1", "deployments", "Deployment"),
     ("/apis/apps/v1", "statefulsets", "StatefulSet"),
     ("/apis/apps/v1", "daemonsets", "DaemonSet"),
 ];
+
+/// Workloads have a spec, a status subresource and a generation; Secrets and
+/// ConfigMaps hold data only.
+fn is_workload(plural: &str) -> bool {
+    !matches!(plural, "secrets" | "configmaps")
+}
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -160,7 +167,7 @@ impl Cluster {
         s.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
         obj["metadata"]["uid"] = json!(format!("uid-{}", s.rv));
-        if plural != "secrets" {
+        if is_workload(plural) {
             obj["metadata"]["generation"] = json!(1);
         }
         s.objects.insert((plural.into(), ns, name), obj.clone());
