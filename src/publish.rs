@@ -263,5 +263,28 @@ pub async fn views(
     out
 }
 
+/// `rotor check`: every `publish:` place can be read (the published document, or none
+/// yet); whether it may be written is known only by writing, which check never does.
+pub async fn preflight(
+    rb: &crate::runbook::Runbook,
+    clients: &Clients,
+) -> Vec<rotor_provider::Finding> {
+    use rotor_provider::{Finding, Verdict};
+    let mut out = Vec::new();
+    for view in views(rb, None, clients).await {
+        let verdict = match (&view.error, view.current) {
+            (Some(e), _) => Verdict::Fail(e.clone()),
+            // Not read back: a program, which only publishing runs.
+            (None, None) => Verdict::Unknown("a program: it runs only when publishing".into()),
+            (None, Some(_)) => Verdict::Pass,
+        };
+        out.push(Finding::new(
+            format!("publish {}: read", view.place),
+            verdict,
+        ));
+    }
+    out
+}
+
 /// How long `status` waits for one place.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);

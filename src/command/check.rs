@@ -99,6 +99,7 @@ async fn runbook(rb: &Runbook, sel: &Selection, clients: &Clients) -> Vec<Findin
     for n in &rb.notify {
         out.push(n.preflight().await);
     }
+    out.extend(crate::publish::preflight(rb, clients).await);
     out
 }
 

@@ -204,3 +204,41 @@ fn every_algorithm_through_create_rotate_retire_rollback_and_force() {
         );
     }
 }
+
+/// `rotor check` reads every publish place: a readable one passes, an unreadable one
+/// fails naming it, a program is unknown (it runs only when publishing).
+#[test]
+fn check_reads_every_publish_place() {
+    let s = Sandbox::new();
+    runbook(&s, "idp", "EdDSA", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s
+        .rotor()
+        .args(["check", "--output", "json"])
+        .run()
+        .expect(0)
+        .json();
+    let row = out["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["item"] == "publish file:www/idp.json: read")
+        .unwrap_or_else(|| panic!("no publish row: {out}"));
+    assert_eq!(row["result"], "pass", "{row}");
+    // The document's path made unreadable: a directory where the file should be.
+    std::fs::remove_file(s.path("www/idp.json")).unwrap();
+    std::fs::create_dir(s.path("www/idp.json")).unwrap();
+    let out = s
+        .rotor()
+        .args(["check", "--output", "json"])
+        .run()
+        .expect(1)
+        .json();
+    let row = out["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["item"] == "publish file:www/idp.json: read")
+        .unwrap();
+    assert_eq!(row["result"], "fail", "{row}");
+}

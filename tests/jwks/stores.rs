@@ -1,4 +1,4 @@
-//! Key pairs in OpenBao (KV v2) and Redis: the stored private JWKs read back with the
+//! Every algorithm's key pairs in OpenBao (KV v2) and Redis: the stored private JWKs read back with the
 //! servers' own clients (`bao kv get`, `redis-cli`) and checked by the independent
 //! readers against the published document.
 
@@ -20,6 +20,8 @@ fn as_key_file(s: &Sandbox, fields: &BTreeMap<String, String>) -> std::path::Pat
     s.write("read-back.json", &serde_json::Value::Object(o).to_string())
 }
 
+/// Create, staged rotate, retire, rotate and roll back, then `--force`, read back
+/// independently after each.
 fn lifecycle(s: &Sandbox, run: &dyn Fn(&[&str]), read: &dyn Fn() -> BTreeMap<String, String>) {
     let doc = s.path("www/idp.json");
     run(&["rotate"]);
@@ -37,66 +39,96 @@ fn lifecycle(s: &Sandbox, run: &dyn Fn(&[&str]), read: &dyn Fn() -> BTreeMap<Str
     assert_eq!(r.doc.len(), 2);
     run(&["retire-previous"]);
     let r = super::read_back(s, &as_key_file(s, &read()), &doc);
-    assert_eq!(r.doc, [r.kid("current").to_owned()]);
+    let second = r.kid("current").to_owned();
+    assert_eq!(r.doc, std::slice::from_ref(&second));
     assert!(!read().contains_key("previous"));
-}
-
-#[test]
-fn a_key_pair_in_openbao_through_its_lifecycle() {
-    let bao = Bao::dev();
-    let s = Sandbox::new();
-    s.add_key(&bao.token);
-    s.write(
-        "runbooks/idp.yaml",
-        "secret: idp\nalgorithm: ES384\ncreate: true\ngrace: 0s\n\
-         targets:\n  - vault: { mount: secret, path: idp/signing }\n\
-         publish:\n  - file: { path: www/idp.json }\n\
-         signal:\n  - exec: [\"sh\", \"-c\", \"cp www/idp.json snap-$ROTOR_PHASE.json\"]\n",
+    run(&["rotate"]);
+    run(&["rollback"]);
+    let r = super::read_back(s, &as_key_file(s, &read()), &doc);
+    assert_eq!(r.kid("current"), second, "rolled back");
+    assert_eq!(r.doc.len(), 2, "both keys that signed stay published");
+    run(&["rotate", "--force", "--yes"]);
+    let r = super::read_back(s, &as_key_file(s, &read()), &doc);
+    assert_eq!(
+        r.doc,
+        [r.kid("current").to_owned()],
+        "a forced key stands alone"
     );
-    let run = |args: &[&str]| {
-        s.rotor()
-            .env("VAULT_ADDR", bao.addr())
-            .env("VAULT_TOKEN", &bao.token)
-            .args(args)
-            .run()
-            .expect(0);
-    };
-    let read = || {
-        let v = bao.kv_get("secret/idp/signing").expect("the secret exists");
-        v["data"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-            .collect()
-    };
-    lifecycle(&s, &run, &read);
+    assert!(!r.doc.contains(&second));
 }
 
-#[test]
-fn a_key_pair_in_redis_through_its_lifecycle() {
-    let redis = Redis::start();
-    let s = Sandbox::new();
+/// A runbook for `alg` on `target`, publishing to `www/idp.json`.
+fn runbook(s: &Sandbox, alg: &str, extra: &str, target: &str) {
     s.write(
         "runbooks/idp.yaml",
         &format!(
-            "secret: idp\nalgorithm: RS256\ngenerator: {{ bits: 2048 }}\ncreate: true\ngrace: 0s\n\
-             targets:\n  - redis: {{ url: \"{}\", key: idp:signing }}\n\
+            "secret: idp\nalgorithm: {alg}\n{extra}create: true\ngrace: 0s\n\
+             targets:\n  - {target}\n\
              publish:\n  - file: {{ path: www/idp.json }}\n\
-             signal:\n  - exec: [\"sh\", \"-c\", \"cp www/idp.json snap-$ROTOR_PHASE.json\"]\n",
-            redis.url()
+             signal:\n  - exec: [\"sh\", \"-c\", \"cp www/idp.json snap-$ROTOR_PHASE.json\"]\n"
         ),
     );
-    let run = |args: &[&str]| {
-        let cmd = s.rotor();
-        match &redis.password {
-            Some(pw) => cmd.env("REDIS_PASSWORD", pw),
-            None => cmd.env_remove("REDIS_PASSWORD"),
-        }
-        .args(args)
-        .run()
-        .expect(0);
-    };
-    let read = || redis.hgetall("idp:signing");
-    lifecycle(&s, &run, &read);
+}
+
+#[test]
+fn every_algorithm_in_openbao_through_its_lifecycle() {
+    let bao = Bao::dev();
+    for (i, (alg, extra)) in super::ALGORITHMS.iter().enumerate() {
+        let s = Sandbox::new();
+        s.add_key(&bao.token);
+        let path = format!("idp/signing-{i}");
+        runbook(
+            &s,
+            alg,
+            extra,
+            &format!("vault: {{ mount: secret, path: {path} }}"),
+        );
+        let run = |args: &[&str]| {
+            s.rotor()
+                .env("VAULT_ADDR", bao.addr())
+                .env("VAULT_TOKEN", &bao.token)
+                .args(args)
+                .run()
+                .expect(0);
+        };
+        let read = || {
+            let v = bao
+                .kv_get(&format!("secret/{path}"))
+                .expect("the secret exists");
+            v["data"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        };
+        lifecycle(&s, &run, &read);
+    }
+}
+
+#[test]
+fn every_algorithm_in_redis_through_its_lifecycle() {
+    let redis = Redis::start();
+    for (i, (alg, extra)) in super::ALGORITHMS.iter().enumerate() {
+        let s = Sandbox::new();
+        let key = format!("idp:signing-{i}");
+        runbook(
+            &s,
+            alg,
+            extra,
+            &format!("redis: {{ url: \"{}\", key: \"{key}\" }}", redis.url()),
+        );
+        let run = |args: &[&str]| {
+            let cmd = s.rotor();
+            match &redis.password {
+                Some(pw) => cmd.env("REDIS_PASSWORD", pw),
+                None => cmd.env_remove("REDIS_PASSWORD"),
+            }
+            .args(args)
+            .run()
+            .expect(0);
+        };
+        let read = || redis.hgetall(&key);
+        lifecycle(&s, &run, &read);
+    }
 }
