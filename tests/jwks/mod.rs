@@ -17,6 +17,13 @@ use crate::support::web::python;
 #[cfg(feature = "kubernetes")]
 mod configmap;
 mod hostile;
+#[cfg(all(
+    feature = "vault",
+    feature = "redis",
+    feature = "sql",
+    feature = "aws-ssm"
+))]
+mod more_stores;
 mod readers;
 #[cfg(all(feature = "vault", feature = "redis"))]
 mod stores;

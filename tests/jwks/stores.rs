@@ -22,7 +22,11 @@ fn as_key_file(s: &Sandbox, fields: &BTreeMap<String, String>) -> std::path::Pat
 
 /// Create, staged rotate, retire, rotate and roll back, then `--force`, read back
 /// independently after each.
-fn lifecycle(s: &Sandbox, run: &dyn Fn(&[&str]), read: &dyn Fn() -> BTreeMap<String, String>) {
+pub(super) fn lifecycle(
+    s: &Sandbox,
+    run: &dyn Fn(&[&str]),
+    read: &dyn Fn() -> BTreeMap<String, String>,
+) {
     let doc = s.path("www/idp.json");
     run(&["rotate"]);
     let first = super::read_back(s, &as_key_file(s, &read()), &doc)
@@ -58,7 +62,7 @@ fn lifecycle(s: &Sandbox, run: &dyn Fn(&[&str]), read: &dyn Fn() -> BTreeMap<Str
 }
 
 /// A runbook for `alg` on `target`, publishing to `www/idp.json`.
-fn runbook(s: &Sandbox, alg: &str, extra: &str, target: &str) {
+pub(super) fn runbook(s: &Sandbox, alg: &str, extra: &str, target: &str) {
     s.write(
         "runbooks/idp.yaml",
         &format!(
