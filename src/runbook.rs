@@ -185,14 +185,33 @@ impl Runbook {
         if !self.algorithm.is_asymmetric() {
             return self.generator.generate();
         }
+        let (algorithm, bits) = self.key_pair();
+        generated(algorithm, crate::keypair::generate(algorithm, bits))
+    }
+
+    /// [`new_key`](Self::new_key) on the blocking pool: an RSA key takes OpenSSL about
+    /// half a second, and the secrets of a batch are prepared side by side.
+    pub async fn new_key_off_thread(&self) -> Result<Key> {
+        if !self.algorithm.is_asymmetric() {
+            return self.new_key();
+        }
+        let (algorithm, bits) = self.key_pair();
+        let made = tokio::task::spawn_blocking(move || crate::keypair::generate(algorithm, bits))
+            .await
+            .map_err(|error| Error::Task {
+                what: "key pair generation",
+                error,
+            })?;
+        generated(algorithm, made)
+    }
+
+    /// The algorithm and RSA size of this secret's key pairs.
+    fn key_pair(&self) -> (Algorithm, u32) {
         let bits = self
             .generator
             .bits
             .unwrap_or(crate::keypair::RSA_DEFAULT_BITS);
-        crate::keypair::generate(self.algorithm, bits).map_err(|why| Error::KeyGeneration {
-            algorithm: self.algorithm.to_string(),
-            why,
-        })
+        (self.algorithm, bits)
     }
 
     /// How long the stage phase waits after announcing a key before it may be promoted.
@@ -303,6 +322,14 @@ impl Runbook {
         }
         Ok(())
     }
+}
+
+/// A generated key pair, or why OpenSSL could not make one.
+fn generated(algorithm: Algorithm, made: std::result::Result<Key, String>) -> Result<Key> {
+    made.map_err(|why| Error::KeyGeneration {
+        algorithm: algorithm.to_string(),
+        why,
+    })
 }
 
 /// A runbook larger than this is not one.

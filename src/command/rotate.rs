@@ -170,7 +170,7 @@ async fn prepare<'a>(
             }
             k
         }
-        None => rb.new_key()?,
+        None => rb.new_key_off_thread().await?,
     };
     if op == Operation::Force && !opts.dry_run {
         command::confirm(
