@@ -1,4 +1,5 @@
-//! `rotor audit verify` on an intact log and on each kind of tampering.
+//! `rotor audit verify` on an intact log and on each kind of tampering, and torn lines
+//! (power loss, a kill in the middle of an append) named and repaired.
 
 use crate::support::Sandbox;
 
@@ -151,4 +152,101 @@ fn the_reason_is_on_record_everywhere() {
         .run()
         .expect(2);
     assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+}
+
+#[test]
+fn a_torn_audit_line_is_named_and_repair_sets_it_aside_in_the_chain() {
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    // Power loss in the middle of a line.
+    let tear = |s: &Sandbox| {
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(s.path("state/audit.log"))
+            .unwrap();
+        std::io::Write::write_all(&mut log, b"{\"seq\":99,\"time\":\"2026-").unwrap();
+    };
+    tear(&s);
+    s.rotor().args(["audit", "verify"]).run().expect(1);
+    let out = s.rotor().args(["audit", "repair"]).run().expect(0);
+    assert!(
+        out.stdout
+            .contains("set aside a torn last line of 23 bytes"),
+        "{}",
+        out.stdout
+    );
+    let aside = |s: &Sandbox| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(s.path("state"))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("audit.log.torn-")
+            })
+            .map(|e| e.path())
+            .collect()
+    };
+    assert_eq!(aside(&s).len(), 1);
+    assert_eq!(
+        std::fs::read(&aside(&s)[0]).unwrap(),
+        b"{\"seq\":99,\"time\":\"2026-"
+    );
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+    assert!(
+        s.read("state/audit.log")
+            .contains("set aside a torn last line")
+    );
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+    // Nothing more to repair; a break before the last line is not a torn write.
+    s.rotor().args(["audit", "repair"]).run().expect(0);
+    let text = s.read("state/audit.log");
+    let edited = text.replacen("\"step\":\"start\"", "\"step\":\"START\"", 1);
+    s.write("state/audit.log", &edited);
+    let out = s.rotor().args(["audit", "repair"]).run().expect(1);
+    assert!(out.stderr.contains("not a torn write"), "{}", out.stderr);
+    assert_eq!(s.read("state/audit.log"), edited);
+}
+
+/// A kill in the middle of an append leaves the last line without its line end: the next
+/// command that writes repairs it itself (set aside, recorded in the chain, said on
+/// stderr), so `resume` alone finishes an interrupted run. A last line that ends with a
+/// line end and is still broken is not a crash's doing: it stops every writing command.
+#[test]
+fn a_line_cut_off_by_a_crash_is_repaired_by_the_next_writing_command() {
+    let s = Sandbox::new();
+    s.runbook("api", "");
+    s.rotor().args(["rotate"]).run().expect(0);
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(s.path("state/audit.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, b"{\"seq\":99,\"time\":\"2026-").unwrap();
+    drop(log);
+    let out = s.rotor().args(["rotate"]).run().expect(0);
+    assert!(
+        out.stderr.contains("an append was cut off by a crash")
+            && out
+                .stderr
+                .contains("set aside a torn last line of 23 bytes"),
+        "{}",
+        out.stderr
+    );
+    s.rotor().args(["audit", "verify"]).run().expect(0);
+    let log = s.read("state/audit.log");
+    assert!(log.contains("set aside a torn last line"), "{log}");
+    assert!(!log.contains("\"seq\":99,\"time\":\"2026-\n"), "{log}");
+    // Garbage that ends with a line end: refused, the log untouched.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(s.path("state/audit.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"not an audit line\n").unwrap();
+    drop(f);
+    let before = s.read("state/audit.log");
+    let out = s.rotor().args(["rotate"]).run().expect(1);
+    assert!(out.stderr.contains("rotor audit repair"), "{}", out.stderr);
+    assert_eq!(s.read("state/audit.log"), before);
 }

@@ -177,6 +177,42 @@ fn history_view(out: &Output, rb: &Runbook, h: &History) {
     }
 }
 
+/// Each `publish:` place of a key pair: what it lists, since when, and whether it is the
+/// document the key set calls for.
+async fn published_view(
+    out: &Output,
+    rb: &Runbook,
+    set: Option<&rotor_provider::KeySet>,
+    clients: &Clients,
+) -> Vec<crate::publish::PublishedView> {
+    let published = crate::publish::views(rb, set, clients).await;
+    for p in &published {
+        let state = match (&p.error, &p.kids, p.current) {
+            (Some(e), _, _) => format!("unreadable: {e}"),
+            (None, None, Some(true)) => "nothing published (nothing to publish)".to_owned(),
+            (None, None, Some(false)) => {
+                "nothing published yet: run `rotor resume` or rotate".to_owned()
+            }
+            (None, None, None) => "a program: cannot be read back".to_owned(),
+            (None, Some(kids), current) => format!(
+                "kids {}{}{}",
+                kids.join(", "),
+                p.since
+                    .as_ref()
+                    .map(|s| format!(" (since {s})"))
+                    .unwrap_or_default(),
+                if current == Some(false) {
+                    "; not the document the key set calls for (after an interrupted run, `rotor resume` publishes it)"
+                } else {
+                    ""
+                }
+            ),
+        };
+        out.line(&format!("  published {}: {state}", p.place));
+    }
+    published
+}
+
 pub async fn status(
     out: &Output,
     state: &StateDir,
@@ -205,31 +241,7 @@ pub async fn status(
             .first()
             .and_then(|t| t.current.as_ref())
             .map(|v| &v.set);
-        let published = crate::publish::views(rb, set, clients).await;
-        for p in &published {
-            let state = match (&p.error, &p.kids, p.current) {
-                (Some(e), _, _) => format!("unreadable: {e}"),
-                (None, None, Some(true)) => "nothing published (nothing to publish)".to_owned(),
-                (None, None, Some(false)) => {
-                    "nothing published yet: run `rotor resume` or rotate".to_owned()
-                }
-                (None, None, None) => "a program: cannot be read back".to_owned(),
-                (None, Some(kids), current) => format!(
-                    "kids {}{}{}",
-                    kids.join(", "),
-                    p.since
-                        .as_ref()
-                        .map(|s| format!(" (since {s})"))
-                        .unwrap_or_default(),
-                    if current == Some(false) {
-                        "; not the document the key set calls for (after an interrupted run, `rotor resume` publishes it)"
-                    } else {
-                        ""
-                    }
-                ),
-            };
-            out.line(&format!("  published {}: {state}", p.place));
-        }
+        let published = published_view(out, rb, set, clients).await;
         let journal = Journal::load_for(state, &rb.secret)?;
         if let Some(j) = &journal {
             let batch = j
