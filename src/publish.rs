@@ -48,6 +48,18 @@ impl PublishSpec {
         }
     }
 
+    /// Where, as `plan` names it before anything is built.
+    pub fn describe(&self) -> String {
+        match self {
+            PublishSpec::File(c) => format!("file:{}", c.path.display()),
+            #[cfg(feature = "aws-s3")]
+            PublishSpec::S3(c) => format!("s3://{}/{}", c.bucket, c.key),
+            #[cfg(feature = "kubernetes")]
+            PublishSpec::Configmap(c) => format!("configmap:{}/{}#{}", c.namespace, c.name, c.key),
+            PublishSpec::Exec(argv) => format!("exec:{argv}"),
+        }
+    }
+
     /// Why these settings cannot work, if they cannot (checked when the runbook is read).
     pub fn check(&self) -> std::result::Result<(), String> {
         match self {

@@ -552,14 +552,33 @@ fn print_plan(
 
 fn describe_step(rb: &Runbook, s: &Step) -> String {
     let list = |items: Vec<String>| items.join(", ");
+    let propagation = rb.propagation_wait();
+    let announce = (s.phase == crate::engine::plan::Phase::Stage && !propagation.is_zero())
+        .then(|| {
+            format!(
+                "wait propagation {} (JWKS caches), then ",
+                human(propagation)
+            )
+        })
+        .unwrap_or_default();
     match s.kind {
-        StepKind::Write => format!("write {} to every target", s.want),
+        StepKind::Write if rb.publish.is_empty() => format!("write {} to every target", s.want),
+        StepKind::Write => format!(
+            "write {} to every target, then publish its JWKS to {}",
+            s.want,
+            list(rb.publish.iter().map(|p| p.describe()).collect())
+        ),
         StepKind::Verify => format!("read every target back, expect {}", s.want),
         StepKind::Signal if rb.signal.is_empty() => "no signal actions".into(),
         StepKind::Signal => list(rb.signal.iter().map(|a| a.describe()).collect()),
-        StepKind::Monitor if rb.monitor.checks.is_empty() => "no monitor checks".into(),
+        StepKind::Monitor if rb.monitor.checks.is_empty() && announce.is_empty() => {
+            "no monitor checks".into()
+        }
+        StepKind::Monitor if rb.monitor.checks.is_empty() => {
+            announce.trim_end_matches(", then ").to_owned()
+        }
         StepKind::Monitor => format!(
-            "wait up to {} for: {}",
+            "{announce}wait up to {} for: {}",
             human(rb.monitor.timeout),
             list(rb.monitor.checks.iter().map(|c| c.describe()).collect())
         ),

@@ -151,6 +151,19 @@ fn every_algorithm_through_create_rotate_retire_rollback_and_force() {
         let mode = std::fs::metadata(&doc).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644, "{alg}: the document is world-readable");
 
+        // `plan` says where the document goes and how long a new key is announced.
+        if *alg == "ES256" {
+            runbook(&s, &secret, alg, &format!("{extra}propagation: 1s\n"));
+            let plan = s.rotor().args(["plan"]).run().expect(0);
+            assert!(
+                plan.stdout
+                    .contains(&format!("then publish its JWKS to file:www/{secret}.json"))
+                    && plan.stdout.contains("wait propagation 1s (JWKS caches)"),
+                "{}",
+                plan.stdout
+            );
+        }
+
         // Staged rotation: announced (pending first), then signing.
         let out = s.rotor().args(["rotate"]).run().expect(0);
         let staged = doc_kids(&s.path("snap-stage.json"));
