@@ -553,14 +553,14 @@ fn print_plan(
 fn describe_step(rb: &Runbook, s: &Step) -> String {
     let list = |items: Vec<String>| items.join(", ");
     let propagation = rb.propagation_wait();
-    let announce = (s.phase == crate::engine::plan::Phase::Stage && !propagation.is_zero())
-        .then(|| {
-            format!(
-                "wait propagation {} (JWKS caches), then ",
-                human(propagation)
-            )
-        })
-        .unwrap_or_default();
+    let announce = if s.phase == crate::engine::plan::Phase::Stage && !propagation.is_zero() {
+        format!(
+            "wait propagation {} (JWKS caches), then ",
+            human(propagation)
+        )
+    } else {
+        String::new()
+    };
     match s.kind {
         StepKind::Write if rb.publish.is_empty() => format!("write {} to every target", s.want),
         StepKind::Write => format!(
