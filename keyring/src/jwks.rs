@@ -102,6 +102,43 @@ pub(crate) fn encoding_key(stored: &str) -> Result<(Algorithm, EncodingKey), Key
     Ok((alg, key))
 }
 
+/// A signing key and the algorithm it signs with.
+pub(crate) type SigningKey = std::sync::Arc<(Algorithm, EncodingKey)>;
+
+/// The signing key of the current key pair, kept until the current key changes: turning
+/// a JWK into a signing key (an RSA key's checks above all) costs far more than a
+/// signature.
+#[derive(Default)]
+pub(crate) struct Signer {
+    made: Mutex<Option<(rotor_format::Fingerprint, SigningKey)>>,
+    /// How many signing keys were made (for tests).
+    pub(crate) makes: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer")
+    }
+}
+
+impl Signer {
+    /// The signing key of `current`, made now if the current key changed.
+    pub(crate) fn for_key(&self, current: &rotor_format::Key) -> Result<SigningKey, KeyringError> {
+        let fp = current.fingerprint();
+        let mut made = self.made.lock().expect("signer poisoned");
+        if let Some((have, key)) = made.as_ref()
+            && *have == fp
+        {
+            return Ok(std::sync::Arc::clone(key));
+        }
+        let key = std::sync::Arc::new(encoding_key(current.expose())?);
+        self.makes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *made = Some((fp, std::sync::Arc::clone(&key)));
+        Ok(key)
+    }
+}
+
 /// Where a verifier reads the JWKS document.
 #[derive(Clone, Debug)]
 pub enum JwksSource {
@@ -268,6 +305,15 @@ mod tests {
         let signer = Keyring::from_key_set(KeySet::new(a.clone()));
         let claims = Claims { sub: "x".into() };
         let token = signer.sign_jwt_with_key_pair(&claims).unwrap();
+        signer.sign_jwt_with_key_pair(&claims).unwrap();
+        assert_eq!(
+            signer
+                .signer
+                .makes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "one signing key for one current key"
+        );
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(a.fingerprint().as_str()));
         assert_eq!(header.alg, Algorithm::EdDSA);

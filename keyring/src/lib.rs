@@ -101,6 +101,9 @@ struct Source {
 pub struct Keyring {
     source: Option<Source>,
     keys: RwLock<Arc<KeySet>>,
+    /// The current key pair's signing key, made once per key (not per token).
+    #[cfg(feature = "jwt")]
+    signer: jwks::Signer,
 }
 
 impl Keyring {
@@ -126,6 +129,8 @@ impl Keyring {
         Ok(Keyring {
             source: Some(source),
             keys: RwLock::new(Arc::new(set)),
+            #[cfg(feature = "jwt")]
+            signer: jwks::Signer::default(),
         })
     }
 
@@ -134,6 +139,8 @@ impl Keyring {
         Keyring {
             source: None,
             keys: RwLock::new(Arc::new(set)),
+            #[cfg(feature = "jwt")]
+            signer: jwks::Signer::default(),
         }
     }
 
@@ -227,10 +234,10 @@ impl Keyring {
     #[cfg(feature = "jwt")]
     pub fn sign_jwt_with_key_pair<T: Serialize>(&self, claims: &T) -> Result<String, KeyringError> {
         let set = self.keys();
-        let (alg, key) = jwks::encoding_key(set.current.expose())?;
-        let mut header = jsonwebtoken::Header::new(alg);
+        let signing = self.signer.for_key(&set.current)?;
+        let mut header = jsonwebtoken::Header::new(signing.0);
         header.kid = Some(set.current.fingerprint().to_string());
-        jsonwebtoken::encode(&header, claims, &key).map_err(KeyringError::Sign)
+        jsonwebtoken::encode(&header, claims, &signing.1).map_err(KeyringError::Sign)
     }
 
     /// The claims of a JWT signed (HS256 or HS512) with any accepted key. `exp` and
