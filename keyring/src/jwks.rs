@@ -41,6 +41,13 @@ fn b64(s: &str) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
         .map_err(|_| KeyringError::KeyPair("a member is not base64url".into()))
 }
 
+/// A private key as PKCS#8 DER, the form jsonwebtoken takes EC and Ed25519 keys in.
+fn pkcs8_der(key: &impl p256::pkcs8::EncodePrivateKey) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+    key.to_pkcs8_der()
+        .map(|der| Zeroizing::new(der.as_bytes().to_vec()))
+        .map_err(|_| KeyringError::KeyPair("cannot encode the key".into()))
+}
+
 /// The signing key and algorithm of a stored private JWK (as rotor writes it).
 pub(crate) fn encoding_key(stored: &str) -> Result<(Algorithm, EncodingKey), KeyringError> {
     let bad = |why: &str| KeyringError::KeyPair(why.to_owned());
@@ -69,33 +76,20 @@ pub(crate) fn encoding_key(stored: &str) -> Result<(Algorithm, EncodingKey), Key
             EncodingKey::from_rsa_der(der.as_bytes())
         }
         ("EC", Some("P-256")) => {
-            use p256::pkcs8::EncodePrivateKey as _;
             let sk = p256::SecretKey::from_slice(&b64(&m.d)?).map_err(|_| bad("bad P-256 key"))?;
-            let der = sk
-                .to_pkcs8_der()
-                .map_err(|_| bad("cannot encode the key"))?;
-            EncodingKey::from_ec_der(der.as_bytes())
+            EncodingKey::from_ec_der(&pkcs8_der(&sk)?)
         }
         ("EC", Some("P-384")) => {
-            use p384::pkcs8::EncodePrivateKey as _;
             let sk = p384::SecretKey::from_slice(&b64(&m.d)?).map_err(|_| bad("bad P-384 key"))?;
-            let der = sk
-                .to_pkcs8_der()
-                .map_err(|_| bad("cannot encode the key"))?;
-            EncodingKey::from_ec_der(der.as_bytes())
+            EncodingKey::from_ec_der(&pkcs8_der(&sk)?)
         }
         ("OKP", Some("Ed25519")) => {
-            use ed25519_dalek::pkcs8::EncodePrivateKey as _;
             let d = b64(&m.d)?;
             let d: [u8; 32] = d
                 .as_slice()
                 .try_into()
                 .map_err(|_| bad("bad Ed25519 key"))?;
-            let sk = ed25519_dalek::SigningKey::from_bytes(&d);
-            let der = sk
-                .to_pkcs8_der()
-                .map_err(|_| bad("cannot encode the key"))?;
-            EncodingKey::from_ed_der(der.as_bytes())
+            EncodingKey::from_ed_der(&pkcs8_der(&ed25519_dalek::SigningKey::from_bytes(&d))?)
         }
         _ => return Err(bad("a key type rotor does not write")),
     };

@@ -3,24 +3,11 @@
 //! document lands in its key at each phase as `kubectl get` reads it, and a change by
 //! another writer between rotor's read and its write is a conflict.
 
-use std::process::Command;
-
 use serde_json::Value;
 
+use crate::kubernetes::kubectl;
 use crate::support::Sandbox;
 use crate::support::kube::Cluster;
-
-fn kubectl(c: &Cluster, args: &[&str]) -> std::process::Output {
-    Command::new("kubectl")
-        .arg(format!("--kubeconfig={}", c.kubeconfig().display()))
-        .arg(format!(
-            "--cache-dir={}",
-            c.dir.path().join("cache").display()
-        ))
-        .args(args)
-        .output()
-        .expect("kubectl is on the machine")
-}
 
 /// The kids in the ConfigMap's `jwks.json`, as kubectl reads it.
 fn published(c: &Cluster) -> (Vec<String>, Value) {

@@ -16,7 +16,7 @@ use crate::support::{Cmd, Sandbox, fp};
 mod access;
 mod rollouts;
 
-fn kubectl(c: &Cluster, args: &[&str]) -> std::process::Output {
+pub(crate) fn kubectl(c: &Cluster, args: &[&str]) -> std::process::Output {
     Command::new("kubectl")
         .arg(format!("--kubeconfig={}", c.kubeconfig().display()))
         .arg(format!(

@@ -12,7 +12,6 @@ use rotor_provider::Fingerprint;
 use serde::Deserialize;
 
 use super::Context;
-use super::http::{client, without_url};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "Spec")]
@@ -87,17 +86,8 @@ impl super::Probe for FingerprintCheck {
 
 impl FingerprintCheck {
     async fn poll(&self, unit: usize, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
-        let url = &self.urls[unit];
-        let resp = client(ctx.clients)
-            .get(url)
-            .timeout(timeout.min(Duration::from_secs(10)))
-            .send()
-            .await
-            .map_err(without_url)?;
-        if !resp.status().is_success() {
-            return Err(format!("answered {}", resp.status().as_u16()));
-        }
-        let body = super::body_capped(resp, MAX_REPORT_BYTES).await?;
+        let body =
+            super::get_capped(ctx.clients, &self.urls[unit], timeout, MAX_REPORT_BYTES).await?;
         let report: Report = serde_json::from_slice(&body)
             .map_err(|_| "did not answer {\"current\", \"accepted\"} JSON".to_owned())?;
         judge(&report, ctx)

@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Context;
-use super::http::{client, without_url};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "Spec")]
@@ -84,16 +83,8 @@ impl super::Probe for JwksCheck {
 
 impl JwksCheck {
     async fn poll(&self, unit: usize, ctx: &Context<'_>, timeout: Duration) -> Result<(), String> {
-        let resp = client(ctx.clients)
-            .get(&self.urls[unit])
-            .timeout(timeout.min(Duration::from_secs(10)))
-            .send()
-            .await
-            .map_err(without_url)?;
-        if !resp.status().is_success() {
-            return Err(format!("answered {}", resp.status().as_u16()));
-        }
-        let body = super::body_capped(resp, MAX_DOCUMENT_BYTES).await?;
+        let body =
+            super::get_capped(ctx.clients, &self.urls[unit], timeout, MAX_DOCUMENT_BYTES).await?;
         let kids = rotor_provider::jwk::kids(&body)
             .ok_or_else(|| "did not answer a JWKS document ({\"keys\": [...]})".to_owned())?;
         judge(&kids, ctx)

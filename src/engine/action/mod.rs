@@ -430,6 +430,26 @@ pub struct Context<'a> {
     pub clients: &'a rotor_provider::Clients,
 }
 
+/// `GET url` with the run's client, bounded by `timeout` (at most 10 s): the body of a
+/// success, at most `max` bytes; else why not (never the URL's credentials).
+pub async fn get_capped(
+    clients: &rotor_provider::Clients,
+    url: &str,
+    timeout: Duration,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let resp = http::client(clients)
+        .get(url)
+        .timeout(timeout.min(Duration::from_secs(10)))
+        .send()
+        .await
+        .map_err(http::without_url)?;
+    if !resp.status().is_success() {
+        return Err(format!("answered {}", resp.status().as_u16()));
+    }
+    body_capped(resp, max).await
+}
+
 /// A response body, refused once it grows past `max` bytes (the request's own timeout
 /// bounds the time it takes).
 pub async fn body_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
