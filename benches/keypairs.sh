@@ -5,6 +5,7 @@
 #   - a staged rotation of N secrets per algorithm on the file store (each key pair also
 #     publishing its JWKS file) and on one OpenBao dev server.
 #   benches/keypairs.sh [N=100] [RUNS=3]
+#   ALGS="ES256" STORES="file" benches/keypairs.sh 10000 1   (one algorithm and store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100}
@@ -54,9 +55,9 @@ for alg in HS256 EdDSA ES256 ES384 RS256; do
   echo "  $alg: $(awk "BEGIN { printf \"%.1f\", ($end - $start) / 1e6 / 20 }") ms"
 done
 
-for store in file vault; do
+for store in ${STORES:-file vault}; do
   echo "staged rotation of $n secrets on $store, median of $runs:"
-  for alg in HS256 EdDSA ES256 RS256; do
+  for alg in ${ALGS:-HS256 EdDSA ES256 RS256}; do
     dir=$work/$store-$alg
     runbooks "$dir" "$n" "$alg" "$store"
     export ROTOR_STATE_DIR=$work/state-$store-$alg
