@@ -115,4 +115,6 @@ providers! {
     OsKeyring => rotor_provider_os_keyring::KeyringProvider,
     #[cfg(feature = "aws-secretsmanager")]
     AwsSecretsManager => rotor_provider_aws_secretsmanager::SecretsManagerProvider,
+    #[cfg(feature = "gcp-secretmanager")]
+    GcpSecretManager => rotor_provider_gcp_secretmanager::GcpSecretManagerProvider,
 }
