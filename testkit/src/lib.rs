@@ -4,7 +4,8 @@
 //! - Real servers, each started on a free loopback port and waited for until it answers
 //!   (never a sleep): OpenBao ([`bao`]), moto for SSM and Secrets Manager ([`moto`]),
 //!   Redis ([`redis`]), PostgreSQL and MariaDB ([`sql`]), gnome-keyring on a private
-//!   D-Bus ([`keyring`]), and the project's stateful Kubernetes API server ([`kube`]).
+//!   D-Bus ([`keyring`]), and the project's stateful Kubernetes API server ([`kube`]) and
+//!   Secret Manager server ([`gsm`]).
 //!   A missing server fails the test that needs it; nothing is skipped.
 //! - Faults: a byte-level proxy that loses answers ([`wire`]), TLS material ([`tls`]).
 //! - The [`Sandbox`]: a temporary directory running the real `rotor` binary, where every
@@ -18,6 +19,7 @@
 pub mod bao;
 pub mod conformance;
 pub mod demo;
+pub mod gsm;
 pub mod http;
 pub mod keyring;
 pub mod kube;
