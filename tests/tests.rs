@@ -16,6 +16,8 @@ mod engine;
     feature = "redis"
 ))]
 mod faults;
+#[cfg(all(feature = "gcp-secretmanager", feature = "vault"))]
+mod gcp;
 #[cfg(all(
     feature = "vault",
     feature = "aws-ssm",

@@ -155,6 +155,10 @@ impl Sandbox {
             "PGSSLMODE",
             "MYSQL_PWD",
             "DBUS_SESSION_BUS_ADDRESS",
+            "GOOGLE_OAUTH_ACCESS_TOKEN",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "CLOUDSDK_CONFIG",
+            "GCE_METADATA_HOST",
         ] {
             cmd.env_remove(var);
         }

@@ -116,11 +116,8 @@ impl GcpSecretManagerTarget {
     /// A version's payload as text; what it is for (`the alias current`) goes into errors.
     pub(crate) async fn access(&self, n: i64, what: &str) -> Result<String> {
         let r = format!("{}/versions/{n}", self.config.resource());
-        let v = match self.call(Method::GET,
-                &format!("{r}:access"),
-                None,
-                true,
-            )
+        let v = match self
+            .call(Method::GET, &format!("{r}:access"), None, true)
             .await
         {
             Ok(v) => v,
@@ -144,10 +141,11 @@ impl GcpSecretManagerTarget {
                 detail: format!("version {n} ({what}) answered without a payload"),
             })?;
         let data = zeroize::Zeroizing::new(data);
-        if let Some(crc) = payload
-            .get("dataCrc32c")
-            .and_then(|c| c.as_str().and_then(|s| s.parse::<u64>().ok()).or(c.as_u64()))
-            && crc != u64::from(crc32c(&data))
+        if let Some(crc) = payload.get("dataCrc32c").and_then(|c| {
+            c.as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .or(c.as_u64())
+        }) && crc != u64::from(crc32c(&data))
         {
             return Err(Error::Invalid {
                 location: self.location(),
@@ -179,11 +177,8 @@ impl GcpSecretManagerTarget {
             "data": base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
             "dataCrc32c": crc32c(text.as_bytes()).to_string(),
         }});
-        let v = self.call(Method::POST,
-                &format!("{r}:addVersion"),
-                Some(&body),
-                false,
-            )
+        let v = self
+            .call(Method::POST, &format!("{r}:addVersion"), Some(&body), false)
             .await
             .map_err(|e| self.fail(e, "secrets.addVersion", &r))?;
         v.get("name")
@@ -215,7 +210,9 @@ impl GcpSecretManagerTarget {
             body["versionAliases"] = Value::Object(a);
             mask = "versionAliases,annotations";
         }
-        let v = self.call(Method::PATCH,
+        let v = self
+            .call(
+                Method::PATCH,
                 &format!("{r}?updateMask={mask}"),
                 Some(&body),
                 false,
@@ -245,12 +242,7 @@ impl GcpSecretManagerTarget {
             ("disable", "versions.disable")
         };
         match self
-            .call(
-                Method::POST,
-                &format!("{r}:{verb}"),
-                Some(&json!({})),
-                true,
-            )
+            .call(Method::POST, &format!("{r}:{verb}"), Some(&json!({})), true)
             .await
         {
             Ok(_) => Ok(()),
@@ -283,7 +275,9 @@ impl GcpSecretManagerTarget {
             json!({ "userManaged": { "replicas": replicas } })
         };
         let body = json!({ "replication": replication });
-        match self.call(Method::POST,
+        match self
+            .call(
+                Method::POST,
                 &format!("{parent}/secrets?secretId={}", self.config.secret),
                 Some(&body),
                 false,
@@ -299,7 +293,9 @@ impl GcpSecretManagerTarget {
     /// Which of `permissions` the credentials hold on the secret.
     pub(crate) async fn test_permissions(&self, permissions: &[&str]) -> Result<Vec<String>> {
         let r = self.config.resource();
-        let v = self.call(Method::POST,
+        let v = self
+            .call(
+                Method::POST,
                 &format!("{r}:testIamPermissions"),
                 Some(&json!({ "permissions": permissions })),
                 true,

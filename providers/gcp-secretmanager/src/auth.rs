@@ -152,7 +152,8 @@ impl Auth {
         } else if let Some(p) = gcloud_file() {
             read_file(&p, "gcloud's application default credentials")
         } else {
-            let host = env("GCE_METADATA_HOST").unwrap_or_else(|| "metadata.google.internal".into());
+            let host =
+                env("GCE_METADATA_HOST").unwrap_or_else(|| "metadata.google.internal".into());
             Ok(Source::Metadata {
                 base: format!("http://{host}"),
             })
@@ -208,7 +209,10 @@ impl Auth {
     }
 }
 
-async fn fetch(source: &Source, http: &reqwest::Client) -> Result<(SecretString, Duration), String> {
+async fn fetch(
+    source: &Source,
+    http: &reqwest::Client,
+) -> Result<(SecretString, Duration), String> {
     let (request, what) = match source {
         Source::Token(t) => return Ok((t.clone(), Duration::from_secs(3600))),
         Source::ServiceAccount {
@@ -255,10 +259,12 @@ async fn fetch(source: &Source, http: &reqwest::Client) -> Result<(SecretString,
         ),
     };
     let reply = tokio::time::timeout(TOKEN_TIMEOUT, async {
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| format!("{what} did not answer ({})", rotor_provider::error::chain(&e)))?;
+        let resp = request.send().await.map_err(|e| {
+            format!(
+                "{what} did not answer ({})",
+                rotor_provider::error::chain(&e)
+            )
+        })?;
         let status = resp.status().as_u16();
         let body = read_capped(resp, MAX_REPLY)
             .await

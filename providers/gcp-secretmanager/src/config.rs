@@ -212,7 +212,9 @@ mod tests {
         assert!(config(serde_json::json!({ "secret": "a/b" })).is_err());
         assert!(config(serde_json::json!({ "aliases": { "current": "latest" } })).is_err());
         assert!(config(serde_json::json!({ "aliases": { "previous": "current" } })).is_err());
-        assert!(config(serde_json::json!({ "layout": "json", "aliases": { "current": "x" } })).is_err());
+        assert!(
+            config(serde_json::json!({ "layout": "json", "aliases": { "current": "x" } })).is_err()
+        );
         assert!(config(serde_json::json!({ "endpoint": "http://127.0.0.1:8080" })).is_ok());
         assert!(config(serde_json::json!({ "endpoint": "http://[::1]:8080/" })).is_ok());
         assert!(config(serde_json::json!({ "endpoint": "http://sm.example.com" })).is_err());

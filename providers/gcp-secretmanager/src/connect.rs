@@ -57,11 +57,12 @@ pub(crate) async fn read_capped(
         ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| format!("the answer was cut off ({})", rotor_provider::error::chain(&e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        format!(
+            "the answer was cut off ({})",
+            rotor_provider::error::chain(&e)
+        )
+    })? {
         if body.len() + chunk.len() > max {
             return Err(format!(
                 "the answer is larger than {} KiB, more than any answer to this call; rotor stopped reading it",
@@ -145,9 +146,7 @@ impl Api {
                     Ok(Value::Object(Default::default()))
                 } else {
                     serde_json::from_slice(&bytes).map_err(|_| {
-                        CallError::Transport(format!(
-                            "HTTP {http} with an answer that is not JSON"
-                        ))
+                        CallError::Transport(format!("HTTP {http} with an answer that is not JSON"))
                     })
                 };
             }
@@ -174,7 +173,11 @@ impl Api {
 fn status_of(http: u16, body: &[u8]) -> CallError {
     let doc: Option<Value> = serde_json::from_slice(body).ok();
     let e = doc.as_ref().and_then(|d| d.get("error"));
-    let text = |k: &str| e.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_owned);
+    let text = |k: &str| {
+        e.and_then(|e| e.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     let status = text("status").unwrap_or_else(|| {
         match http {
             400 => "INVALID_ARGUMENT",

@@ -71,7 +71,8 @@ impl Held {
             slot(names[0]),
             slot(names[1]),
             slot(names[2]),
-            self.latest.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            self.latest
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
             hex::encode(&h.finalize()[..4])
         ))
     }
@@ -117,7 +118,11 @@ mod tests {
         let v = h.version(names);
         h.annotations.insert(ANN_WRITING.into(), "r1".into());
         h.aliases.insert("prod".into(), 1);
-        assert_eq!(h.version(names), v, "a claim or another alias is not a change");
+        assert_eq!(
+            h.version(names),
+            v,
+            "a claim or another alias is not a change"
+        );
         h.latest = Some(4);
         assert_ne!(h.version(names), v, "a version added by anyone is");
         h.latest = Some(3);

@@ -40,10 +40,12 @@ impl GcpSecretManagerTarget {
         token: secrecy::SecretString,
     ) -> Result<Self> {
         let location = format!("gcp-secretmanager:{}", config.resource());
-        config.validate().map_err(|detail| rotor_provider::Error::Config {
-            location: location.clone(),
-            detail,
-        })?;
+        config
+            .validate()
+            .map_err(|detail| rotor_provider::Error::Config {
+                location: location.clone(),
+                detail,
+            })?;
         let api = Api::new(config.endpoint(), crate::auth::Auth::with_token(token))
             .map_err(|detail| rotor_provider::Error::Config { location, detail })?;
         Ok(GcpSecretManagerTarget {

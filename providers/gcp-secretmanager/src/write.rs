@@ -24,9 +24,7 @@ use rotor_provider::{Error, Key, KeySet, Result, Target as _, Version};
 use crate::GcpSecretManagerTarget;
 use crate::config::{Layout, Retired};
 use crate::errors::is_precondition;
-use crate::layout::{
-    ANN_RETIRING, ANN_ROTATED_AT, ANN_ROTATION_ID, ANN_WRITING, Held, document,
-};
+use crate::layout::{ANN_RETIRING, ANN_ROTATED_AT, ANN_ROTATION_ID, ANN_WRITING, Held, document};
 
 /// One call of a write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,11 +257,7 @@ impl protocol::Calls for Calls<'_> {
             Call::Name => {
                 // The retirements planned from the write's first state, recorded for a
                 // resumed run.
-                let retiring = self
-                    .retiring
-                    .lock()
-                    .map(|r| r.clone())
-                    .unwrap_or_default();
+                let retiring = self.retiring.lock().map(|r| r.clone()).unwrap_or_default();
                 let (aliases, ann) = self.named(state, set, &retiring);
                 self.patch(state, aliases.as_ref(), &ann).await?;
                 state.retiring = retiring.iter().map(|n| (*n, true)).collect();

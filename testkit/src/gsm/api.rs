@@ -66,7 +66,12 @@ pub(super) fn query(q: &str) -> BTreeMap<String, String> {
 
 fn time(t: u64) -> String {
     // A fixed day, one second per event: distinct, ordered RFC 3339 times.
-    format!("2026-12-01T{:02}:{:02}:{:02}.000000Z", (t / 3600) % 24, (t / 60) % 60, t % 60)
+    format!(
+        "2026-12-01T{:02}:{:02}:{:02}.000000Z",
+        (t / 3600) % 24,
+        (t / 60) % 60,
+        t % 60
+    )
 }
 
 fn etag(n: u64) -> String {
@@ -168,7 +173,9 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
         return auth::metadata(state, req, path);
     }
     let Some(rest) = path.strip_prefix("/v1/") else {
-        return not_found(&format!("The requested URL {path} was not found on this server."));
+        return not_found(&format!(
+            "The requested URL {path} was not found on this server."
+        ));
     };
     let segs: Vec<String> = rest.split('/').map(decode).collect();
     let mut s = state.lock().unwrap();
@@ -179,7 +186,9 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
         return (429, "0".into());
     }
     if segs.len() < 3 || segs[0] != "projects" {
-        return not_found(&format!("The requested URL {path} was not found on this server."));
+        return not_found(&format!(
+            "The requested URL {path} was not found on this server."
+        ));
     }
     let route = match segs.len() {
         3 if segs[2] == "secrets" => Route::Secrets,
@@ -192,7 +201,11 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
             let (v, verb) = split_verb(&segs[5]);
             Route::Version(v, verb)
         }
-        _ => return not_found(&format!("The requested URL {path} was not found on this server.")),
+        _ => {
+            return not_found(&format!(
+                "The requested URL {path} was not found on this server."
+            ));
+        }
     };
     // Who is asking, and may they?
     let token = req
@@ -255,7 +268,9 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
         Route::Secret(verb) => {
             let key = (number, id.clone());
             if !s.secrets.contains_key(&key) {
-                return not_found(&format!("Secret [projects/{number}/secrets/{id}] not found."));
+                return not_found(&format!(
+                    "Secret [projects/{number}/secrets/{id}] not found."
+                ));
             }
             match (req.method.as_str(), verb.as_deref()) {
                 ("GET", None) => ok(secret_json(number, &id, &s.secrets[&key])),
@@ -265,7 +280,9 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
                     if let Some(e) = q.get("etag").filter(|e| !e.is_empty())
                         && *e != cur
                     {
-                        return precondition("The etag provided in the request does not match the current etag of the secret.");
+                        return precondition(
+                            "The etag provided in the request does not match the current etag of the secret.",
+                        );
                     }
                     s.secrets.remove(&key);
                     ok(json!({}))
@@ -276,9 +293,8 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
                     let held: Vec<Value> = asked
                         .into_iter()
                         .filter(|p| {
-                            p.as_str().is_some_and(|p| {
-                                perms.as_ref().is_none_or(|set| set.contains(p))
-                            })
+                            p.as_str()
+                                .is_some_and(|p| perms.as_ref().is_none_or(|set| set.contains(p)))
                         })
                         .collect();
                     if held.is_empty() {
@@ -293,7 +309,9 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
         Route::Versions => {
             let key = (number, id.clone());
             let Some(sec) = s.secrets.get(&key) else {
-                return not_found(&format!("Secret [projects/{number}/secrets/{id}] not found."));
+                return not_found(&format!(
+                    "Secret [projects/{number}/secrets/{id}] not found."
+                ));
             };
             let size: usize = q
                 .get("pageSize")
@@ -318,7 +336,14 @@ pub(super) fn handle(state: &Mutex<State>, req: &Request) -> Answer {
             }
             ok(out)
         }
-        Route::Version(v, verb) => version(&mut s, (number, id), &v, verb.as_deref(), &req.method, &body),
+        Route::Version(v, verb) => version(
+            &mut s,
+            (number, id),
+            &v,
+            verb.as_deref(),
+            &req.method,
+            &body,
+        ),
     }
 }
 
@@ -379,7 +404,11 @@ fn create(s: &mut State, number: u64, q: &BTreeMap<String, String>, body: &Value
     let Some(id) = q.get("secretId").filter(|i| !i.is_empty()) else {
         return invalid("secret_id is required.");
     };
-    if id.len() > 255 || !id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+    if id.len() > 255
+        || !id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
         return invalid(&format!("Invalid secret id: {id}"));
     }
     let key = (number, id.clone());
@@ -422,7 +451,10 @@ fn patch(s: &mut State, key: (u64, String), q: &BTreeMap<String, String>, body: 
         return invalid("update_mask is required.");
     };
     let sec = &s.secrets[&key];
-    if let Some(e) = body.get("etag").and_then(Value::as_str).filter(|e| !e.is_empty())
+    if let Some(e) = body
+        .get("etag")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
         && *e != etag(sec.etag)
     {
         return precondition(
@@ -547,7 +579,9 @@ fn version(
 ) -> Answer {
     let (number, id) = (key.0, key.1.clone());
     let Some(sec) = s.secrets.get(&key) else {
-        return not_found(&format!("Secret [projects/{number}/secrets/{id}] not found or has no versions."));
+        return not_found(&format!(
+            "Secret [projects/{number}/secrets/{id}] not found or has no versions."
+        ));
     };
     let n = if v == "latest" {
         sec.versions.last().map(|v| v.n)
@@ -559,7 +593,9 @@ fn version(
     let name = format!("projects/{number}/secrets/{id}/versions/{v}");
     let Some(n) = n.filter(|n| sec.version(*n).is_some()) else {
         return if v == "latest" {
-            not_found(&format!("Secret [projects/{number}/secrets/{id}] not found or has no versions."))
+            not_found(&format!(
+                "Secret [projects/{number}/secrets/{id}] not found or has no versions."
+            ))
         } else {
             not_found(&format!("Secret Version [{name}] not found."))
         };
@@ -570,7 +606,10 @@ fn version(
         ("GET", None) => ok(version_json(number, &id, &ver)),
         ("GET", Some("access")) => {
             if ver.state != "ENABLED" {
-                return precondition(&format!("Secret Version [{full}] is in {} state.", ver.state));
+                return precondition(&format!(
+                    "Secret Version [{full}] is in {} state.",
+                    ver.state
+                ));
             }
             ok(json!({
                 "name": full,
@@ -581,10 +620,15 @@ fn version(
             }))
         }
         ("POST", Some(action @ ("disable" | "enable" | "destroy"))) => {
-            if let Some(e) = body.get("etag").and_then(Value::as_str).filter(|e| !e.is_empty())
+            if let Some(e) = body
+                .get("etag")
+                .and_then(Value::as_str)
+                .filter(|e| !e.is_empty())
                 && *e != etag(ver.etag)
             {
-                return precondition("The etag provided in the request does not match the current etag of the secret version.");
+                return precondition(
+                    "The etag provided in the request does not match the current etag of the secret version.",
+                );
             }
             if ver.state == "DESTROYED" {
                 return precondition(&format!("Secret Version [{full}] is in DESTROYED state."));

@@ -77,13 +77,20 @@ pub(super) fn token(state: &Mutex<State>, req: &Request) -> Answer {
     }
     let token_uri = format!("http://127.0.0.1:{}/token", s.port);
     if claims["aud"].as_str() != Some(&token_uri) {
-        return oauth_error("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+        return oauth_error(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+        );
     }
-    let scope_ok = claims["scope"]
-        .as_str()
-        .is_some_and(|sc| sc.split(' ').any(|x| x == "https://www.googleapis.com/auth/cloud-platform"));
+    let scope_ok = claims["scope"].as_str().is_some_and(|sc| {
+        sc.split(' ')
+            .any(|x| x == "https://www.googleapis.com/auth/cloud-platform")
+    });
     if !scope_ok {
-        return oauth_error("invalid_scope", "Invalid OAuth scope or ID token audience provided.");
+        return oauth_error(
+            "invalid_scope",
+            "Invalid OAuth scope or ID token audience provided.",
+        );
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -93,7 +100,10 @@ pub(super) fn token(state: &Mutex<State>, req: &Request) -> Answer {
         return oauth_error("invalid_grant", "Invalid JWT: iat and exp are required.");
     };
     if exp - iat > 3600 || exp <= now || iat > now + 300 {
-        return oauth_error("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+        return oauth_error(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+        );
     }
     issue(&mut s, perms)
 }

@@ -183,6 +183,18 @@ impl SecretManager {
         self.state.lock().unwrap().metadata = Some(perms.map(set_of));
     }
 
+    /// Every token `/token` or the metadata server issued.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .keys()
+            .filter(|t| t.starts_with("ya29.test-"))
+            .cloned()
+            .collect()
+    }
+
     /// The next `n` API calls are answered 429 RESOURCE_EXHAUSTED.
     pub fn over_quota(&self, n: u32) {
         self.state.lock().unwrap().quota = n;
@@ -208,6 +220,36 @@ impl SecretManager {
             .expect("the secret exists");
         f(secret);
         secret.etag = etag;
+    }
+
+    /// `cmd` with an access token in `GOOGLE_OAUTH_ACCESS_TOKEN`.
+    pub fn env<'a>(&self, cmd: crate::Cmd<'a>, token: &str) -> crate::Cmd<'a> {
+        cmd.env("GOOGLE_OAUTH_ACCESS_TOKEN", token)
+    }
+
+    /// A runbook target for secret `id` of [`PROJECT`] on this server.
+    pub fn target(&self, id: &str, extra: &str) -> String {
+        format!(
+            "gcp-secretmanager: {{ project: {PROJECT}, secret: {id}, endpoint: \"{}\"{extra} }}",
+            self.url()
+        )
+    }
+
+    /// Google's own Python client (`tests/py/gsm.py`) on secret `id`: its output, or
+    /// its error text.
+    pub fn python(&self, id: &str, args: &[&str]) -> Result<String, String> {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/py/gsm.py");
+        let out = std::process::Command::new(crate::web::python())
+            .arg(script)
+            .args([self.url().as_str(), PROJECT, id])
+            .args(args)
+            .output()
+            .expect("python runs");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// Every API call so far, as (method, path).
