@@ -426,3 +426,104 @@ fn every_keyring_write_of_a_staged_rotation_loses_its_answer_in_turn() {
     );
     eprintln!("{report}");
 }
+
+/// GCP Secret Manager (the project's test server) behind the lossy proxy: every call of a
+/// staged rotation that writes (the claim, `addVersion`, the alias patch, the release)
+/// loses its answer in turn; then every call of a `retire-previous` (which also
+/// disables the retired version). The run finishes, or `resume` does; no claim, no
+/// pending alias and no enabled retired version is left.
+#[cfg(feature = "gcp-secretmanager")]
+#[test]
+fn every_secret_manager_write_loses_its_answer_in_turn() {
+    use crate::support::gsm::{PROJECT, ROTOR_ROLE, SecretManager};
+    const TOKEN: &str = "ya29.lossy-token-3b8e1f0c";
+    let sm = SecretManager::start();
+    let mut role = ROTOR_ROLE.to_vec();
+    role.push("secretmanager.secrets.create");
+    sm.add_token(TOKEN, &role);
+    let proxy = LossyProxy::start(sm.server.port);
+    let url = proxy.url();
+    let is_write = |r: &Request| matches!(r.method.as_str(), "POST" | "PATCH" | "DELETE");
+    let target = |s: &str| {
+        format!("gcp-secretmanager: {{ project: {PROJECT}, secret: {s}, endpoint: \"{url}\" }}")
+    };
+    let env = with_env(|c| c.env("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN));
+    let smr = &sm;
+    let read = move |secret: &str| {
+        let got = smr.secret(secret).unwrap_or_default();
+        let claim = got
+            .annotations
+            .get("rotor-writing")
+            .cloned()
+            .into_iter()
+            .collect();
+        (
+            got.value_of("current"),
+            got.value_of("previous"),
+            got.value_of("pending"),
+            claim,
+        )
+    };
+    let report = lose_each_write_call(
+        "gcp-secretmanager",
+        &Lossy::http(&proxy, is_write),
+        &target,
+        &env,
+        Box::new(read),
+    );
+
+    // retire-previous: each of its write calls loses its answer in turn.
+    let lossy = Lossy::http(&proxy, is_write);
+    let mut count = 0;
+    for k in 1.. {
+        let s = Sandbox::new();
+        s.add_key(TOKEN);
+        let secret = format!("retire-{k}");
+        s.runbook_with_target(&secret, &target(&secret), "min_interval: 0s\n");
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        env(s.rotor()).args(["rotate"]).run().expect(0);
+        let old = sm.secret(&secret).unwrap().aliases["previous"];
+        (lossy.arm)(vec![k]);
+        let out = env(s.rotor()).args(["retire-previous", "--force"]).run();
+        let (calls, lost) = (lossy.heal)();
+        if lost == 0 {
+            count = calls;
+            out.expect(0);
+            break;
+        }
+        if out.code != Some(0) {
+            let again = env(s.rotor()).args(["resume"]).run();
+            assert_eq!(
+                again.code,
+                Some(0),
+                "retire call {k}: {}\n{}",
+                out.stderr,
+                again.stderr
+            );
+        }
+        let held = sm.secret(&secret).unwrap();
+        for v in [held.value_of("current")].into_iter().flatten() {
+            s.add_key(&v);
+        }
+        assert!(
+            !held.aliases.contains_key("previous"),
+            "retire call {k}: {:?}",
+            held.aliases
+        );
+        assert!(
+            !held.annotations.contains_key("rotor-writing"),
+            "retire call {k}: claim left"
+        );
+        assert_eq!(
+            held.version(old).unwrap().state,
+            "DISABLED",
+            "retire call {k}"
+        );
+        env(s.rotor()).args(["status"]).run().expect(0);
+        s.rotor().args(["audit", "verify"]).run().expect(0);
+    }
+    assert!(count >= 3, "retire-previous made only {count} write calls");
+    eprintln!(
+        "{report}\ngcp-secretmanager retire-previous: {count} write calls, each answer lost once"
+    );
+}

@@ -25,7 +25,8 @@ mod gcp;
     feature = "sql",
     feature = "os-keyring",
     feature = "aws-secretsmanager",
-    feature = "kubernetes"
+    feature = "kubernetes",
+    feature = "gcp-secretmanager"
 ))]
 mod hardening;
 mod hostile;

@@ -1,6 +1,7 @@
 //! Crashes and races at random moments, for every store: the file store, Vault
 //! (OpenBao), SSM (moto), Secrets Manager (moto), Kubernetes (the test API server), Redis
-//! (redis-server), SQLite, PostgreSQL, MariaDB and the OS keyring (gnome-keyring), from
+//! (redis-server), SQLite, PostgreSQL, MariaDB, the OS keyring (gnome-keyring) and GCP
+//! Secret Manager (the project's test server), from
 //! one table (`fault_suite!`): rotor killed with SIGKILL or stopped with SIGTERM at a
 //! random instant during staged rotations of many secrets at once, then `rotor resume`;
 //! two rotors with separate state directories (two hosts) rotating one secret at the same
@@ -44,7 +45,12 @@ enum Provider {
     MariaDb(sql::MariaDb),
     /// A Secret in the Kubernetes test API server.
     Kubernetes(crate::support::kube::Cluster),
+    /// A secret in the Secret Manager test server: the slots are versions named by aliases.
+    Gcp(crate::support::gsm::SecretManager),
 }
+
+/// The token rotor uses against the Secret Manager test server (the least-privilege role).
+const GCP_TOKEN: &str = "ya29.race-token-0c6f2d9e8a71";
 
 /// What a store holds for one secret, read with the store's own client (not rotor).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,6 +84,9 @@ impl Provider {
         }
         if let Provider::Postgres(_) | Provider::MariaDb(_) = self {
             s.add_key(sql::PASSWORD);
+        }
+        if let Provider::Gcp(_) = self {
+            s.add_key(GCP_TOKEN);
         }
         if let Provider::Sqlite = self {
             sql::sqlite3(
@@ -118,6 +127,7 @@ impl Provider {
             Provider::Kubernetes(_) => {
                 format!("kubernetes: {{ namespace: race, name: {secret} }}")
             }
+            Provider::Gcp(sm) => sm.target(&format!("race-{secret}"), ""),
         }
     }
 
@@ -155,6 +165,7 @@ impl Provider {
             Provider::SecretsManager(moto) => moto.env(s.rotor()),
             Provider::MariaDb(_) => s.rotor().env("MYSQL_PWD", sql::PASSWORD),
             Provider::Kubernetes(c) => s.rotor().env("KUBECONFIG", c.kubeconfig()),
+            Provider::Gcp(sm) => sm.env(s.rotor(), GCP_TOKEN),
         }
     }
 
@@ -259,6 +270,14 @@ impl Provider {
                     pending: d.get("pending").cloned(),
                 }
             }
+            Provider::Gcp(sm) => {
+                let got = sm.secret(&format!("race-{secret}")).unwrap_or_default();
+                Held {
+                    current: got.value_of("current"),
+                    previous: got.value_of("previous"),
+                    pending: got.value_of("pending"),
+                }
+            }
             Provider::SecretsManager(moto) => {
                 let got = moto.secret(&format!("race/{secret}")).unwrap_or_default();
                 let get = |label: &str| got.value(label).map(str::to_owned);
@@ -286,6 +305,14 @@ fn mariadb() -> Provider {
          pending TEXT, rotated_at TEXT, rotation_id TEXT)",
     );
     Provider::MariaDb(db)
+}
+
+fn gcp() -> Provider {
+    let sm = crate::support::gsm::SecretManager::start();
+    let mut role = crate::support::gsm::ROTOR_ROLE.to_vec();
+    role.push("secretmanager.secrets.create");
+    sm.add_token(GCP_TOKEN, &role);
+    Provider::Gcp(sm)
 }
 
 fn kubernetes() -> Provider {
@@ -371,6 +398,7 @@ fault_suite! {
     ssm: ssm() => kill 10, sigterm 6, race 12, any_two 8;
     secretsmanager: Provider::SecretsManager(Moto::start()) => kill 12, sigterm 6, race 12, any_two 8;
     kubernetes: kubernetes() => kill 10, sigterm 6, race 12, any_two 8;
+    gcp: gcp() => kill 12, sigterm 6, race 12, any_two 8;
     redis: redis() => kill 12, sigterm 6, race 16, any_two 8;
     sqlite: Provider::Sqlite => kill 12, sigterm 6, race 16, any_two 8;
     postgres: postgres() => kill 12, sigterm 6, race 16, any_two 8;

@@ -55,6 +55,13 @@ fn plant_previous_only(store: &Provider, s: &Sandbox, secret: &str, key: &str) {
             );
         }
         Provider::SecretsManager(_) => unreachable!("a version label needs a current version"),
+        Provider::Gcp(sm) => {
+            // With Google's own client: a secret whose one version is named `previous`.
+            let id = format!("race-{secret}");
+            sm.python(&id, &["create"]).unwrap();
+            let n = sm.python(&id, &["add", key]).unwrap();
+            sm.python(&id, &["alias", "previous", n.trim()]).unwrap();
+        }
     }
 }
 
@@ -70,6 +77,7 @@ fn create_never_writes_over_a_partial_key_set_in_any_store() {
         Provider::Keyring(SecretService::start()),
         mariadb(),
         kubernetes(),
+        gcp(),
     ] {
         let s = store.sandbox();
         store.runbook(&s, "partial");

@@ -84,4 +84,10 @@ impl rotor_provider::Provider for GcpSecretManagerProvider {
             api,
         }))
     }
+
+    fn quiet_logs() -> Vec<&'static str> {
+        // The HTTP stack's traces name hosts and connection states, never rotor's
+        // requests' headers or bodies; rotor reports what matters itself.
+        vec!["reqwest=off", "hyper_util=off"]
+    }
 }

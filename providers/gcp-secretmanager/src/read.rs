@@ -9,11 +9,34 @@ use crate::config::Layout;
 use crate::layout::{ANN_ROTATED_AT, ANN_ROTATION_ID, Held, parse_document};
 
 impl GcpSecretManagerTarget {
-    /// What the secret holds now (`exists: false`: no such secret).
+    /// What the secret holds now (nothing: no such secret).
+    ///
+    /// A read takes several calls: the aliases first, then the versions they name. A
+    /// writer that moves the aliases and disables a version in between makes that
+    /// version unreadable: when a version cannot be read and the secret's etag has moved
+    /// since, the read starts again (at most three times).
     pub(crate) async fn held(&self) -> Result<Held> {
+        let mut tries = 0;
+        loop {
+            let mut etag = String::new();
+            match self.held_once(&mut etag).await {
+                Err(e @ Error::Invalid { .. }) if tries < 3 => {
+                    let moved = self.get_secret().await?.is_none_or(|now| now.etag != etag);
+                    if !moved {
+                        return Err(e);
+                    }
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn held_once(&self, etag: &mut String) -> Result<Held> {
         let Some(meta) = self.get_secret().await? else {
             return Ok(Held::default());
         };
+        etag.clone_from(&meta.etag);
         let mut held = Held {
             etag: meta.etag,
             aliases: meta.aliases,
