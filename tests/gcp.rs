@@ -331,7 +331,7 @@ fn service_account_keys_and_the_metadata_server() {
     );
 
     // The metadata server (GCE, GKE workload identity).
-    sm.serve_metadata(Some(&ROTOR_ROLE.to_vec()));
+    sm.serve_metadata(Some(ROTOR_ROLE));
     let host = sm.url().trim_start_matches("http://").to_owned();
     s.rotor()
         .env("GCE_METADATA_HOST", &host)

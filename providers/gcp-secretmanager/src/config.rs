@@ -168,7 +168,8 @@ impl GcpSecretManagerConfig {
         }
         if let Some(e) = &self.endpoint {
             let https = e.starts_with("https://") && e.len() > "https://".len();
-            if !https && !(e.starts_with("http://") && is_loopback(e)) {
+            let local = e.starts_with("http://") && is_loopback(e);
+            if !(https || local) {
                 return Err(format!(
                     "gcp-secretmanager endpoint `{e}` must be an https:// URL (plain http:// only to this machine: a token would cross the network in the clear)"
                 ));

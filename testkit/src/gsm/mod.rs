@@ -95,6 +95,8 @@ pub struct State {
     quota: u32,
     /// `addVersion` moves the secret's etag too.
     pub etag_moves_on_add: bool,
+    /// Any bearer token may do everything (the benchmark server).
+    pub allow_any_token: bool,
     clock: u64,
     port: u16,
 }
