@@ -183,6 +183,13 @@ fn json_layout_is_read_as_latest() {
     }
     assert!(doc.get("pending").is_none(), "{doc}");
     assert_ne!(doc["current"], doc["previous"]);
+    // Each write disabled the version it replaced: Google's client lists one enabled.
+    let listed = sm.python("orders-jwt", &["versions"]).unwrap();
+    assert_eq!(listed.matches("ENABLED").count(), 1, "{listed}");
+    assert!(
+        listed.lines().next().unwrap().ends_with("ENABLED"),
+        "{listed}"
+    );
     let status = rotor(&s, &sm).args(["status"]).run().expect(0).stdout;
     assert!(
         status.contains(&fp(doc["current"].as_str().unwrap())),

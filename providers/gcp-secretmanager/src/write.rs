@@ -67,6 +67,16 @@ impl Calls<'_> {
         self.t.config.layout == Layout::Json
     }
 
+    /// Whether a write from `from` to `set` adds a document (layout `json`): unless the
+    /// newest version holds it already.
+    fn adds_document(&self, from: &Held, set: &KeySet) -> bool {
+        !from.doc.as_ref().is_some_and(|d| {
+            d.fingerprints() == set.fingerprints()
+                && d.rotation_id == set.rotation_id
+                && d.rotated_at == set.rotated_at
+        })
+    }
+
     /// The versions a write from `from` to `set` retires: those whose keys it drops
     /// (and any a resumed write still has to).
     fn retired(&self, from: &Held, set: &KeySet) -> Vec<i64> {
@@ -81,8 +91,11 @@ impl Calls<'_> {
             .map(|(n, _)| *n)
             .collect();
         if self.json() {
-            if let (Some(doc), Some(n)) = (&from.doc, from.latest)
-                && doc.accepted().any(|k| !keeps(k))
+            // Services read `latest`: the version a write replaces is read by no one, and
+            // holds keys the write may drop, so each write retires it.
+            if let Some(n) = from.latest
+                && from.doc.is_some()
+                && self.adds_document(from, set)
                 && !out.contains(&n)
             {
                 out.push(n);
@@ -213,12 +226,7 @@ impl protocol::Calls for Calls<'_> {
     fn plan(&self, from: &Held, set: &KeySet) -> Vec<Call> {
         let mut out = Vec::new();
         if self.json() {
-            let same = from.doc.as_ref().is_some_and(|d| {
-                d.fingerprints() == set.fingerprints()
-                    && d.rotation_id == set.rotation_id
-                    && d.rotated_at == set.rotated_at
-            });
-            if !same {
+            if self.adds_document(from, set) {
                 out.push(Call::Add(0));
             }
         } else {

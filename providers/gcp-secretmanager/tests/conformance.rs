@@ -5,13 +5,22 @@
 use rotor_provider_gcp_secretmanager::{GcpSecretManagerConfig, GcpSecretManagerTarget};
 use rotor_testkit::gsm::{PROJECT, SecretManager};
 
+/// The token of these tests: never in a Debug form or a location.
+const TOKEN: &str = "ya29.conformance-token-6e0b3f";
+
 fn target(sm: &SecretManager, extra: serde_json::Value) -> GcpSecretManagerTarget {
     let mut v = serde_json::json!({ "project": PROJECT, "endpoint": sm.url() });
     v.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
     let config: GcpSecretManagerConfig = serde_json::from_value(v).unwrap();
-    GcpSecretManagerTarget::with_token(&config, "admin".to_owned().into()).unwrap()
+    let mut all: Vec<&str> = rotor_testkit::gsm::ROTOR_ROLE.to_vec();
+    all.push("secretmanager.secrets.create");
+    sm.add_token(TOKEN, &all);
+    let t = GcpSecretManagerTarget::with_token(&config, TOKEN.to_owned().into()).unwrap();
+    let shown = format!("{t:?} {}", rotor_provider::Target::location(&t));
+    assert!(!shown.contains(TOKEN), "{shown}");
+    t
 }
 
 #[test]
@@ -46,7 +55,10 @@ fn conformance_in_both_layouts() {
     }
     let j = sm.secret("conformance-json").unwrap();
     assert!(j.aliases.is_empty());
-    assert_eq!(j.versions.last().unwrap().state, "ENABLED");
+    // layout json: only the newest version is readable; each write retired the one before.
+    let (last, older) = j.versions.split_last().unwrap();
+    assert_eq!(last.state, "ENABLED");
+    assert!(older.iter().all(|v| v.state != "ENABLED"), "{older:?}");
 }
 
 #[test]
