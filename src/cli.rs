@@ -86,6 +86,11 @@ pub struct SelectArgs {
     /// Only the target of this name (repeatable; a target's name, or its kind)
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
+
+    /// Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is
+    /// in shard sha256(name)[..8] as a big-endian integer, mod N
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Args)]

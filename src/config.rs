@@ -112,6 +112,8 @@ pub struct Selection {
     pub provider: Option<String>,
     /// `--target NAME`: only targets of these names.
     pub targets: Vec<String>,
+    /// `--shard K/N`: only the secrets of this shard.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Selection {
@@ -130,6 +132,7 @@ impl Selection {
             secrets: a.secrets,
             provider: a.provider,
             targets: a.targets,
+            shard: a.shard,
         })
     }
 
@@ -141,11 +144,22 @@ impl Selection {
                 return Err(Error::Usage(format!("no runbook for secret `{s}`")));
             }
         }
-        let chosen: Vec<Runbook> = all
+        let selected: Vec<Runbook> = all
             .into_iter()
             .filter(|rb| self.secrets.is_empty() || self.secrets.contains(&rb.secret))
             .filter(|rb| rb.targets.iter().any(|t| self.filter().selects(t)))
             .collect();
+        let total = selected.len();
+        let chosen: Vec<Runbook> = selected
+            .into_iter()
+            .filter(|rb| self.shard.is_none_or(|s| s.holds(&rb.secret)))
+            .collect();
+        if let Some(s) = self.shard {
+            rotor_provider::warn_line(&format!(
+                "rotor: shard {s} holds {} of the {total} selected secrets",
+                chosen.len()
+            ));
+        }
         if let Some(unknown) = self.targets.iter().find(|n| {
             !chosen
                 .iter()
@@ -155,7 +169,8 @@ impl Selection {
                 "no selected runbook has a target named `{unknown}`"
             )));
         }
-        if chosen.is_empty() {
+        // A shard may hold none of a small fleet's secrets: that runner has nothing to do.
+        if chosen.is_empty() && self.shard.is_none() {
             return Err(Error::Usage("no runbook selected".into()));
         }
         Ok(chosen)

@@ -22,6 +22,7 @@ pub mod notify;
 pub mod output;
 pub mod publish;
 pub mod runbook;
+pub mod shard;
 pub mod state;
 pub mod stop;
 pub mod target;

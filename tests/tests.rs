@@ -50,6 +50,7 @@ mod restarts;
 mod runbooks;
 #[cfg(all(feature = "aws-secretsmanager", feature = "aws-ssm"))]
 mod secretsmanager;
+mod shards;
 #[cfg(feature = "sql")]
 mod sql;
 #[cfg(feature = "aws-ssm")]

@@ -171,18 +171,30 @@ fn discovery(path: &str, port: u16) -> Option<(u16, String)> {
                 json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [{
                     "name": "apps",
                     "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-                    "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]})
+                    "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}, {
+                    "name": "batch",
+                    "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
+                    "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}}]})
                 .to_string(),
             ))
         }
-        "/api/v1" | "/apis/apps/v1" => {
-            let gv = if path == "/api/v1" { "v1" } else { "apps/v1" };
+        "/api/v1" | "/apis/apps/v1" | "/apis/batch/v1" => {
+            let gv = path.trim_start_matches("/api/").trim_start_matches("/apis/");
             let verbs = ["create", "delete", "get", "list", "patch", "update"];
             let mut resources = Vec::new();
             for (prefix, plural, kind) in RESOURCES.iter().filter(|r| r.0 == path) {
                 let _ = prefix;
+                let short: &[&str] = match *plural {
+                    "configmaps" => &["cm"],
+                    "persistentvolumeclaims" => &["pvc"],
+                    "deployments" => &["deploy"],
+                    "statefulsets" => &["sts"],
+                    "daemonsets" => &["ds"],
+                    "cronjobs" => &["cj"],
+                    _ => &[],
+                };
                 resources.push(json!({"name": plural, "singularName": kind.to_lowercase(),
-                    "namespaced": true, "kind": kind, "verbs": verbs}));
+                    "namespaced": true, "kind": kind, "verbs": verbs, "shortNames": short}));
                 if super::is_workload(plural) {
                     resources.push(
                         json!({"name": format!("{plural}/status"), "singularName": "",
@@ -243,7 +255,7 @@ fn address(s: &State, path: &str) -> Result<Addr, (u16, String)> {
             "the server could not find the requested resource",
         )
     };
-    let (prefix, rest) = ["/api/v1", "/apis/apps/v1"]
+    let (prefix, rest) = ["/api/v1", "/apis/apps/v1", "/apis/batch/v1"]
         .iter()
         .find_map(|p| {
             path.strip_prefix(&format!("{p}/namespaces/"))
@@ -268,7 +280,11 @@ fn address(s: &State, path: &str) -> Result<Addr, (u16, String)> {
         .iter()
         .find(|(p, r, _)| *p == prefix && *r == plural)
         .ok_or_else(none)?;
-    let group = if prefix == "/api/v1" { "" } else { "apps" };
+    let (group, api_version) = match prefix {
+        "/api/v1" => ("", "v1"),
+        "/apis/batch/v1" => ("batch", "batch/v1"),
+        _ => ("apps", "apps/v1"),
+    };
     Ok(Addr {
         ns: parts[0].to_owned(),
         plural,
@@ -276,7 +292,7 @@ fn address(s: &State, path: &str) -> Result<Addr, (u16, String)> {
         subresource: parts.get(3).map(|n| n.to_string()),
         kind,
         group,
-        api_version: if group.is_empty() { "v1" } else { "apps/v1" },
+        api_version,
     })
 }
 

@@ -1,6 +1,7 @@
 //! A small, stateful Kubernetes API server for the tests (no real one can run here):
 //! plain HTTP on loopback, following the API conventions for what rotor and `kubectl`
-//! use — discovery, Secrets, Deployments, StatefulSets and DaemonSets with
+//! use — discovery, Secrets, ConfigMaps, PersistentVolumeClaims, Deployments, StatefulSets,
+//! DaemonSets, CronJobs and Jobs with
 //! GET/LIST/POST/PUT/PATCH/DELETE, `resourceVersion` stamped on every write and 409 on a
 //! stale one, `generation` bumped on spec changes, the `status` subresource, `Status`
 //! objects on errors, bearer tokens with per-token verbs. Tests play the controller by
@@ -26,12 +27,15 @@ const RESOURCES: &[(&str, &str, &str)] = &[
     ("/apis/apps/v1", "deployments", "Deployment"),
     ("/apis/apps/v1", "statefulsets", "StatefulSet"),
     ("/apis/apps/v1", "daemonsets", "DaemonSet"),
+    ("/api/v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    ("/apis/batch/v1", "cronjobs", "CronJob"),
+    ("/apis/batch/v1", "jobs", "Job"),
 ];
 
 /// Workloads have a spec, a status subresource and a generation; Secrets and
 /// ConfigMaps hold data only.
 fn is_workload(plural: &str) -> bool {
-    !matches!(plural, "secrets" | "configmaps")
+    !matches!(plural, "secrets" | "configmaps" | "persistentvolumeclaims")
 }
 
 #[derive(Debug, Default)]
