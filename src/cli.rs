@@ -13,7 +13,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "ROTOR_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Output format; json prints one document on stdout and progress on stderr
+    /// Output format; json prints one document on stdout and progress on stderr;
+    /// openmetrics (status only) prints Prometheus metrics on stdout
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
@@ -33,6 +34,7 @@ pub struct Cli {
 pub enum OutputFormat {
     Text,
     Json,
+    Openmetrics,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,7 +44,7 @@ pub enum Command {
     /// Drop the previous key once the grace period is over
     RetirePrevious(RetireArgs),
     /// Show fingerprints, ages, grace, due state, interrupted runs and the lock holder
-    Status(SelectArgs),
+    Status(StatusArgs),
     /// Print every step a rotation would take, touching nothing
     Plan(SelectArgs),
     /// Preflight, writing nothing: runbooks parse, stores are reachable and allow what
@@ -93,6 +95,30 @@ pub struct SelectArgs {
     pub shard: Option<crate::shard::Shard>,
 }
 
+/// `rotor status`: the selection, and where its metrics go besides stdout.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Also write the metrics to DIR/rotor.prom, atomically (node_exporter's textfile
+    /// collector)
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub push: PushArg,
+}
+
+/// `--pushgateway`, shared by status and the commands that change secrets.
+#[derive(Debug, Args)]
+pub struct PushArg {
+    /// Push metrics to this Prometheus Pushgateway (status: the secrets' metrics; a run:
+    /// its outcome)
+    #[arg(long, env = "ROTOR_PUSHGATEWAY", value_name = "URL")]
+    pub pushgateway: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     #[command(flatten)]
@@ -124,6 +150,9 @@ pub struct RotateArgs {
 
     #[command(flatten)]
     pub reason: ReasonArg,
+
+    #[command(flatten)]
+    pub push: PushArg,
 }
 
 /// `--reason`, shared by the commands that change secrets.
@@ -167,6 +196,9 @@ pub struct RetireArgs {
 
     #[command(flatten)]
     pub reason: ReasonArg,
+
+    #[command(flatten)]
+    pub push: PushArg,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +223,9 @@ pub struct RollbackArgs {
 
     #[command(flatten)]
     pub reason: ReasonArg,
+
+    #[command(flatten)]
+    pub push: PushArg,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +244,9 @@ pub struct ResumeArgs {
     /// Why: replaces the interrupted runs' reason from here on
     #[arg(long, env = "ROTOR_REASON", value_name = "TEXT")]
     pub reason: Option<String>,
+
+    #[command(flatten)]
+    pub push: PushArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,8 @@ pub struct Config {
     pub mode: Mode,
     /// `--reason` of a command that changes secrets.
     pub reason: Option<String>,
+    /// `--pushgateway` of a command that changes secrets: where its outcome is pushed.
+    pub pushgateway: Option<String>,
 }
 
 #[derive(Debug)]
@@ -27,7 +29,7 @@ pub enum Mode {
     Rotate(Selection, RotateOptions),
     Retire(Selection, RetireOptions),
     Rollback(Selection, RollbackOptions),
-    Status(Selection),
+    Status(Selection, StatusOptions),
     Plan(Selection),
     Check(Selection),
     Resume(ResumeOptions),
@@ -39,13 +41,23 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// A dry run of a command that changes secrets: it touches nothing.
+    pub fn is_dry_run(&self) -> bool {
+        match self {
+            Mode::Rotate(_, o) => o.dry_run,
+            Mode::Retire(_, o) => o.dry_run,
+            Mode::Rollback(_, o) => o.dry_run,
+            _ => false,
+        }
+    }
+
     /// The command as the audit log and the JSON document name it.
     pub fn name(&self) -> &'static str {
         match self {
             Mode::Rotate(..) => "rotate",
             Mode::Retire(..) => "retire-previous",
             Mode::Rollback(..) => "rollback",
-            Mode::Status(_) => "status",
+            Mode::Status(..) => "status",
             Mode::Plan(_) => "plan",
             Mode::Check(_) => "check",
             Mode::Resume(..) => "resume",
@@ -92,6 +104,36 @@ pub struct RollbackOptions {
     pub dry_run: bool,
     /// Secrets written at once.
     pub jobs: usize,
+}
+
+/// `status`'s options: where its metrics go besides stdout.
+#[derive(Debug, Default)]
+pub struct StatusOptions {
+    /// `--textfile DIR`: DIR/rotor.prom for node_exporter's textfile collector.
+    pub textfile: Option<PathBuf>,
+    /// `--pushgateway URL`.
+    pub pushgateway: Option<String>,
+}
+
+impl StatusOptions {
+    /// Whether the secrets' metrics are wanted at all.
+    pub fn wants_metrics(&self, format: output::Format) -> bool {
+        format == output::Format::Metrics || self.textfile.is_some() || self.pushgateway.is_some()
+    }
+}
+
+/// A Pushgateway's base URL: http(s), no query or fragment.
+fn check_pushgateway(url: Option<String>) -> Result<Option<String>> {
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let scheme = url.starts_with("http://") || url.starts_with("https://");
+    if !scheme || url.contains(['?', '#']) || url.chars().any(char::is_whitespace) {
+        return Err(Error::Usage(format!(
+            "--pushgateway `{url}` is not a Pushgateway's base URL (http:// or https://, such as http://pushgateway:9091)"
+        )));
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
 /// `resume`'s options.
@@ -225,6 +267,21 @@ impl Config {
             _ => None,
         };
         let reason = reason.map(check_reason).transpose()?;
+        let pushgateway = match &cli.command {
+            cli::Command::Rotate(a) => a.push.pushgateway.clone(),
+            cli::Command::RetirePrevious(a) => a.push.pushgateway.clone(),
+            cli::Command::Rollback(a) => a.push.pushgateway.clone(),
+            cli::Command::Resume(a) => a.push.pushgateway.clone(),
+            _ => None,
+        };
+        let pushgateway = check_pushgateway(pushgateway)?;
+        if cli.output == OutputFormat::Openmetrics
+            && !matches!(cli.command, cli::Command::Status(_))
+        {
+            return Err(Error::Usage(
+                "--output openmetrics is for `rotor status`; a run pushes its outcome with --pushgateway".into(),
+            ));
+        }
         let mode = match cli.command {
             cli::Command::Rotate(a) => {
                 let opts = RotateOptions {
@@ -258,7 +315,13 @@ impl Config {
                     jobs: usize::from(a.jobs.jobs),
                 },
             ),
-            cli::Command::Status(s) => Mode::Status(Selection::from_args(s)?),
+            cli::Command::Status(s) => Mode::Status(
+                Selection::from_args(s.select)?,
+                StatusOptions {
+                    textfile: s.textfile,
+                    pushgateway: check_pushgateway(s.push.pushgateway)?,
+                },
+            ),
             cli::Command::Plan(s) => Mode::Plan(Selection::from_args(s)?),
             cli::Command::Check(s) => Mode::Check(Selection::from_args(s)?),
             cli::Command::Resume(a) => Mode::Resume(ResumeOptions {
@@ -277,10 +340,12 @@ impl Config {
             output: match cli.output {
                 OutputFormat::Text => output::Format::Text,
                 OutputFormat::Json => output::Format::Json,
+                OutputFormat::Openmetrics => output::Format::Metrics,
             },
             verbose: cli.verbose,
             mode,
             reason,
+            pushgateway,
         })
     }
 }

@@ -286,6 +286,10 @@ pub enum Error {
         now: String,
     },
 
+    /// Metrics could not be pushed to a Pushgateway.
+    #[error("pushing metrics to {url}: {detail}")]
+    Push { url: String, detail: String },
+
     /// `rotor check` found failures (each listed above it).
     #[error("{count} check{} failed; nothing was written", if *count == 1 { "" } else { "s" })]
     ChecksFailed { count: usize },
@@ -405,6 +409,7 @@ impl Error {
             | Error::KeyUnavailable { .. }
             | Error::KeyLost { .. }
             | Error::RunbookChanged { .. }
+            | Error::Push { .. }
             | Error::ChecksFailed { .. } => exit::FAILURE,
         }
     }

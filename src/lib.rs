@@ -18,6 +18,7 @@ pub mod groupsync;
 pub mod keypair;
 pub mod keys;
 pub mod lock;
+pub mod metrics;
 pub mod notify;
 pub mod output;
 pub mod publish;
@@ -44,14 +45,45 @@ use crate::output::Output;
 /// one with the error and its exit status.
 pub async fn run(config: Config) -> Result<()> {
     let out = Output::new(config.output);
+    let started = std::time::Instant::now();
     let result = run_with(&config, &out).await;
     if let Err(e) = &result {
         out.report(config.mode.name(), error::Failure::of(e));
     }
-    result
+    // A run's outcome reaches the Pushgateway whatever it was; a failed push is said and
+    // does not change the run's exit code (the run did what it did).
+    if let Some(url) = config
+        .pushgateway
+        .as_ref()
+        .filter(|_| !config.mode.is_dry_run())
+    {
+        let (exit, counts) = match &result {
+            Ok(counts) => (0, *counts),
+            Err(e) => (e.code(), None),
+        };
+        let grouping = match &config.mode {
+            Mode::Rotate(sel, _) | Mode::Retire(sel, _) | Mode::Rollback(sel, _) => {
+                command::metrics::shard_group(sel)
+            }
+            _ => Vec::new(),
+        };
+        let pushed = command::metrics::push_run(
+            url,
+            config.mode.name(),
+            grouping,
+            exit,
+            started.elapsed(),
+            counts,
+        )
+        .await;
+        if let Err(e) = pushed {
+            rotor_provider::warn_line(&format!("rotor: warning: {e}"));
+        }
+    }
+    result.map(|_| ())
 }
 
-async fn run_with(config: &Config, out: &Output) -> Result<()> {
+async fn run_with(config: &Config, out: &Output) -> Result<Option<command::metrics::RunCounts>> {
     // The clients every target and action of this run shares, built on first use.
     #[allow(unused_mut)]
     let mut clients = rotor_provider::Clients::new();
@@ -62,22 +94,35 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
     let clients = &clients;
     let state = &config.state;
     let (name, dry_run) = match &config.mode {
-        Mode::Status(sel) => return command::status::status(out, state, sel, clients).await,
-        Mode::Plan(sel) => return command::status::plan(out, state, sel, clients).await,
-        Mode::Check(sel) => return command::check::check(out, sel, clients).await,
-        Mode::AuditShow => return command::audit::show(out, state),
-        Mode::AuditVerify => return command::audit::verify(out, state),
+        Mode::Status(sel, opts) => {
+            return command::status::status(out, state, sel, opts, clients)
+                .await
+                .map(|()| None);
+        }
+        Mode::Plan(sel) => {
+            return command::status::plan(out, state, sel, clients)
+                .await
+                .map(|()| None);
+        }
+        Mode::Check(sel) => {
+            return command::check::check(out, sel, clients)
+                .await
+                .map(|()| None);
+        }
+        Mode::AuditShow => return command::audit::show(out, state).map(|()| None),
+        Mode::AuditVerify => return command::audit::verify(out, state).map(|()| None),
         Mode::AuditRepair => {
             let _lock = LockGuard::acquire(state)?;
-            return command::audit::repair(out, state);
+            return command::audit::repair(out, state).map(|()| None);
         }
         Mode::Completions(shell) => {
             let mut cmd = cli::Cli::command();
             clap_complete::generate(*shell, &mut cmd, "rotor", &mut std::io::stdout());
-            return Ok(());
+            return Ok(None);
         }
         Mode::Man => {
             return cli::man(&mut std::io::stdout().lock())
+                .map(|()| None)
                 .map_err(|e| crate::error::Error::io("writing the man page to", "stdout", e));
         }
         Mode::Rotate(_, opts) => (config.mode.name(), opts.dry_run),
@@ -127,5 +172,5 @@ async fn run_with(config: &Config, out: &Output) -> Result<()> {
         _ => unreachable!("read-only modes returned above"),
     };
     command::report(&ctx, &outcomes);
-    Ok(())
+    Ok(Some(command::metrics::RunCounts::of(&outcomes)))
 }

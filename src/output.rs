@@ -1,7 +1,8 @@
 //! Where rotor's words go.
 //!
 //! Text mode: the narrative (one plain line per step) and the result on stdout. JSON mode:
-//! the narrative on stderr and one JSON document on stdout. A progress bar is drawn only
+//! the narrative on stderr and one JSON document on stdout. Metrics mode (`status
+//! --output openmetrics`): the narrative on stderr, and stdout is the command's metrics. A progress bar is drawn only
 //! when stderr is a terminal; `NO_COLOR` turns colour off.
 
 use std::io::{IsTerminal, Write};
@@ -14,6 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub enum Format {
     Text,
     Json,
+    /// OpenMetrics text on stdout (`rotor status` only).
+    Metrics,
 }
 
 /// Every command's JSON document: its name, then the fields of its report.
@@ -58,7 +61,7 @@ impl Output {
     }
 
     fn raw(&self, s: &str) {
-        if self.is_json() {
+        if self.format != Format::Text {
             rotor_provider::warn_line(s);
         } else {
             let mut out = std::io::stdout().lock();

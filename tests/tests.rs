@@ -42,6 +42,7 @@ mod lifecycle;
 #[cfg(feature = "demo")]
 mod live;
 mod lockstep;
+mod metrics;
 mod notify;
 #[cfg(feature = "redis")]
 mod redis;

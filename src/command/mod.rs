@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod batch;
 pub mod check;
+pub mod metrics;
 pub mod resume;
 pub mod retire;
 pub mod rollback;

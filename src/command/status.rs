@@ -74,6 +74,33 @@ fn fp(f: &Option<Fingerprint>) -> String {
     f.as_ref().map_or_else(|| "-".to_owned(), |f| f.to_string())
 }
 
+/// How old a key set is, how much of the grace period is left (while a previous key is
+/// held), and whether it is due (`None`: no `max_age`).
+#[derive(Debug)]
+pub(crate) struct Timing {
+    pub age: Option<std::time::Duration>,
+    pub grace_left: Option<std::time::Duration>,
+    pub due: Option<bool>,
+}
+
+pub(crate) fn timing(rb: &Runbook, set: &rotor_provider::KeySet) -> Timing {
+    let age_d = set.rotated_at.map(age);
+    let grace_left = match (rb.grace, age_d) {
+        (Some(g), Some(a)) if set.previous.is_some() => Some(g.saturating_sub(a)),
+        _ => None,
+    };
+    let due = match (rb.max_age, age_d) {
+        (Some(max), Some(a)) => Some(a >= max),
+        (Some(_), None) => Some(true),
+        (None, _) => None,
+    };
+    Timing {
+        age: age_d,
+        grace_left,
+        due,
+    }
+}
+
 fn target_view(out: &Output, rb: &Runbook, t: &TargetState) -> TargetStatus {
     let location = t.label();
     let caps = t.store.capabilities();
@@ -106,16 +133,11 @@ fn target_view(out: &Output, rb: &Runbook, t: &TargetState) -> TargetStatus {
             "    writing     run {run} stopped half-way through a write; `rotor resume` on its host finishes it"
         ));
     }
-    let age_d = set.rotated_at.map(age);
-    let grace_left = match (rb.grace, age_d) {
-        (Some(g), Some(a)) if fps.previous.is_some() => Some(g.saturating_sub(a)),
-        _ => None,
-    };
-    let due = match (rb.max_age, age_d) {
-        (Some(max), Some(a)) => Some(a >= max),
-        (Some(_), None) => Some(true),
-        (None, _) => None,
-    };
+    let Timing {
+        age: age_d,
+        grace_left,
+        due,
+    } = timing(rb, set);
     match (set.rotated_at, age_d) {
         (Some(t), Some(_)) if crate::time::ahead(t).is_some() => out.line(&format!(
             "    rotated_at  {t} ({} ahead of this host's clock: clock skew, age unknown)",
@@ -217,8 +239,12 @@ pub async fn status(
     out: &Output,
     state: &StateDir,
     sel: &Selection,
+    opts: &crate::config::StatusOptions,
     clients: &Clients,
 ) -> Result<()> {
+    if opts.wants_metrics(out.format) {
+        return crate::command::metrics::status(out, state, sel, opts, clients).await;
+    }
     let mut secrets = Vec::new();
     for rb in &sel.load()? {
         out.heading(&format!("{} ({})", rb.secret, rb.path.display()));

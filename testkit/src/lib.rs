@@ -25,6 +25,7 @@ pub mod keyring;
 pub mod kube;
 pub mod moto;
 pub mod net;
+pub mod prom;
 pub mod redis;
 mod sandbox;
 pub mod sql;
