@@ -109,7 +109,7 @@ pub fn write_textfile(dir: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let target = dir.join(TEXTFILE);
     let tmp = dir.join(format!(".{TEXTFILE}.{}.tmp", std::process::id()));
-    let io = |what: &'static str, e| Error::io(what, &tmp.display().to_string(), e);
+    let io = |what: &'static str, e| Error::io(what, tmp.clone(), e);
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("creating", e))?;
     let done = f
         .write_all(text.as_bytes())
@@ -121,7 +121,7 @@ pub fn write_textfile(dir: &Path, text: &str) -> Result<()> {
     }
     std::fs::rename(&tmp, &target).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io("renaming into", &target.display().to_string(), e)
+        Error::io("renaming into", target.clone(), e)
     })
 }
 
