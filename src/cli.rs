@@ -251,12 +251,54 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Print the audit log
-    Show,
+    /// Print the audit log: reason, actor, targets and fingerprints of each step
+    /// (--output json: the lines as stored)
+    Show(AuditFilterArgs),
     /// Check the hash chain; names the first edited, deleted or reordered line
-    Verify,
+    Verify {
+        /// Check an export (`rotor audit export`) against its chain proof (FILE.chain)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Write the verified log, or a filtered part, to FILE with a chain proof beside it
+    /// (FILE.chain) that `rotor audit verify --file FILE` checks on another machine
+    Export {
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+        /// Where the export goes
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
     /// Set a torn last line aside (power loss, full disk) and record the repair
     Repair,
+}
+
+/// Which audit lines `audit show` and `audit export` take.
+#[derive(Debug, Args)]
+pub struct AuditFilterArgs {
+    /// Only lines about this secret (repeatable)
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+
+    /// Only lines at or after WHEN: an RFC 3339 time, or a duration ago (7d, 12h)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Only lines before WHEN: an RFC 3339 time, or a duration ago
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+
+    /// Only lines of this rotation id
+    #[arg(long = "rotation", value_name = "ID")]
+    pub rotation: Option<String>,
+
+    /// Only lines of this command (rotate, retire-previous, rollback, resume; repeatable)
+    #[arg(long = "command", value_name = "NAME")]
+    pub commands: Vec<String>,
+
+    /// Also show the lines after a break in the chain (they cannot be trusted)
+    #[arg(long)]
+    pub unverified: bool,
 }
 
 /// The man page: the command's own sections, then each subcommand's options under a

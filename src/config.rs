@@ -33,8 +33,9 @@ pub enum Mode {
     Plan(Selection),
     Check(Selection),
     Resume(ResumeOptions),
-    AuditShow,
-    AuditVerify,
+    AuditShow(AuditFilter),
+    AuditVerify(Option<PathBuf>),
+    AuditExport(AuditFilter, PathBuf),
     AuditRepair,
     Completions(clap_complete::Shell),
     Man,
@@ -61,8 +62,9 @@ impl Mode {
             Mode::Plan(_) => "plan",
             Mode::Check(_) => "check",
             Mode::Resume(..) => "resume",
-            Mode::AuditShow => "audit show",
-            Mode::AuditVerify => "audit verify",
+            Mode::AuditShow(_) => "audit show",
+            Mode::AuditVerify(_) => "audit verify",
+            Mode::AuditExport(..) => "audit export",
             Mode::AuditRepair => "audit repair",
             Mode::Completions(_) => "completions",
             Mode::Man => "man",
@@ -134,6 +136,61 @@ fn check_pushgateway(url: Option<String>) -> Result<Option<String>> {
         )));
     }
     Ok(Some(url.trim_end_matches('/').to_owned()))
+}
+
+/// Which audit lines `audit show` and `audit export` take.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub secrets: Vec<String>,
+    pub since: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
+    pub rotation: Option<String>,
+    pub commands: Vec<String>,
+    pub unverified: bool,
+}
+
+impl AuditFilter {
+    fn from_args(a: cli::AuditFilterArgs) -> Result<AuditFilter> {
+        let when = |flag: &str, v: Option<String>| -> Result<Option<jiff::Timestamp>> {
+            let Some(v) = v else { return Ok(None) };
+            if let Ok(t) = v.parse::<jiff::Timestamp>() {
+                return Ok(Some(t));
+            }
+            let ago = humantime::parse_duration(&v).map_err(|_| {
+                Error::Usage(format!(
+                    "--{flag} `{v}` is neither an RFC 3339 time (2026-12-01T00:00:00Z) nor a duration ago (7d, 12h)"
+                ))
+            })?;
+            let span = jiff::SignedDuration::try_from(ago)
+                .map_err(|_| Error::Usage(format!("--{flag} `{v}` is too far back")))?;
+            jiff::Timestamp::now()
+                .checked_sub(span)
+                .map(Some)
+                .map_err(|_| Error::Usage(format!("--{flag} `{v}` is too far back")))
+        };
+        Ok(AuditFilter {
+            since: when("since", a.since)?,
+            until: when("until", a.until)?,
+            secrets: a.secrets,
+            rotation: a.rotation,
+            commands: a.commands,
+            unverified: a.unverified,
+        })
+    }
+
+    /// Whether an audit line (as stored) passes the filter.
+    pub fn keeps(&self, v: &serde_json::Value) -> bool {
+        let s = |k: &str| v[k].as_str().unwrap_or("");
+        let time = s("time").parse::<jiff::Timestamp>().ok();
+        (self.secrets.is_empty() || self.secrets.iter().any(|x| x == s("secret")))
+            && (self.commands.is_empty() || self.commands.iter().any(|x| x == s("command")))
+            && self
+                .rotation
+                .as_deref()
+                .is_none_or(|r| r == s("rotation_id"))
+            && self.since.is_none_or(|t| time.is_some_and(|at| at >= t))
+            && self.until.is_none_or(|t| time.is_some_and(|at| at < t))
+    }
 }
 
 /// `resume`'s options.
@@ -328,8 +385,13 @@ impl Config {
                 secrets: a.secrets,
                 jobs: usize::from(a.jobs.jobs),
             }),
-            cli::Command::Audit(cli::AuditCommand::Show) => Mode::AuditShow,
-            cli::Command::Audit(cli::AuditCommand::Verify) => Mode::AuditVerify,
+            cli::Command::Audit(cli::AuditCommand::Show(f)) => {
+                Mode::AuditShow(AuditFilter::from_args(f)?)
+            }
+            cli::Command::Audit(cli::AuditCommand::Verify { file }) => Mode::AuditVerify(file),
+            cli::Command::Audit(cli::AuditCommand::Export { filter, to }) => {
+                Mode::AuditExport(AuditFilter::from_args(filter)?, to)
+            }
             cli::Command::Audit(cli::AuditCommand::Repair) => Mode::AuditRepair,
             cli::Command::Completions { shell } => Mode::Completions(shell),
             cli::Command::Man => Mode::Man,

@@ -109,8 +109,13 @@ async fn run_with(config: &Config, out: &Output) -> Result<Option<command::metri
                 .await
                 .map(|()| None);
         }
-        Mode::AuditShow => return command::audit::show(out, state).map(|()| None),
-        Mode::AuditVerify => return command::audit::verify(out, state).map(|()| None),
+        Mode::AuditShow(f) => return command::audit::show(out, state, f).map(|()| None),
+        Mode::AuditVerify(file) => {
+            return command::audit::verify(out, state, file.as_deref()).map(|()| None);
+        }
+        Mode::AuditExport(f, to) => {
+            return command::audit::export(out, state, f, to).map(|()| None);
+        }
         Mode::AuditRepair => {
             let _lock = LockGuard::acquire(state)?;
             return command::audit::repair(out, state).map(|()| None);

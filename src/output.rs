@@ -80,6 +80,12 @@ impl Output {
         self.document(&Document { command, body });
     }
 
+    /// Marks the command's output as given in another form (JSON Lines): no document
+    /// follows, not even an error's.
+    pub fn documented(&self) {
+        self.documented.set(true);
+    }
+
     /// The final JSON document (json mode only).
     pub fn document<T: serde::Serialize + ?Sized>(&self, doc: &T) {
         if self.is_json() && !self.documented.replace(true) {

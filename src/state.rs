@@ -161,10 +161,17 @@ pub fn refuse_link(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Replaces `path` atomically with `content` (temporary file, fsync, rename, fsync of
 /// the directory), mode 0600.
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     replace_file(path, content)
         .and_then(|()| fs::File::open(dir)?.sync_all())
         .map_err(|e| Error::io("cannot write", path, e))
@@ -173,7 +180,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
 /// The temporary file written and fsynced, then renamed over `path`; the directory is
 /// not synced.
 fn replace_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state")

@@ -250,3 +250,203 @@ fn a_line_cut_off_by_a_crash_is_repaired_by_the_next_writing_command() {
     assert!(out.stderr.contains("rotor audit repair"), "{}", out.stderr);
     assert_eq!(s.read("state/audit.log"), before);
 }
+
+/// `audit show` filters by secret, command, rotation and time, prints reason, actor,
+/// target and fingerprints, and with `--output json` the lines exactly as stored; a
+/// broken chain hides what follows the break unless `--unverified`. `audit export`
+/// writes a filtered part with a chain proof that `audit verify --file` checks in
+/// another directory (another machine), and catches an edited export.
+#[test]
+fn audit_show_filters_and_an_export_verifies_elsewhere() {
+    let s = Sandbox::new();
+    s.runbook("api", "min_interval: 0s\n");
+    s.runbook("web", "min_interval: 0s\n");
+    s.rotor().args(["rotate"]).run().expect(0);
+    s.rotor()
+        .args([
+            "rotate",
+            "--secret",
+            "api",
+            "--reason",
+            "CHG-1234 quarterly",
+        ])
+        .run()
+        .expect(0);
+    s.rotor()
+        .args(["rollback", "--secret", "web"])
+        .run()
+        .expect(3);
+    s.rotor()
+        .args(["rotate", "--secret", "web"])
+        .run()
+        .expect(0);
+    let log = s.read("state/audit.log");
+    let all: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rotation = all
+        .iter()
+        .rev()
+        .find(|l| l["secret"] == "api" && l["reason"].is_string())
+        .unwrap()["rotation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Text: the reason, the actor, the target and the fingerprints of each step.
+    let shown = s
+        .rotor()
+        .args(["audit", "show", "--rotation", &rotation])
+        .run()
+        .expect(0)
+        .stdout;
+    assert!(shown.contains("reason: CHG-1234 quarterly"), "{shown}");
+    assert!(
+        shown.contains("promote.write file:keys/api.env: written ["),
+        "{shown}"
+    );
+    assert!(shown.contains(" -> [current=sha256:"), "{shown}");
+    assert!(!shown.contains(" web "), "{shown}");
+
+    // JSON: the stored lines, verbatim, filtered.
+    let json = s
+        .rotor()
+        .args([
+            "--output",
+            "json",
+            "audit",
+            "show",
+            "--secret",
+            "web",
+            "--command",
+            "rotate",
+        ])
+        .run()
+        .expect(0)
+        .stdout;
+    let picked: Vec<&str> = json.lines().collect();
+    let want: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["secret"] == "web" && v["command"] == "rotate"
+        })
+        .collect();
+    assert_eq!(picked, want);
+    // Time filters: nothing before the first line, everything since a day ago.
+    let none = s
+        .rotor()
+        .args([
+            "--output",
+            "json",
+            "audit",
+            "show",
+            "--until",
+            "2020-01-01T00:00:00Z",
+        ])
+        .run()
+        .expect(0);
+    assert_eq!(none.stdout, "");
+    let day = s
+        .rotor()
+        .args(["--output", "json", "audit", "show", "--since", "1d"])
+        .run()
+        .expect(0);
+    assert_eq!(day.stdout.lines().count(), log.lines().count());
+    s.rotor()
+        .args(["audit", "show", "--since", "last tuesday"])
+        .run()
+        .expect(2);
+
+    // Export the api rotation; verify it in another directory, as another machine would.
+    let out = s
+        .rotor()
+        .args([
+            "audit",
+            "export",
+            "--secret",
+            "api",
+            "--to",
+            "api-audit.jsonl",
+        ])
+        .run()
+        .expect(0);
+    assert!(
+        out.stdout.contains("chain proof api-audit.jsonl.chain"),
+        "{}",
+        out.stdout
+    );
+    let head = s.rotor().args(["audit", "verify"]).run().expect(0).stdout;
+    let elsewhere = Sandbox::new();
+    for f in ["api-audit.jsonl", "api-audit.jsonl.chain"] {
+        elsewhere.write(f, &s.read(f));
+    }
+    let checked = elsewhere
+        .rotor()
+        .args(["audit", "verify", "--file", "api-audit.jsonl"])
+        .run()
+        .expect(0)
+        .stdout;
+    let head_hash = head.split("head ").nth(1).unwrap().trim();
+    assert!(
+        checked.contains(&format!("head {head_hash}")),
+        "{checked}\n{head}"
+    );
+    // An edited export line, or an edited proof, is caught.
+    let text = elsewhere.read("api-audit.jsonl");
+    elsewhere.write(
+        "api-audit.jsonl",
+        &text.replacen("\"outcome\":\"", "\"outcome\":\"not ", 1),
+    );
+    let err = elsewhere
+        .rotor()
+        .args(["audit", "verify", "--file", "api-audit.jsonl"])
+        .run()
+        .expect(1)
+        .stderr;
+    assert!(
+        err.contains("is not the line the chain proof holds"),
+        "{err}"
+    );
+    elsewhere.write("api-audit.jsonl", &text);
+    let proof = elsewhere.read("api-audit.jsonl.chain");
+    let mut proof_lines: Vec<String> = proof.lines().map(str::to_owned).collect();
+    proof_lines.remove(1);
+    elsewhere.write("api-audit.jsonl.chain", &(proof_lines.join("\n") + "\n"));
+    let err = elsewhere
+        .rotor()
+        .args(["audit", "verify", "--file", "api-audit.jsonl"])
+        .run()
+        .expect(1)
+        .stderr;
+    assert!(err.contains("chain proof"), "{err}");
+
+    // A broken chain: what follows the break is left out unless --unverified.
+    let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    let n = lines.len();
+    lines[n - 3] = lines[n - 3].replace("\"outcome\":\"", "\"outcome\":\"x");
+    s.write("state/audit.log", &(lines.join("\n") + "\n"));
+    let out = s
+        .rotor()
+        .args(["--output", "json", "audit", "show"])
+        .run()
+        .expect(0);
+    assert_eq!(out.stdout.lines().count(), n - 3);
+    assert!(
+        out.stderr.contains("--unverified shows them"),
+        "{}",
+        out.stderr
+    );
+    let out = s
+        .rotor()
+        .args(["audit", "show", "--unverified"])
+        .run()
+        .expect(0);
+    assert_eq!(
+        out.stdout.matches("UNVERIFIED").count(),
+        3,
+        "{}",
+        out.stdout
+    );
+}
