@@ -49,6 +49,9 @@ _rotor() {
             rotor,status)
                 cmd="rotor__subcmd__status"
                 ;;
+            rotor__subcmd__audit,export)
+                cmd="rotor__subcmd__audit__subcmd__export"
+                ;;
             rotor__subcmd__audit,help)
                 cmd="rotor__subcmd__audit__subcmd__help"
                 ;;
@@ -60,6 +63,9 @@ _rotor() {
                 ;;
             rotor__subcmd__audit,verify)
                 cmd="rotor__subcmd__audit__subcmd__verify"
+                ;;
+            rotor__subcmd__audit__subcmd__help,export)
+                cmd="rotor__subcmd__audit__subcmd__help__subcmd__export"
                 ;;
             rotor__subcmd__audit__subcmd__help,help)
                 cmd="rotor__subcmd__audit__subcmd__help__subcmd__help"
@@ -106,6 +112,9 @@ _rotor() {
             rotor__subcmd__help,status)
                 cmd="rotor__subcmd__help__subcmd__status"
                 ;;
+            rotor__subcmd__help__subcmd__audit,export)
+                cmd="rotor__subcmd__help__subcmd__audit__subcmd__export"
+                ;;
             rotor__subcmd__help__subcmd__audit,repair)
                 cmd="rotor__subcmd__help__subcmd__audit__subcmd__repair"
                 ;;
@@ -133,7 +142,7 @@ _rotor() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -148,7 +157,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit)
-            opts="-v -h --state-dir --output --verbose --context --help show verify repair help"
+            opts="-v -h --state-dir --output --verbose --context --help show verify export repair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,7 +168,57 @@ _rotor() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__audit__subcmd__export)
+            opts="-v -h --secret --since --until --rotation --command --unverified --to --state-dir --output --verbose --context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rotation)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -174,8 +233,22 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__help)
-            opts="show verify repair help"
+            opts="show verify export repair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__audit__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -255,7 +328,7 @@ _rotor() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -270,18 +343,38 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__show)
-            opts="-v -h --state-dir --output --verbose --context --help"
+            opts="-v -h --secret --since --until --rotation --command --unverified --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rotation)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -296,18 +389,22 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__audit__subcmd__verify)
-            opts="-v -h --state-dir --output --verbose --context --help"
+            opts="-v -h --file --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -322,7 +419,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__check)
-            opts="-v -h --runbook --runbooks --secret --provider --target --state-dir --output --verbose --context --help"
+            opts="-v -h --runbook --runbooks --secret --provider --target --shard --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,12 +445,16 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -379,7 +480,7 @@ _rotor() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -408,8 +509,22 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__help__subcmd__audit)
-            opts="show verify repair"
+            opts="show verify export repair"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__help__subcmd__audit__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -615,7 +730,7 @@ _rotor() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -630,7 +745,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__plan)
-            opts="-v -h --runbook --runbooks --secret --provider --target --state-dir --output --verbose --context --help"
+            opts="-v -h --runbook --runbooks --secret --provider --target --shard --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,12 +771,16 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -676,7 +795,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__resume)
-            opts="-y -j -v -h --secret --yes --jobs --reason --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --secret --yes --jobs --reason --pushgateway --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -698,12 +817,16 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -718,7 +841,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__retire__subcmd__previous)
-            opts="-j -y -v -h --runbook --runbooks --secret --provider --target --force --jobs --yes --dry-run --reason --state-dir --output --verbose --context --help"
+            opts="-j -y -v -h --runbook --runbooks --secret --provider --target --shard --force --jobs --yes --dry-run --reason --pushgateway --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +867,10 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -756,12 +883,16 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -776,7 +907,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rollback)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --yes --force --dry-run --jobs --reason --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --shard --yes --force --dry-run --jobs --reason --pushgateway --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -799,6 +930,10 @@ _rotor() {
                     return 0
                     ;;
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -814,12 +949,16 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -834,7 +973,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__rotate)
-            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --force --yes --if-due --dry-run --key-file --jobs --reason --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --runbook --runbooks --secret --provider --target --shard --force --yes --if-due --dry-run --key-file --jobs --reason --pushgateway --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -857,6 +996,10 @@ _rotor() {
                     return 0
                     ;;
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -876,12 +1019,16 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)
@@ -896,7 +1043,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__status)
-            opts="-v -h --runbook --runbooks --secret --provider --target --state-dir --output --verbose --context --help"
+            opts="-v -h --runbook --runbooks --secret --provider --target --shard --textfile --pushgateway --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -922,12 +1069,24 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
                     return 0
                     ;;
                 --context)

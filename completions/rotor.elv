@@ -19,7 +19,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
     var completions = [
         &'rotor'= {
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -45,12 +45,14 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --shard 'Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is in shard sha256(name)[..8] as a big-endian integer, mod N'
             cand --key-file 'Use this key instead of generating one ("-" reads stdin)'
             cand -j 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --jobs 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --reason 'Why: a ticket or change number and a few words, kept in the audit log, the journal and the JSON output'
+            cand --pushgateway 'Push metrics to this Prometheus Pushgateway (status: the secrets'' metrics; a run: its outcome)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand --force 'Emergency: bypass min_interval and a foreign pending key, write the new key alone (every old token dies at once)'
             cand -y 'Do not ask for confirmation (needed for --force without a terminal)'
@@ -68,11 +70,13 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --shard 'Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is in shard sha256(name)[..8] as a big-endian integer, mod N'
             cand -j 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --jobs 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --reason 'Why: a ticket or change number and a few words, kept in the audit log, the journal and the JSON output'
+            cand --pushgateway 'Push metrics to this Prometheus Pushgateway (status: the secrets'' metrics; a run: its outcome)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand --force 'Retire before the grace period is over (asks for confirmation)'
             cand -y 'Do not ask for confirmation'
@@ -89,8 +93,11 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --shard 'Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is in shard sha256(name)[..8] as a big-endian integer, mod N'
+            cand --textfile 'Also write the metrics to DIR/rotor.prom, atomically (node_exporter''s textfile collector)'
+            cand --pushgateway 'Push metrics to this Prometheus Pushgateway (status: the secrets'' metrics; a run: its outcome)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -103,8 +110,9 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --shard 'Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is in shard sha256(name)[..8] as a big-endian integer, mod N'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -117,8 +125,9 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --shard 'Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is in shard sha256(name)[..8] as a big-endian integer, mod N'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -131,11 +140,13 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --secret 'Only this secret (repeatable)'
             cand --provider 'Only targets of this kind (file, ...)'
             cand --target 'Only the target of this name (repeatable; a target''s name, or its kind)'
+            cand --shard 'Only the secrets of shard K of N (K from 0, as JOB_COMPLETION_INDEX): a secret is in shard sha256(name)[..8] as a big-endian integer, mod N'
             cand -j 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --jobs 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --reason 'Why: a ticket or change number and a few words, kept in the audit log, the journal and the JSON output'
+            cand --pushgateway 'Push metrics to this Prometheus Pushgateway (status: the secrets'' metrics; a run: its outcome)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -y 'Accepted for symmetry; rollback asks nothing'
             cand --yes 'Accepted for symmetry; rollback asks nothing'
@@ -151,8 +162,9 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand -j 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --jobs 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --reason 'Why: replaces the interrupted runs'' reason from here on'
+            cand --pushgateway 'Push metrics to this Prometheus Pushgateway (status: the secrets'' metrics; a run: its outcome)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -y 'Accepted for symmetry; resume asks nothing'
             cand --yes 'Accepted for symmetry; resume asks nothing'
@@ -163,30 +175,54 @@ set edit:completion:arg-completer[rotor] = {|@words|
         }
         &'rotor;audit'= {
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand show 'Print the audit log'
+            cand show 'Print the audit log: reason, actor, targets and fingerprints of each step (--output json: the lines as stored)'
             cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand export 'Write the verified log, or a filtered part, to FILE with a chain proof beside it (FILE.chain) that `rotor audit verify --file FILE` checks on another machine'
             cand repair 'Set a torn last line aside (power loss, full disk) and record the repair'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;audit;show'= {
+            cand --secret 'Only lines about this secret (repeatable)'
+            cand --since 'Only lines at or after WHEN: an RFC 3339 time, or a duration ago (7d, 12h)'
+            cand --until 'Only lines before WHEN: an RFC 3339 time, or a duration ago'
+            cand --rotation 'Only lines of this rotation id'
+            cand --command 'Only lines of this command (rotate, retire-previous, rollback, resume; repeatable)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand --unverified 'Also show the lines after a break in the chain (they cannot be trusted)'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'rotor;audit;verify'= {
+            cand --file 'Check an export (`rotor audit export`) against its chain proof (FILE.chain)'
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'rotor;audit;export'= {
+            cand --secret 'Only lines about this secret (repeatable)'
+            cand --since 'Only lines at or after WHEN: an RFC 3339 time, or a duration ago (7d, 12h)'
+            cand --until 'Only lines before WHEN: an RFC 3339 time, or a duration ago'
+            cand --rotation 'Only lines of this rotation id'
+            cand --command 'Only lines of this command (rotate, retire-previous, rollback, resume; repeatable)'
+            cand --to 'Where the export goes'
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
+            cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand --unverified 'Also show the lines after a break in the chain (they cannot be trusted)'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand -h 'Print help'
@@ -194,7 +230,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
         }
         &'rotor;audit;repair'= {
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -202,8 +238,9 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand --help 'Print help'
         }
         &'rotor;audit;help'= {
-            cand show 'Print the audit log'
+            cand show 'Print the audit log: reason, actor, targets and fingerprints of each step (--output json: the lines as stored)'
             cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand export 'Write the verified log, or a filtered part, to FILE with a chain proof beside it (FILE.chain) that `rotor audit verify --file FILE` checks on another machine'
             cand repair 'Set a torn last line aside (power loss, full disk) and record the repair'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -211,13 +248,15 @@ set edit:completion:arg-completer[rotor] = {|@words|
         }
         &'rotor;audit;help;verify'= {
         }
+        &'rotor;audit;help;export'= {
+        }
         &'rotor;audit;help;repair'= {
         }
         &'rotor;audit;help;help'= {
         }
         &'rotor;completions'= {
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -226,7 +265,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
         }
         &'rotor;man'= {
             cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
-            cand --output 'Output format; json prints one document on stdout and progress on stderr'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
             cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
             cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
             cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
@@ -261,13 +300,16 @@ set edit:completion:arg-completer[rotor] = {|@words|
         &'rotor;help;resume'= {
         }
         &'rotor;help;audit'= {
-            cand show 'Print the audit log'
+            cand show 'Print the audit log: reason, actor, targets and fingerprints of each step (--output json: the lines as stored)'
             cand verify 'Check the hash chain; names the first edited, deleted or reordered line'
+            cand export 'Write the verified log, or a filtered part, to FILE with a chain proof beside it (FILE.chain) that `rotor audit verify --file FILE` checks on another machine'
             cand repair 'Set a torn last line aside (power loss, full disk) and record the repair'
         }
         &'rotor;help;audit;show'= {
         }
         &'rotor;help;audit;verify'= {
+        }
+        &'rotor;help;audit;export'= {
         }
         &'rotor;help;audit;repair'= {
         }

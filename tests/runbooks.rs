@@ -195,3 +195,115 @@ fn control_characters_from_runbooks_are_never_echoed_raw() {
         }
     }
 }
+
+/// `runbooks/app-env-names.yaml`: the service reads `JWT_SECRET` alone outside a
+/// rotation and `JWT_SECRET_CURRENT` (old), `JWT_SECRET_NEW` (new, signing) and
+/// `JWT_SECRET_ROTATION_DATE` during one. The file is read as that service reads it after
+/// each phase: it signs with rotor's current key and accepts every key rotor says is
+/// valid, and a token signed before a phase still verifies after it until retirement.
+#[test]
+fn the_env_names_example_reads_as_its_service_reads_it_at_each_phase() {
+    /// What the service takes from the file: (the key it signs with, the keys it accepts,
+    /// the rotation date if in a rotation).
+    fn service_view(text: &str) -> (String, Vec<String>, Option<String>) {
+        let env = crate::support::env_map(text);
+        match (env.get("JWT_SECRET"), env.get("JWT_SECRET_NEW")) {
+            (Some(k), None) => {
+                assert!(!env.contains_key("JWT_SECRET_CURRENT"), "{text}");
+                assert!(!env.contains_key("JWT_SECRET_ROTATION_DATE"), "{text}");
+                (k.clone(), vec![k.clone()], None)
+            }
+            (None, Some(new)) => {
+                let old = env
+                    .get("JWT_SECRET_CURRENT")
+                    .expect("the old key in a rotation")
+                    .clone();
+                let date = env
+                    .get("JWT_SECRET_ROTATION_DATE")
+                    .expect("the rotation date")
+                    .clone();
+                (new.clone(), vec![new.clone(), old], Some(date))
+            }
+            other => panic!("neither state: {other:?} in {text}"),
+        }
+    }
+    let s = Sandbox::new();
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/app-env-names.yaml"),
+    )
+    .unwrap()
+    .replace("/etc/app/jwt.env", "keys/app.env")
+    .replace("min_interval: 1h", "min_interval: 0s")
+    .replace("grace: 24h", "grace: 0s")
+    .replace(
+        "  - exec: [\"systemctl\", \"reload\", \"app\"]",
+        "  - exec: [\"true\"]",
+    );
+    // The service's own file, before rotor: one key.
+    let first = "app-made-key-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP";
+    s.add_key(first);
+    s.write(
+        "keys/app.env",
+        &format!("LOG_LEVEL=info\nJWT_SECRET={first}\n"),
+    );
+    s.write("runbooks/app.yaml", &example);
+    let status = s.rotor().args(["status"]).run().expect(0).stdout;
+    assert!(
+        status.contains(&crate::support::fp(first)),
+        "the service's key is adopted: {status}"
+    );
+
+    // rotate (dual): the service signs with the new key and still accepts the old one.
+    s.rotor().args(["rotate"]).run().expect(0);
+    let text = s.read("keys/app.env");
+    let (sign, accept, date) = service_view(&text);
+    s.add_key(&sign);
+    assert_ne!(sign, first);
+    assert_eq!(accept, vec![sign.clone(), first.to_owned()]);
+    let date = date.unwrap();
+    assert!(date.parse::<jiff::Timestamp>().is_ok(), "{date}");
+    assert!(
+        text.starts_with("LOG_LEVEL=info\n"),
+        "the service's other lines are kept: {text}"
+    );
+    let json = s
+        .rotor()
+        .args(["--output", "json", "status"])
+        .run()
+        .expect(0)
+        .json();
+    let fps = &json["secrets"][0]["targets"][0]["fingerprints"];
+    assert_eq!(fps["current"], crate::support::fp(&sign));
+    assert_eq!(fps["previous"], crate::support::fp(first));
+
+    // retire-previous: back to the single name, the new key alone.
+    s.rotor().args(["retire-previous"]).run().expect(0);
+    let text = s.read("keys/app.env");
+    let (alone, accept, date) = service_view(&text);
+    assert_eq!(alone, sign);
+    assert_eq!(accept, vec![sign.clone()]);
+    assert_eq!(date, None);
+    assert!(text.contains("JWT_SECRET_ISSUED_AT="), "{text}");
+
+    // A staged rotation has nowhere to put its pending key: refused when read.
+    s.write(
+        "runbooks/app.yaml",
+        &example.replace("strategy: dual", "strategy: staged"),
+    );
+    let out = s.rotor().args(["rotate"]).run().expect(2);
+    assert!(
+        out.stderr.contains("cannot hold a pending key"),
+        "{}",
+        out.stderr
+    );
+    // A file holding both states (edited by hand) is refused, naming both names.
+    s.write("runbooks/app.yaml", &example);
+    s.write("keys/app.env", &format!("{text}JWT_SECRET_NEW={first}\n"));
+    let out = s.rotor().args(["status"]).run().expect(1);
+    assert!(
+        out.stderr
+            .contains("both the single-key `JWT_SECRET` and the rotation's `JWT_SECRET_NEW`"),
+        "{}",
+        out.stderr
+    );
+}

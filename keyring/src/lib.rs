@@ -115,6 +115,7 @@ impl Keyring {
             format,
             prefix: None,
             names: Default::default(),
+            single: None,
         };
         Self::open_config(&config, secret)
     }

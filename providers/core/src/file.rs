@@ -49,6 +49,11 @@ impl crate::Provider for FileProvider {
         config.validate(secret.unwrap_or("secret"))
     }
 
+    /// A file with single-key names has no `pending` slot (see `FileConfig::single`).
+    fn capabilities(config: &FileConfig) -> crate::Capabilities {
+        crate::Capabilities::holding(true, config.single.is_none())
+    }
+
     fn build(
         config: &FileConfig,
         secret: &str,
@@ -120,6 +125,10 @@ fn version_of(bytes: &[u8]) -> Version {
 
 #[async_trait::async_trait]
 impl Target for FileTarget {
+    fn capabilities(&self) -> crate::Capabilities {
+        crate::Capabilities::holding(true, self.layout.single.is_none())
+    }
+
     fn kind(&self) -> &'static str {
         "file"
     }
@@ -212,6 +221,7 @@ mod tests {
                 format,
                 prefix: None,
                 names,
+                single: None,
             },
             "payments-jwt",
         )

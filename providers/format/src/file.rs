@@ -36,6 +36,30 @@ pub struct FileConfig {
     /// Per-field name overrides.
     #[serde(default)]
     pub names: FieldOverrides,
+    /// Names for the single-key state (the key set holds `current` alone), for services
+    /// that read one name outside a rotation (`JWT_SECRET`) and `names` during one
+    /// (`JWT_SECRET_CURRENT` the old key, `JWT_SECRET_NEW` the new): such a file has no
+    /// `pending` slot, so its runbook rotates with `strategy: dual`.
+    #[serde(default)]
+    pub single: Option<SingleNames>,
+}
+
+/// The names of the single-key state.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SingleNames {
+    /// The key, alone.
+    pub current: String,
+    /// When it was rotated (else the single state carries no time, and its age is unknown).
+    pub rotated_at: Option<String>,
+}
+
+impl SingleNames {
+    fn all(&self) -> Vec<&str> {
+        let mut v = vec![self.current.as_str()];
+        v.extend(self.rotated_at.as_deref());
+        v
+    }
 }
 
 impl FileConfig {
@@ -43,10 +67,27 @@ impl FileConfig {
     /// parser, so an error is reported at its line and column): distinct, non-empty, and
     /// for `env` valid variable names (`[A-Za-z_][A-Za-z0-9_]*`).
     pub fn validate(&self, secret: &str) -> Result<(), String> {
-        let names = Layout::new(self, secret).names;
+        let layout = Layout::new(self, secret);
+        let names = layout.names;
         names.check()?;
+        if let Some(single) = &self.single {
+            let mut seen: Vec<&str> = Vec::new();
+            for n in single.all() {
+                if n.is_empty() || names.all().contains(&n) || seen.contains(&n) {
+                    return Err(format!(
+                        "the single-key name `{n}` is empty or also names another field; each needs its own"
+                    ));
+                }
+                seen.push(n);
+            }
+        }
+        let single_names = self
+            .single
+            .as_ref()
+            .map(SingleNames::all)
+            .unwrap_or_default();
         if self.format == Format::Env {
-            for name in names.all() {
+            for name in names.all().into_iter().chain(single_names) {
                 if !crate::is_env_name(name) {
                     return Err(format!(
                         "`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
@@ -63,6 +104,8 @@ impl FileConfig {
 pub struct Layout {
     pub format: Format,
     pub names: FieldNames,
+    /// The names of the single-key state, if the file has one.
+    pub single: Option<SingleNames>,
 }
 
 impl Layout {
@@ -84,6 +127,7 @@ impl Layout {
         Layout {
             format: config.format,
             names: config.names.apply(base),
+            single: config.single.clone(),
         }
     }
 
@@ -91,6 +135,32 @@ impl Layout {
     /// error says what is wrong without quoting the content.
     pub fn parse(&self, bytes: &[u8]) -> Result<Option<KeySet>, String> {
         let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+        let Some(single) = &self.single else {
+            return self.parse_fields(text, &self.names);
+        };
+        // The single-key state, or the rotation state: never both.
+        let alone = FieldNames {
+            current: single.current.clone(),
+            rotated_at: single.rotated_at.clone().unwrap_or_default(),
+            ..FieldNames::default()
+        };
+        let one = self.parse_fields(text, &alone)?.map(|mut set| {
+            set.previous = None;
+            set.pending = None;
+            set.rotation_id = None;
+            set
+        });
+        let rotation = self.parse_fields(text, &self.names)?;
+        match (one, rotation) {
+            (Some(_), Some(_)) => Err(format!(
+                "it holds both the single-key `{}` and the rotation's `{}`; remove the one the service does not use",
+                single.current, self.names.current
+            )),
+            (one, rotation) => Ok(one.or(rotation)),
+        }
+    }
+
+    fn parse_fields(&self, text: &str, names: &FieldNames) -> Result<Option<KeySet>, String> {
         match self.format {
             Format::Json => {
                 if text.trim().is_empty() {
@@ -104,7 +174,7 @@ impl Layout {
                     .as_object()
                     .ok_or_else(|| "not a JSON object".to_owned())?;
                 let mut bad = None;
-                let set = keyset::from_fields(&self.names, |name| match obj.get(name) {
+                let set = keyset::from_fields(&names, |name| match obj.get(name) {
                     None | Some(serde_json::Value::Null) => None,
                     Some(serde_json::Value::String(s)) => Some(s.clone()),
                     Some(_) => {
@@ -117,7 +187,7 @@ impl Layout {
                     None => Ok(set),
                 }
             }
-            Format::Env => keyset::from_fields(&self.names, |name| env_get(text, name)),
+            Format::Env => keyset::from_fields(&names, |name| env_get(text, name)),
         }
     }
 
@@ -130,15 +200,39 @@ impl Layout {
         let existing = existing
             .map(|b| std::str::from_utf8(b).unwrap_or_default())
             .unwrap_or_default();
-        let fields = keyset::to_fields(&self.names, set);
+        let alone = self
+            .single
+            .as_ref()
+            .filter(|_| set.previous.is_none() && set.pending.is_none());
+        let single_names;
+        let fields = match alone {
+            // The single-key state: the key (and its time) under the single names alone.
+            Some(single) => {
+                single_names = single.clone();
+                let mut f = vec![(
+                    single_names.current.as_str(),
+                    std::borrow::Cow::Borrowed(set.current.expose()),
+                )];
+                if let (Some(name), Some(t)) = (&single_names.rotated_at, &set.rotated_at) {
+                    f.push((name.as_str(), std::borrow::Cow::Owned(t.to_string())));
+                }
+                f
+            }
+            None => keyset::to_fields(&self.names, set),
+        };
+        // Every name rotor owns in this file, both states' alike: what a write replaces.
+        let mut owned: Vec<&str> = self.names.all().to_vec();
+        if let Some(single) = &self.single {
+            owned.extend(single.all());
+        }
         match self.format {
             Format::Json => {
                 let mut obj = match serde_json::from_str::<serde_json::Value>(existing) {
                     Ok(serde_json::Value::Object(o)) => o,
                     _ => serde_json::Map::new(),
                 };
-                for name in self.names.all() {
-                    obj.shift_remove(name);
+                for name in &owned {
+                    obj.shift_remove(*name);
                 }
                 for (name, value) in fields {
                     obj.insert(
@@ -156,7 +250,7 @@ impl Layout {
                 let mut written = vec![false; fields.len()];
                 for line in existing.lines() {
                     match env_line_name(line) {
-                        Some(name) if self.names.all().contains(&name) => {
+                        Some(name) if owned.contains(&name) => {
                             if let Some(i) = fields.iter().position(|(n, _)| *n == name)
                                 && !written[i]
                             {
