@@ -174,7 +174,7 @@ impl Layout {
                     .as_object()
                     .ok_or_else(|| "not a JSON object".to_owned())?;
                 let mut bad = None;
-                let set = keyset::from_fields(&names, |name| match obj.get(name) {
+                let set = keyset::from_fields(names, |name| match obj.get(name) {
                     None | Some(serde_json::Value::Null) => None,
                     Some(serde_json::Value::String(s)) => Some(s.clone()),
                     Some(_) => {
@@ -187,7 +187,7 @@ impl Layout {
                     None => Ok(set),
                 }
             }
-            Format::Env => keyset::from_fields(&names, |name| env_get(text, name)),
+            Format::Env => keyset::from_fields(names, |name| env_get(text, name)),
         }
     }
 
