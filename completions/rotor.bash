@@ -46,6 +46,9 @@ _rotor() {
             rotor,rotate)
                 cmd="rotor__subcmd__rotate"
                 ;;
+            rotor,schema)
+                cmd="rotor__subcmd__schema"
+                ;;
             rotor,status)
                 cmd="rotor__subcmd__status"
                 ;;
@@ -109,6 +112,9 @@ _rotor() {
             rotor__subcmd__help,rotate)
                 cmd="rotor__subcmd__help__subcmd__rotate"
                 ;;
+            rotor__subcmd__help,schema)
+                cmd="rotor__subcmd__help__subcmd__schema"
+                ;;
             rotor__subcmd__help,status)
                 cmd="rotor__subcmd__help__subcmd__status"
                 ;;
@@ -131,7 +137,7 @@ _rotor() {
 
     case "${cmd}" in
         rotor)
-            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan check rollback resume audit completions man help"
+            opts="-v -h -V --state-dir --output --verbose --context --help --version rotate retire-previous status plan check rollback resume audit completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -495,7 +501,7 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__help)
-            opts="rotate retire-previous status plan check rollback resume audit completions man help"
+            opts="rotate retire-previous status plan check rollback resume audit completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -691,6 +697,20 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1023,6 +1043,32 @@ _rotor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json openmetrics" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rotor__subcmd__schema)
+            opts="-v -h --state-dir --output --verbose --context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

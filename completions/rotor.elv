@@ -37,6 +37,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand audit 'Show or verify the hash-chained audit log'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
+            cand schema 'Print the JSON Schema (rotor/v1) every `--output json` document follows'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;rotate'= {
@@ -272,6 +273,15 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'rotor;schema'= {
+            cand --state-dir 'Where the lock, journals and audit log live [default: $XDG_STATE_HOME/rotor]'
+            cand --output 'Output format; json prints one document on stdout and progress on stderr; openmetrics (status only) prints Prometheus metrics on stdout'
+            cand --context 'The kubeconfig context for Kubernetes targets and actions that name none'
+            cand -v 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand --verbose 'More logging (-v info, -vv debug); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'rotor;help'= {
             cand rotate 'Rotate: stage the new key, signal, monitor, promote, signal, monitor'
             cand retire-previous 'Drop the previous key once the grace period is over'
@@ -283,6 +293,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
             cand audit 'Show or verify the hash-chained audit log'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
+            cand schema 'Print the JSON Schema (rotor/v1) every `--output json` document follows'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rotor;help;rotate'= {
@@ -316,6 +327,8 @@ set edit:completion:arg-completer[rotor] = {|@words|
         &'rotor;help;completions'= {
         }
         &'rotor;help;man'= {
+        }
+        &'rotor;help;schema'= {
         }
         &'rotor;help;help'= {
         }

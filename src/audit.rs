@@ -242,7 +242,7 @@ fn split_hash(line: &str) -> Option<(&str, &str)> {
 }
 
 /// What `rotor audit verify` found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub lines: u64,
     pub head: String,
@@ -367,7 +367,7 @@ fn ends_with_newline(path: &Path) -> bool {
 }
 
 /// What `rotor audit repair` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Repair {
     /// Bytes of a torn last line moved out of the log (0: only a missing line end).
     pub bytes: usize,

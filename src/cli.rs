@@ -64,6 +64,30 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+    /// Print the JSON Schema (rotor/v1) every `--output json` document follows
+    Schema,
+}
+
+impl Command {
+    /// The command as the JSON documents and the audit log name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Rotate(_) => "rotate",
+            Command::RetirePrevious(_) => "retire-previous",
+            Command::Status(_) => "status",
+            Command::Plan(_) => "plan",
+            Command::Check(_) => "check",
+            Command::Rollback(_) => "rollback",
+            Command::Resume(_) => "resume",
+            Command::Audit(AuditCommand::Show(_)) => "audit show",
+            Command::Audit(AuditCommand::Verify { .. }) => "audit verify",
+            Command::Audit(AuditCommand::Export { .. }) => "audit export",
+            Command::Audit(AuditCommand::Repair) => "audit repair",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+            Command::Schema => "schema",
+        }
+    }
 }
 
 /// Which runbooks and targets a command works on.

@@ -39,6 +39,7 @@ pub enum Mode {
     AuditRepair,
     Completions(clap_complete::Shell),
     Man,
+    Schema,
 }
 
 impl Mode {
@@ -68,6 +69,7 @@ impl Mode {
             Mode::AuditRepair => "audit repair",
             Mode::Completions(_) => "completions",
             Mode::Man => "man",
+            Mode::Schema => "schema",
         }
     }
 }
@@ -395,6 +397,7 @@ impl Config {
             cli::Command::Audit(cli::AuditCommand::Repair) => Mode::AuditRepair,
             cli::Command::Completions { shell } => Mode::Completions(shell),
             cli::Command::Man => Mode::Man,
+            cli::Command::Schema => Mode::Schema,
         };
         Ok(Config {
             state: StateDir::resolve(cli.state_dir)?,

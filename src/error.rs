@@ -336,7 +336,7 @@ impl std::fmt::Display for AuditProblem {
 
 /// An error as a JSON document shows it: the message (its causes each said once) and
 /// the exit status.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub message: String,
     pub exit: i32,
@@ -353,7 +353,7 @@ impl Report {
 
 /// The JSON document of a command that failed before its result: the error, and no
 /// secrets.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Failure {
     pub error: Report,
     pub secrets: [(); 0],

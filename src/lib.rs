@@ -23,6 +23,7 @@ pub mod notify;
 pub mod output;
 pub mod publish;
 pub mod runbook;
+pub mod schema;
 pub mod shard;
 pub mod state;
 pub mod stop;
@@ -123,6 +124,18 @@ async fn run_with(config: &Config, out: &Output) -> Result<Option<command::metri
         Mode::Completions(shell) => {
             let mut cmd = cli::Cli::command();
             clap_complete::generate(*shell, &mut cmd, "rotor", &mut std::io::stdout());
+            return Ok(None);
+        }
+        Mode::Schema => {
+            let text = serde_json::to_string_pretty(&schema::document()).map_err(|e| {
+                crate::error::Error::Encode {
+                    what: "the JSON Schema",
+                    error: e,
+                }
+            })?;
+            use std::io::Write as _;
+            writeln!(std::io::stdout().lock(), "{text}")
+                .map_err(|e| crate::error::Error::io("writing the schema to", "stdout", e))?;
             return Ok(None);
         }
         Mode::Man => {

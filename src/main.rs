@@ -11,11 +11,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let json = cli.output == rotor::cli::OutputFormat::Json;
+    let command = cli.command.name();
     let config = Config::from_cli(cli);
     if let (true, Err(e)) = (json, &config) {
         // `rotor::run` prints the document for every later error.
-        let doc = rotor::error::Failure::of(e);
-        println_ignoring_errors(&serde_json::to_string(&doc).unwrap_or_default());
+        println_ignoring_errors(&rotor::output::failure_document(command, e));
     }
     let result = config.and_then(|config| {
         tokio::runtime::Builder::new_current_thread()

@@ -19,6 +19,33 @@ pub enum Format {
     Metrics,
 }
 
+/// A document with the schema it follows in front.
+#[derive(Debug, serde::Serialize)]
+pub struct Tagged<'a, T: ?Sized> {
+    schema: &'static str,
+    #[serde(flatten)]
+    doc: &'a T,
+}
+
+impl<'a, T: ?Sized> Tagged<'a, T> {
+    pub fn new(doc: &'a T) -> Self {
+        Tagged {
+            schema: crate::schema::ID,
+            doc,
+        }
+    }
+}
+
+/// The document of a command that failed before it could run (a bad flag value, a
+/// state directory refused), as one line.
+pub fn failure_document(command: &str, e: &crate::error::Error) -> String {
+    let doc = Document {
+        command,
+        body: crate::error::Failure::of(e),
+    };
+    serde_json::to_string(&Tagged::new(&doc)).unwrap_or_default()
+}
+
 /// Every command's JSON document: its name, then the fields of its report.
 #[derive(Debug, serde::Serialize)]
 struct Document<'a, B> {
@@ -86,11 +113,12 @@ impl Output {
         self.documented.set(true);
     }
 
-    /// The final JSON document (json mode only).
+    /// The final JSON document (json mode only), tagged with the schema it follows
+    /// (`"schema": "rotor/v1"`, see `rotor schema`).
     pub fn document<T: serde::Serialize + ?Sized>(&self, doc: &T) {
         if self.is_json() && !self.documented.replace(true) {
             let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer_pretty(&mut out, doc);
+            let _ = serde_json::to_writer_pretty(&mut out, &Tagged::new(doc));
             let _ = writeln!(out);
         }
     }

@@ -219,7 +219,7 @@ async fn publish_one(place: &dyn Publisher, document: &[u8]) -> StoreResult<bool
 }
 
 /// What one `publish:` place holds, for `status`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct PublishedView {
     pub place: String,
     /// The kids it lists, in order (`None`: nothing published, or it cannot be read back).

@@ -20,7 +20,9 @@ use crate::keys::Generator;
 pub use crate::target::TargetSpec;
 use rotor_provider::Key;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// stage (pending) → signal → monitor → promote → signal → monitor

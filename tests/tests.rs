@@ -49,6 +49,7 @@ mod redis;
 #[cfg(all(feature = "redis", feature = "sql", feature = "vault"))]
 mod restarts;
 mod runbooks;
+mod schema;
 #[cfg(all(feature = "aws-secretsmanager", feature = "aws-ssm"))]
 mod secretsmanager;
 mod shards;

@@ -13,6 +13,37 @@ use crate::error::{AuditProblem, Error, Result};
 use crate::output::Output;
 use crate::state::StateDir;
 
+/// `audit export`'s document.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Exported<'a> {
+    pub file: &'a Path,
+    pub proof: &'a Path,
+    pub lines: usize,
+    pub head: &'a str,
+}
+
+/// `audit verify --file`'s document.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ExportChecked<'a> {
+    pub file: &'a Path,
+    pub lines: usize,
+    pub chain_lines: usize,
+    pub head: &'a str,
+}
+
+/// `audit verify`'s document.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Verified<'a> {
+    pub path: &'a Path,
+    pub verdict: &'a audit::Verdict,
+}
+
+/// `audit repair`'s document (`repair` is null when nothing was torn).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Repaired<'a> {
+    pub repair: &'a Option<audit::Repair>,
+}
+
 /// The log's lines, and how many of them (from the first) the chain verifies.
 fn read_log(state: &StateDir) -> Result<(Vec<String>, audit::Verdict)> {
     let path = state.audit_path();
@@ -160,13 +191,6 @@ pub fn export(out: &Output, state: &StateDir, filter: &AuditFilter, to: &Path) -
         verified.len(),
         verdict.head
     ));
-    #[derive(serde::Serialize)]
-    struct Exported<'a> {
-        file: &'a Path,
-        proof: &'a Path,
-        lines: usize,
-        head: &'a str,
-    }
     out.report(
         "audit export",
         Exported {
@@ -260,16 +284,9 @@ fn verify_export(out: &Output, export: &Path) -> Result<()> {
         start.1,
         verdict.head
     ));
-    #[derive(serde::Serialize)]
-    struct Checked<'a> {
-        file: &'a Path,
-        lines: usize,
-        chain_lines: usize,
-        head: &'a str,
-    }
     out.report(
         "audit verify",
-        Checked {
+        ExportChecked {
             file: export,
             lines: lines.len(),
             chain_lines: chain.len(),
@@ -285,11 +302,6 @@ pub fn verify(out: &Output, state: &StateDir, file: Option<&Path>) -> Result<()>
     }
     let path = state.audit_path();
     let verdict = audit::verify(&path)?;
-    #[derive(serde::Serialize)]
-    struct Verified<'a> {
-        path: &'a std::path::Path,
-        verdict: &'a audit::Verdict,
-    }
     out.report(
         "audit verify",
         Verified {
@@ -330,10 +342,6 @@ pub fn repair(out: &Output, state: &StateDir) -> Result<()> {
             )),
             None => out.line("added the line end a crash cut off; recorded in the chain"),
         },
-    }
-    #[derive(serde::Serialize)]
-    struct Repaired<'a, R> {
-        repair: &'a R,
     }
     out.report("audit repair", Repaired { repair: &done });
     Ok(())

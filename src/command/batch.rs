@@ -45,7 +45,7 @@ pub enum Prep<'a> {
 }
 
 /// One step of a plan, for the JSON result of `plan` and dry runs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PlannedStep {
     pub index: usize,
     pub step: String,
@@ -132,10 +132,10 @@ where
 }
 
 /// A dry run's or `plan`'s report: each secret's outcome and the batch's rounds.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct Planned<'a, R> {
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Planned<'a> {
     pub secrets: &'a [Outcome],
-    pub batch: &'a [R],
+    pub batch: &'a [engine::batch::Round],
 }
 
 /// Outcomes in runbook order; the first error after the outcomes are reported.

@@ -14,9 +14,16 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::runbook::Runbook;
 
+/// `check`'s document: how many checks failed, and every row.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Checked<'a> {
+    pub failed: usize,
+    pub checks: &'a [Row],
+}
+
 /// One row of the table.
-#[derive(Debug, Serialize)]
-struct Row {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Row {
     secret: String,
     #[serde(flatten)]
     finding: Finding,
@@ -48,11 +55,6 @@ pub async fn check(out: &Output, sel: &Selection, clients: &Clients) -> Result<(
         .iter()
         .filter(|r| matches!(r.finding.verdict, Verdict::Fail(_)))
         .count();
-    #[derive(serde::Serialize)]
-    struct Checked<'a, R> {
-        failed: usize,
-        checks: &'a [R],
-    }
     out.report(
         "check",
         Checked {

@@ -130,7 +130,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// What one secret's command came to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     pub secret: String,
     pub outcome: String,
@@ -154,7 +154,7 @@ pub struct Outcome {
 }
 
 /// A secret's failure in the JSON result.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Failure {
     pub message: String,
     pub exit: i32,
@@ -188,6 +188,14 @@ impl Outcome {
 }
 
 /// Prints each outcome's summary line and, in JSON mode, the document.
+/// The document of a run, serialized straight to stdout (no tree of values per secret).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RunReport<'a> {
+    pub command: &'a str,
+    pub reason: Option<&'a str>,
+    pub secrets: &'a [Outcome],
+}
+
 pub fn report(ctx: &Ctx<'_>, outcomes: &[Outcome]) {
     let out = ctx.out;
     for o in outcomes {
@@ -198,14 +206,7 @@ pub fn report(ctx: &Ctx<'_>, outcomes: &[Outcome]) {
             .unwrap_or_default();
         out.heading(&format!("{}: {}{after}", o.secret, o.outcome));
     }
-    /// The document, serialized straight to stdout (no tree of values per secret).
-    #[derive(Serialize)]
-    struct Report<'a> {
-        command: &'a str,
-        reason: Option<&'a str>,
-        secrets: &'a [Outcome],
-    }
-    out.document(&Report {
+    out.document(&RunReport {
         command: ctx.command,
         reason: ctx.reason,
         secrets: outcomes,

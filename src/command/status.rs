@@ -16,15 +16,15 @@ use crate::state::StateDir;
 use crate::time::{age, human};
 
 /// `rotor status --output json`: one document, rendered from these types.
-#[derive(Debug, Serialize)]
-struct StatusReport {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct StatusReport {
     secrets: Vec<SecretStatus>,
     lock_holder: Option<String>,
 }
 
 /// One secret: its runbook, each target, and the interrupted run waiting, if any.
-#[derive(Debug, Serialize)]
-struct SecretStatus {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct SecretStatus {
     secret: String,
     runbook: std::path::PathBuf,
     targets: Vec<TargetStatus>,
@@ -35,8 +35,8 @@ struct SecretStatus {
 }
 
 /// One target: what it is, and what it holds (nothing more when it holds no key set).
-#[derive(Debug, Serialize)]
-struct TargetStatus {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct TargetStatus {
     target: String,
     name: String,
     kind: &'static str,
@@ -50,8 +50,8 @@ struct TargetStatus {
 }
 
 /// What a target holds: fingerprints (never keys), the rotation in flight, its age.
-#[derive(Debug, Serialize)]
-struct Held {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Held {
     fingerprints: Fingerprints,
     rotation_id: Option<String>,
     writing: Option<String>,
@@ -62,8 +62,8 @@ struct Held {
 }
 
 /// An interrupted run waiting for `rotor resume`.
-#[derive(Debug, Serialize)]
-struct Interrupted {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Interrupted {
     rotation_id: String,
     command: String,
     next_step: String,

@@ -107,7 +107,7 @@ pub fn signal_units<'r>(lists: &[(&'r Runbook, Phase)]) -> Vec<SignalUnit<'r>> {
 }
 
 /// One round of a batch, as `rotor plan` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Round {
     /// Which secrets take which phase.
     pub phases: Vec<PhaseGroup>,
@@ -117,13 +117,13 @@ pub struct Round {
     pub checks: Vec<Shared>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PhaseGroup {
     pub phase: Phase,
     pub secrets: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Shared {
     pub what: String,
     pub secrets: Vec<String>,

@@ -51,6 +51,35 @@ impl StepOutcome {
     }
 }
 
+impl StepOutcome {
+    /// Every outcome, for the JSON Schema.
+    const ALL: [StepOutcome; 11] = [
+        StepOutcome::Written,
+        StepOutcome::AlreadyDone,
+        StepOutcome::Verified,
+        StepOutcome::Conflict,
+        StepOutcome::Failed,
+        StepOutcome::Signalled,
+        StepOutcome::NothingToSignal,
+        StepOutcome::Satisfied,
+        StepOutcome::NoChecks,
+        StepOutcome::TimedOut,
+        StepOutcome::GaveUp,
+    ];
+}
+
+/// A step's outcome is one of its words.
+impl schemars::JsonSchema for StepOutcome {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StepOutcome".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let words: Vec<&str> = StepOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        schemars::json_schema!({ "type": "string", "enum": words })
+    }
+}
+
 impl Serialize for StepOutcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())

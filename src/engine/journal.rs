@@ -43,7 +43,7 @@ pub struct Journal {
 /// The batch a journal belongs to: its id and how many secrets it started with. The
 /// list of its secrets is recorded once, in [`BatchRecord`], never in each journal: a
 /// journal's size, and what a run writes and holds per secret, do not grow with the batch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchInfo {
     pub id: String,
     #[serde(default)]

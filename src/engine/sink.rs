@@ -134,7 +134,7 @@ impl Sink for Audit<'_> {
 }
 
 /// One step's outcome in the JSON result.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Record {
     /// The step's index in the run's plan.
     pub index: usize,

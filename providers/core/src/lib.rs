@@ -79,6 +79,7 @@ pub enum WriteCondition {
 
 /// How many versions of a secret a store keeps (Vault KV v2 `max_versions`, ...).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct History {
     /// Versions kept before the oldest is destroyed.
     pub max_versions: u64,
@@ -88,6 +89,7 @@ pub struct History {
 
 /// How far a store can keep two writers apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum WriteGuarantee {
     /// The store itself refuses a write based on a stale version (Vault `cas`,
@@ -120,6 +122,7 @@ impl fmt::Display for WriteGuarantee {
 /// What a store can guarantee and hold: the engine and `status` read it instead of each
 /// provider's prose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Capabilities {
     pub writes: WriteGuarantee,
     /// The store can hold a `previous` key.
@@ -151,6 +154,7 @@ impl Default for Capabilities {
 
 /// What a preflight check (`rotor check`) found about one item.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase", tag = "result", content = "detail")]
 pub enum Verdict {
     Pass,
@@ -161,6 +165,7 @@ pub enum Verdict {
 
 /// One line of a preflight check: what was checked, and the verdict.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Finding {
     pub item: String,
     #[serde(flatten)]

@@ -19,6 +19,7 @@ use crate::jwk::PrivateJwk;
 /// For an asymmetric key (a private JWK, see [`crate::jwk`]): its RFC 7638 thumbprint,
 /// which is also its `kid`, a value computed from the public key alone.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Fingerprint(String);
 

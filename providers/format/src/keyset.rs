@@ -50,6 +50,7 @@ impl KeySet {
 
 /// The fingerprints of a key set's slots: what logs, the journal and the audit log hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Fingerprints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<Fingerprint>,
