@@ -327,6 +327,11 @@ fn exec_keeps_a_bounded_tail_waits_for_exit_and_gets_an_explicit_environment() {
         .rotor()
         .env("VAULT_TOKEN", "hvs.must-not-reach-the-hook")
         .env("AWS_SECRET_ACCESS_KEY", "must-not-reach-the-hook-either")
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.must-not-reach-the-hook")
+        .env(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "/must/not/reach/the/hook.json",
+        )
         .env("EXTRA_FOR_HOOK", "listed")
         .args(["rotate"])
         .run()
@@ -354,7 +359,7 @@ fn exec_keeps_a_bounded_tail_waits_for_exit_and_gets_an_explicit_environment() {
     assert!(env.contains("ROTOR_SECRET=api"), "{env}");
     assert!(env.contains("EXTRA_FOR_HOOK=listed"), "{env}");
     assert!(
-        !env.contains("VAULT_TOKEN") && !env.contains("AWS_SECRET"),
+        !env.contains("VAULT_TOKEN") && !env.contains("AWS_SECRET") && !env.contains("GOOGLE_"),
         "{env}"
     );
 }
