@@ -170,6 +170,7 @@ Register-ArgumentCompleter -Native -CommandName 'rotor' -ScriptBlock {
         }
         'rotor;resume' {
             [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Only this secret''s interrupted run (repeatable)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Only the interrupted runs of the secrets of shard K of N')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: replaces the interrupted runs'' reason from here on')

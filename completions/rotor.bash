@@ -815,13 +815,17 @@ _rotor() {
             return 0
             ;;
         rotor__subcmd__resume)
-            opts="-y -j -v -h --secret --yes --jobs --reason --pushgateway --state-dir --output --verbose --context --help"
+            opts="-y -j -v -h --secret --shard --yes --jobs --reason --pushgateway --state-dir --output --verbose --context --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -160,6 +160,7 @@ set edit:completion:arg-completer[rotor] = {|@words|
         }
         &'rotor;resume'= {
             cand --secret 'Only this secret''s interrupted run (repeatable)'
+            cand --shard 'Only the interrupted runs of the secrets of shard K of N'
             cand -j 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --jobs 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)'
             cand --reason 'Why: replaces the interrupted runs'' reason from here on'

@@ -145,6 +145,7 @@ complete -c rotor -n "__fish_rotor_using_subcommand rollback" -l dry-run -d 'Pri
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s v -l verbose -d 'More logging (-v info, -vv debug); RUST_LOG overrides'
 complete -c rotor -n "__fish_rotor_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l secret -d 'Only this secret\'s interrupted run (repeatable)' -r
+complete -c rotor -n "__fish_rotor_using_subcommand resume" -l shard -d 'Only the interrupted runs of the secrets of shard K of N' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -s j -l jobs -d 'How many secrets write at once; all move through the phases together (1: one secret after another, each through all its phases)' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l reason -d 'Why: replaces the interrupted runs\' reason from here on' -r
 complete -c rotor -n "__fish_rotor_using_subcommand resume" -l pushgateway -d 'Push metrics to this Prometheus Pushgateway (status: the secrets\' metrics; a run: its outcome)' -r

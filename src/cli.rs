@@ -258,6 +258,10 @@ pub struct ResumeArgs {
     #[arg(long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
 
+    /// Only the interrupted runs of the secrets of shard K of N
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
+
     /// Accepted for symmetry; resume asks nothing
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -200,6 +200,8 @@ impl AuditFilter {
 pub struct ResumeOptions {
     /// The secrets to resume (none: every interrupted run).
     pub secrets: Vec<String>,
+    /// `--shard K/N`: only the interrupted runs of this shard's secrets.
+    pub shard: Option<crate::shard::Shard>,
     /// Secrets written at once.
     pub jobs: usize,
 }
@@ -385,6 +387,7 @@ impl Config {
             cli::Command::Check(s) => Mode::Check(Selection::from_args(s)?),
             cli::Command::Resume(a) => Mode::Resume(ResumeOptions {
                 secrets: a.secrets,
+                shard: a.shard,
                 jobs: usize::from(a.jobs.jobs),
             }),
             cli::Command::Audit(cli::AuditCommand::Show(f)) => {

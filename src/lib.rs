@@ -64,8 +64,9 @@ pub async fn run(config: Config) -> Result<()> {
         };
         let grouping = match &config.mode {
             Mode::Rotate(sel, _) | Mode::Retire(sel, _) | Mode::Rollback(sel, _) => {
-                command::metrics::shard_group(sel)
+                command::metrics::shard_group(sel.shard)
             }
+            Mode::Resume(opts) => command::metrics::shard_group(opts.shard),
             _ => Vec::new(),
         };
         let pushed = command::metrics::push_run(
@@ -186,7 +187,9 @@ async fn run_with(config: &Config, out: &Output) -> Result<Option<command::metri
         Mode::Rotate(sel, opts) => command::rotate::run(&ctx, &runbooks, sel, opts).await?,
         Mode::Retire(sel, opts) => command::retire::run(&ctx, &runbooks, sel, *opts).await?,
         Mode::Rollback(sel, opts) => command::rollback::run(&ctx, &runbooks, sel, *opts).await?,
-        Mode::Resume(opts) => command::resume::run(&ctx, &opts.secrets, opts.jobs).await?,
+        Mode::Resume(opts) => {
+            command::resume::run(&ctx, &opts.secrets, opts.shard, opts.jobs).await?
+        }
         _ => unreachable!("read-only modes returned above"),
     };
     command::report(&ctx, &outcomes);

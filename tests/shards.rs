@@ -264,3 +264,47 @@ fn the_indexed_job_recipe_is_accepted_by_the_api_server() {
         String::from_utf8_lossy(&pvc.stderr)
     );
 }
+
+/// `resume --shard K/N` finishes the interrupted runs of its shard's secrets only.
+#[test]
+fn resume_of_a_shard_finishes_its_own_interrupted_runs() {
+    let s = Sandbox::new();
+    let names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+    for name in names {
+        s.runbook(name, "min_interval: 0s\n");
+    }
+    s.rotor().args(["rotate"]).run().expect(0);
+    let out = s
+        .rotor()
+        .args(["rotate", "--jobs", "6"])
+        .env("ROTOR_FAILPOINT", "kill@after:stage.write")
+        .run();
+    assert_eq!(out.signal, Some(9), "{}", out.stderr);
+    let waiting = |s: &Sandbox| -> Vec<String> {
+        let mut v: Vec<String> = crate::support::walk(&s.path("state/journal"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = waiting(&s);
+    assert!(
+        before.iter().any(|n| shard_of(n, 2) == 0) && before.iter().any(|n| shard_of(n, 2) == 1),
+        "the kill left journals of one shard only: {before:?}"
+    );
+    s.rotor().args(["resume", "--shard", "0/2"]).run().expect(0);
+    let left = waiting(&s);
+    let want: Vec<String> = before
+        .iter()
+        .filter(|n| shard_of(n, 2) == 1)
+        .cloned()
+        .collect();
+    assert_eq!(
+        left, want,
+        "shard 0 resumed a run of shard 1, or left one of its own"
+    );
+    s.rotor().args(["resume", "--shard", "1/2"]).run().expect(0);
+    assert!(waiting(&s).is_empty());
+}

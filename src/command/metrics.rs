@@ -181,7 +181,7 @@ pub async fn status(
         ));
     }
     if let Some(url) = &opts.pushgateway {
-        metrics::push(url, "rotor_status", &shard_group(sel), &text).await?;
+        metrics::push(url, "rotor_status", &shard_group(sel.shard), &text).await?;
         out.line(&format!("metrics pushed to {url}"));
     }
     if errors > 0 {
@@ -195,8 +195,8 @@ pub async fn status(
 
 /// The grouping labels of a push: the shard, when there is one, so the runners of a
 /// sharded fleet do not replace each other's metrics.
-pub fn shard_group(sel: &Selection) -> Vec<(&'static str, String)> {
-    sel.shard
+pub fn shard_group(shard: Option<crate::shard::Shard>) -> Vec<(&'static str, String)> {
+    shard
         .map(|s| vec![("shard", format!("{}-of-{}", s.index, s.count))])
         .unwrap_or_default()
 }

@@ -18,10 +18,16 @@ use crate::error::{Error, Result};
 use crate::notify::Subscription;
 use crate::runbook::Runbook;
 
-pub async fn run(ctx: &Ctx<'_>, secrets: &[String], jobs: usize) -> Result<Vec<Outcome>> {
+pub async fn run(
+    ctx: &Ctx<'_>,
+    secrets: &[String],
+    shard: Option<crate::shard::Shard>,
+    jobs: usize,
+) -> Result<Vec<Outcome>> {
     let journals: Vec<Journal> = Journal::all(ctx.state)?
         .into_iter()
         .filter(|j| secrets.is_empty() || secrets.contains(&j.secret))
+        .filter(|j| shard.is_none_or(|s| s.holds(&j.secret)))
         .map(|mut j| {
             // A reason given to resume is on record from here on.
             if let Some(r) = ctx.reason {
