@@ -54,7 +54,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Finish interrupted runs from their journal
     Resume(ResumeArgs),
-    /// Show or verify the hash-chained audit log
+    /// Show, export or verify the hash-chained audit log
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Print a shell completion script
