@@ -207,17 +207,7 @@ fn the_indexed_job_recipe_is_accepted_by_the_api_server() {
     let c = crate::support::kube::Cluster::start(&["payments"]);
     let file =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/indexed-job.yaml");
-    let kubectl = |args: &[&str]| {
-        Command::new("kubectl")
-            .arg(format!("--kubeconfig={}", c.kubeconfig().display()))
-            .arg(format!(
-                "--cache-dir={}",
-                c.dir.path().join("cache").display()
-            ))
-            .args(args)
-            .output()
-            .expect("kubectl is on the machine")
-    };
+    let kubectl = |args: &[&str]| crate::kubernetes::kubectl(&c, args);
     let made = kubectl(&["create", "--validate=false", "-f", file.to_str().unwrap()]);
     assert!(
         made.status.success(),
